@@ -1,0 +1,78 @@
+/* The manifest: JSON beside the artifacts of a snapshot, written last (the commit point). It records what
+ * is needed to check and restore the snapshot without Permafrost's catalog. Never holds a secret. */
+#ifndef PERMAFROST_CORE_MANIFEST_H
+#define PERMAFROST_CORE_MANIFEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "util/buf.h"
+#include "util/error.h"
+
+#define MANIFEST_FORMAT_VERSION 1
+#define MANIFEST_MAX_BYTES      (16u * 1024u * 1024u) /* cap when reading one from a store */
+
+struct manifest_artifact {
+    char *name;        /* file name in the snapshot directory: "mastodon_production.dump.zst" */
+    char *content;     /* "pg_dump-custom", "sql" (globals) */
+    char *compression; /* "zstd" */
+    int compression_level;
+    uint64_t size_bytes; /* stored bytes */
+    uint64_t raw_bytes;  /* bytes before compression */
+    char sha256[65];     /* of the stored bytes, lowercase hex */
+};
+
+struct manifest_table {
+    char *schema;
+    char *name;
+    int64_t rows;  /* -1 when not counted */
+    bool is_exact; /* count(*) in the dump's snapshot, or pg_class.reltuples estimate */
+};
+
+struct manifest {
+    int format_version;
+    char *job;
+    char *kind; /* "postgres" */
+    char *snapshot_id;
+    time_t started_at;
+    time_t ended_at;
+    char *host;               /* machine that took it */
+    char *permafrost_version;
+
+    struct manifest_artifact *artifacts;
+    size_t artifact_count;
+
+    /* postgres facts (NULL / 0 / -1 when not known) */
+    char *pg_database;
+    char *pg_server_version;  /* "15.18" */
+    int pg_server_version_num; /* 150018 */
+    char *pg_dump_version;    /* "15.18" */
+    int64_t pg_database_size_bytes;
+    char *pg_encoding;
+    char *pg_collate;
+    char *pg_ctype;
+    char *pg_schema_migrations_head; /* Mastodon: max(version) of schema_migrations */
+    char *row_counts;         /* "exact", "estimate", "off" */
+    struct manifest_table *tables;
+    size_t table_count;
+};
+
+/* Serialises m as pretty-printed JSON into out. */
+void manifest_to_json(const struct manifest *m, struct buf *out);
+/* Parses JSON (at most MANIFEST_MAX_BYTES). On success fills *m (release with manifest_release); on any
+ * malformed, missing or out-of-range field returns -1 with ERR_INTEGRITY naming the field. Unknown
+ * fields are ignored (forward compatibility); a format_version above ours is refused. */
+int manifest_from_json(const char *text, size_t len, struct manifest *m, struct error *err);
+/* Frees everything; safe on a zeroed struct. */
+void manifest_release(struct manifest *m);
+/* Totals over the artifacts. */
+uint64_t manifest_stored_bytes(const struct manifest *m);
+uint64_t manifest_raw_bytes(const struct manifest *m);
+/* Appends a copy of a (name etc. duplicated) to m's artifact list; a table likewise. */
+void manifest_add_artifact(struct manifest *m, const struct manifest_artifact *a);
+void manifest_add_table(struct manifest *m, const char *schema, const char *name, int64_t rows,
+                        bool is_exact);
+
+#endif

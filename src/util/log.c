@@ -1,0 +1,82 @@
+#include "util/log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "util/buf.h"
+#include "util/json_writer.h"
+
+static enum log_level log_level_max = LOG_INFO;
+static enum log_format log_fmt = LOG_FORMAT_TEXT;
+
+static const char *const log_level_names[] = {"error", "warn", "info", "debug", "trace"};
+
+void log_setup(enum log_level max_level, enum log_format format)
+{
+    log_level_max = max_level;
+    log_fmt = format;
+}
+
+enum log_level log_max_level(void)
+{
+    return log_level_max;
+}
+
+bool log_enabled(enum log_level level)
+{
+    return level <= log_level_max;
+}
+
+/* "src/core/backup.c" -> "backup" */
+static void log_component(const char *file, char *out, size_t cap)
+{
+    const char *base = strrchr(file, '/');
+    size_t n;
+
+    base = base ? base + 1 : file;
+    n = strcspn(base, ".");
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(out, base, n);
+    out[n] = '\0';
+}
+
+void log_write(enum log_level level, const char *file, const char *fmt, ...)
+{
+    char msg[4096];
+    char stamp[32];
+    char component[32];
+    struct timespec ts;
+    struct tm tm;
+    va_list ap;
+
+    if (!log_enabled(level))
+        return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    snprintf(stamp, sizeof(stamp), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+    log_component(file, component, sizeof(component));
+    if (log_fmt == LOG_FORMAT_JSON) {
+        struct buf b;
+        struct json_writer w;
+
+        buf_init(&b, BUF_NO_CAP);
+        json_writer_init(&w, &b);
+        json_begin_object(&w);
+        json_key_string(&w, "time", stamp);
+        json_key_string(&w, "level", log_level_names[level]);
+        json_key_string(&w, "component", component);
+        json_key_string(&w, "msg", msg);
+        json_end_object(&w);
+        fprintf(stderr, "%s\n", b.data);
+        buf_release(&b);
+    } else {
+        fprintf(stderr, "%s %-5s %s: %s\n", stamp, log_level_names[level], component, msg);
+    }
+}
