@@ -86,4 +86,9 @@ void config_show(const struct config *cfg, struct buf *out);
 /* Parses a keep policy ("last 3, daily 7"). */
 int config_parse_keep(const char *text, struct keep_policy *out, struct error *err);
 
+/* Resolves a secret reference given outside the file (e.g. a command-line flag): "env:NAME" or
+ * "file:PATH" (one trailing newline stripped). Inline values are refused here, so secrets never have to
+ * pass through argv. The value never appears in an error message. */
+int config_resolve_secret(const char *ref, struct secret *out, struct error *err);
+
 #endif

@@ -75,4 +75,7 @@ void manifest_add_artifact(struct manifest *m, const struct manifest_artifact *a
 void manifest_add_table(struct manifest *m, const char *schema, const char *name, int64_t rows,
                         bool is_exact);
 
+/* The version of the JSON library that parses manifests, for `permafrost version`. */
+const char *manifest_json_library_version(void);
+
 #endif

@@ -109,4 +109,11 @@ int store_remove_prefix(struct store *s, const char *prefix, struct error *err);
 int store_put_bytes(struct store *s, const char *key, const void *data, size_t len,
                     struct error *err);
 
+/* For store implementations only (core/ never calls these). Fills the common part of a new store:
+ * copies opts->name, opts->type and location. */
+void store_base_init(struct store *s, const struct store_ops *ops, const struct store_options *opts,
+                     const char *location);
+/* Frees what store_base_init allocated (not s itself). */
+void store_base_release(struct store *s);
+
 #endif

@@ -131,3 +131,15 @@ char *buf_detach(struct buf *b, size_t *len_out)
     b->alloc = 0;
     return p;
 }
+
+void buf_format_fixed(char *dst, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (cap == 0)
+        return;
+    va_start(ap, fmt);
+    if (vsnprintf(dst, cap, fmt, ap) < 0)
+        dst[0] = '\0';
+    va_end(ap);
+}

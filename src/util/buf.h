@@ -37,4 +37,8 @@ void buf_consume(struct buf *b, size_t n);
 /* Hands the storage to the caller (free with xfree) and leaves an empty buffer. */
 char *buf_detach(struct buf *b, size_t *len_out);
 
+/* snprintf into a fixed array that truncates silently (messages, reasons): for text where a cut-off
+ * end is acceptable. Always NUL-terminates. */
+void buf_format_fixed(char *dst, size_t cap, const char *fmt, ...) PRINTF(3, 4);
+
 #endif

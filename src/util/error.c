@@ -1,5 +1,7 @@
 #include "util/error.h"
 
+#include "util/buf.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -55,7 +57,7 @@ int error_wrap(struct error *err, const char *fmt, ...)
     error_vformat(prefix, sizeof(prefix), fmt, ap);
     va_end(ap);
     memcpy(old, err->msg, sizeof(old));
-    snprintf(err->msg, sizeof(err->msg), "%s: %s", prefix, old);
+    buf_format_fixed(err->msg, sizeof(err->msg), "%s: %s", prefix, old);
     if (err->kind == ERR_NONE)
         err->kind = ERR_FAILED;
     return -1;

@@ -59,8 +59,9 @@ void log_write(enum log_level level, const char *file, const char *fmt, ...)
     va_end(ap);
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
-    snprintf(stamp, sizeof(stamp), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+    strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+    buf_format_fixed(stamp + strlen(stamp), sizeof(stamp) - strlen(stamp), ".%03dZ",
+                     (int)(ts.tv_nsec / 1000000));
     log_component(file, component, sizeof(component));
     if (log_fmt == LOG_FORMAT_JSON) {
         struct buf b;

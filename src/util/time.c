@@ -50,8 +50,10 @@ bool time_parse_utc(const char *s, time_t *out)
 
 void time_format_duration(int64_t ms, char out[TIME_ISO_LEN])
 {
+    if (ms < 0)
+        ms = 0;
     if (ms < 60000) {
-        snprintf(out, TIME_ISO_LEN, "%.1f s", (double)ms / 1000.0);
+        snprintf(out, TIME_ISO_LEN, "%d.%d s", (int)(ms / 1000), (int)(ms % 1000 / 100));
     } else if (ms < 3600000) {
         snprintf(out, TIME_ISO_LEN, "%d min %d s", (int)(ms / 60000), (int)(ms % 60000 / 1000));
     } else {

@@ -34,7 +34,7 @@ void *xreallocarray(void *ptr, size_t count, size_t size)
 
     if (size && count > SIZE_MAX / size)
         xalloc_die(SIZE_MAX);
-    p = realloc(ptr, count * size ? count * size : 1);
+    p = realloc(ptr, count && size ? count * size : 1);
     if (!p)
         xalloc_die(count * size);
     return p;

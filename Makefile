@@ -1,0 +1,48 @@
+# Thin wrapper over meson/ninja. `make check` is what CI runs (with `make lint`); see README.md.
+.POSIX:
+.PHONY: all deps build asan check lint demo bench format fuzz clean
+
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+MESON_OPTS ?=
+
+all: build
+
+deps:
+	tools/install-deps.sh
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) -Dwerror=true $(MESON_OPTS)
+
+$(ASAN_BUILD)/build.ninja:
+	meson setup $(ASAN_BUILD) -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false \
+		-Dc_args=-fno-sanitize-recover=all $(MESON_OPTS)
+
+build: $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+asan: $(ASAN_BUILD)/build.ninja
+	ninja -C $(ASAN_BUILD)
+
+# Installs what is missing, builds both variants, runs the static checks and every suite, and ends
+# with the totals as "check: N passed, N failed".
+check: deps
+	tools/check.sh
+
+lint: deps build
+	tools/lint.sh
+
+demo: deps build
+	tools/demo.sh
+
+bench: deps build
+	bench/pg_snapshot.sh
+
+format:
+	clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'tests/*.h')
+
+fuzz:
+	tools/fuzz.sh
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) build-analyzer build-fuzz

@@ -1,0 +1,162 @@
+/* permafrost restore JOB [SNAPSHOT|latest] --to CONNINFO [...] */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <getopt.h>
+
+#include "cli/commands.h"
+#include "cli/output.h"
+#include "core/restore.h"
+#include "core/state.h"
+#include "util/secret.h"
+#include "util/time.h"
+#include "util/xalloc.h"
+
+static const char restore_usage[] =
+    "usage: permafrost restore JOB [SNAPSHOT|latest] --to CONNINFO [--from STORE]\n"
+    "                          [--jobs N] [--create] [--clean] [--no-owner]\n"
+    "                          [--password env:NAME|file:PATH] [--tmp-dir DIR]\n"
+    "\n"
+    "Restores a snapshot with pg_restore. The artifact's SHA-256 is checked against\n"
+    "the manifest; with one job the restore runs in a single transaction, so a corrupt\n"
+    "or failed restore leaves the target as it was. With --jobs N > 1 the dump is first\n"
+    "decompressed to a temporary file (it needs the raw dump size free) so pg_restore\n"
+    "can work in parallel.\n"
+    "\n"
+    "  --to CONNINFO   target database (libpq conninfo or URI, without a password)\n"
+    "  --from STORE    read from this store (default: the first target that has it)\n"
+    "  --jobs N        parallel pg_restore (default 1)\n"
+    "  --create        create the target database first (fails if it exists)\n"
+    "  --clean         allow a non-empty target: drop the snapshot's objects first\n"
+    "  --no-owner      do not restore object ownership (pg_restore --no-owner)\n"
+    "  --password REF  target password as env:NAME or file:PATH; default: the job's\n"
+    "                  password, or PGPASSWORD / ~/.pgpass when the job has none\n"
+    "  --tmp-dir DIR   where --jobs > 1 puts the temporary file (default $TMPDIR, /tmp)\n"
+    "\n"
+    "examples:\n"
+    "  permafrost restore db latest --to 'host=127.0.0.1 dbname=mastodon_restore "
+    "user=postgres' --create\n"
+    "  permafrost restore db 20261124T031500Z-k3f9 --from offsite \\\n"
+    "      --to 'postgresql://mastodon@db/mastodon_production' --clean --jobs 4\n";
+
+int cmd_restore(int argc, char **argv, struct cli_ctx *ctx, struct error *err)
+{
+    static const struct option opts[] = {
+        {"to", required_argument, NULL, 't'},     {"from", required_argument, NULL, 'f'},
+        {"jobs", required_argument, NULL, 'j'},   {"create", no_argument, NULL, 'C'},
+        {"clean", no_argument, NULL, 'x'},        {"no-owner", no_argument, NULL, 'O'},
+        {"password", required_argument, NULL, 'p'}, {"tmp-dir", required_argument, NULL, 'T'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+    };
+    struct restore_request req;
+    struct restore_result res;
+    struct secret password = SECRET_INIT;
+    const char *password_ref = NULL;
+    char *state_dir = NULL;
+    int rc = -1;
+    int c;
+
+    memset(&req, 0, sizeof(req));
+    memset(&res, 0, sizeof(res));
+    req.cfg = ctx->cfg;
+    req.jobs = 1;
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+        switch (c) {
+        case 't':
+            req.to = optarg;
+            break;
+        case 'f':
+            req.from_store = optarg;
+            break;
+        case 'j': {
+            char *end = NULL;
+            long n = strtol(optarg, &end, 10);
+            if (!end || *end || n < 1 || n > 64) {
+                error_set(err, ERR_USAGE, "--jobs: '%s' is not a number from 1 to 64", optarg);
+                goto out;
+            }
+            req.jobs = (int)n;
+            break;
+        }
+        case 'C':
+            req.create = true;
+            break;
+        case 'x':
+            req.clean = true;
+            break;
+        case 'O':
+            req.no_owner = true;
+            break;
+        case 'p':
+            password_ref = optarg;
+            break;
+        case 'T':
+            req.tmp_dir = optarg;
+            break;
+        case 'h':
+            fputs(restore_usage, stdout);
+            rc = 0;
+            goto out;
+        default:
+            error_set(err, ERR_USAGE, "invalid arguments to 'restore'");
+            error_hint(err, "permafrost restore --help");
+            goto out;
+        }
+    }
+    if (optind >= argc || argc - optind > 2) {
+        error_set(err, ERR_USAGE, "'restore' takes a job and optionally a snapshot id or 'latest'");
+        error_hint(err, "permafrost restore --help");
+        goto out;
+    }
+    req.job = config_find_job(ctx->cfg, argv[optind]);
+    if (!req.job) {
+        error_set(err, ERR_USAGE, "unknown job '%s'", argv[optind]);
+        goto out;
+    }
+    req.snapshot = optind + 1 < argc ? argv[optind + 1] : "latest";
+    if (!req.to) {
+        error_set(err, ERR_USAGE, "'restore' needs --to CONNINFO (the target database)");
+        error_hint(err, "for example --to 'host=127.0.0.1 dbname=mastodon_restore user=postgres'");
+        goto out;
+    }
+    if (req.create && req.clean) {
+        error_set(err, ERR_USAGE, "--create and --clean do not go together");
+        goto out;
+    }
+    if (password_ref) {
+        if (config_resolve_secret(password_ref, &password, err) < 0) {
+            error_wrap(err, "--password");
+            err->kind = ERR_USAGE;
+            goto out;
+        }
+        req.password = password.value;
+    } else if (secret_is_set(&req.job->password)) {
+        req.password = req.job->password.value;
+    }
+    if (state_dir_resolve(ctx->state_dir_flag, ctx->cfg, &state_dir, err) < 0)
+        goto out;
+    req.state_dir = state_dir;
+    req.progress = output_progress;
+    req.progress_ctx = ctx;
+    if (restore_run(&req, &res, err) < 0)
+        goto out;
+    output_progress_end();
+    if (!ctx->is_quiet) {
+        char dur[TIME_ISO_LEN];
+        char raw[OUTPUT_SIZE_LEN];
+
+        time_format_duration(res.duration_ms, dur);
+        output_format_size(res.raw_bytes, raw);
+        printf("restored job '%s' snapshot %s from store '%s' into database '%s' (%s) in %s\n",
+               req.job->name, res.snapshot_id, res.store, res.database, raw, dur);
+        printf("hint: run ANALYZE (vacuumdb --analyze-in-stages) on the restored database; for "
+               "Mastodon, then 'tootctl feeds build' and 'tootctl search deploy'\n");
+    }
+    rc = 0;
+out:
+    restore_result_release(&res);
+    secret_release(&password);
+    xfree(state_dir);
+    return rc;
+}

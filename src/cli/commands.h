@@ -1,0 +1,47 @@
+/* The command table (git's builtins): one cmd_<name>.c per command, each with its getopt_long table next
+ * to its usage text. main.c parses the shared flags, loads the config for commands that need it, and
+ * dispatches here. */
+#ifndef PERMAFROST_CLI_COMMANDS_H
+#define PERMAFROST_CLI_COMMANDS_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "config/config.h"
+#include "util/error.h"
+
+enum command_flags { NEEDS_CONFIG = 1 << 0 };
+
+struct cli_ctx {
+    const char *config_path;    /* the file loaded (or that would be) */
+    struct config *cfg;         /* loaded when the command has NEEDS_CONFIG */
+    const char *state_dir_flag; /* --state-dir, or NULL */
+    bool is_json;
+    bool is_quiet;
+    int verbosity;
+    bool is_tty; /* stderr is a terminal: show progress */
+};
+
+/* A command returns 0, or -1 with err set (main prints it once and maps it to an exit code). A command
+ * that failed but already reported its failures (e.g. some jobs of several) sets err too. */
+typedef int (*command_fn)(int argc, char **argv, struct cli_ctx *ctx, struct error *err);
+
+struct command {
+    const char *name;
+    command_fn fn;
+    const char *summary;
+    int flags;
+};
+
+const struct command *commands_find(const char *name);
+void commands_print_usage(FILE *out);
+
+int cmd_run(int argc, char **argv, struct cli_ctx *ctx, struct error *err);
+int cmd_list(int argc, char **argv, struct cli_ctx *ctx, struct error *err);
+int cmd_restore(int argc, char **argv, struct cli_ctx *ctx, struct error *err);
+int cmd_prune(int argc, char **argv, struct cli_ctx *ctx, struct error *err);
+int cmd_config(int argc, char **argv, struct cli_ctx *ctx, struct error *err);
+int cmd_catalog(int argc, char **argv, struct cli_ctx *ctx, struct error *err);
+int cmd_version(int argc, char **argv, struct cli_ctx *ctx, struct error *err);
+
+#endif

@@ -1,0 +1,648 @@
+#include "config/config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/ini.h"
+#include "config/schema.h"
+#include "util/fs.h"
+#include "util/strv.h"
+#include "util/xalloc.h"
+
+#define CONFIG_MAX_FILE_LEN (1024 * 1024)
+#define CONFIG_KEEP_MAX     100000
+
+/* State of one config_parse: the parsed file, the config being filled, and the line of each job's
+ * targets key, kept for the cross-check against the stores once every section is read. */
+struct config_builder {
+    const char *path;
+    const struct ini_doc *doc;
+    struct config *cfg;
+    int *targets_line; /* one per job */
+};
+
+/* One [global], [store "x"] or [job "x"] header, for the duplicate check. */
+struct config_header {
+    enum schema_section section;
+    const char *name; /* "" for [global] */
+    int line;
+};
+
+static int config_fail(const struct config_builder *b, int line, struct error *err,
+                       const char *fmt, ...) PRINTF(4, 5);
+
+static int config_fail(const struct config_builder *b, int line, struct error *err,
+                       const char *fmt, ...)
+{
+    char msg[sizeof(err->msg)];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    return error_set(err, ERR_CONFIG, "%s:%d: %s", b->path, line, msg);
+}
+
+/* Writes "[name]" or "[name \"sub\"]" for messages; sub is made printable. */
+static const char *config_section_label(const char *name, const char *sub, char *out, size_t cap)
+{
+    char shown[80];
+
+    if (sub)
+        snprintf(out, cap, "[%s \"%s\"]", name, schema_printable(sub, shown, sizeof(shown)));
+    else
+        snprintf(out, cap, "[%s]", name);
+    return out;
+}
+
+static size_t config_option_index(const struct schema_option *opt)
+{
+    return (size_t)(opt - schema_options);
+}
+
+/* ---- pass 1: section headers ---- */
+
+static int config_check_header(const struct config_builder *b, const struct ini_section *sec,
+                               enum schema_section *kind, struct error *err)
+{
+    static const char *const known[] = {"global", "store", "job"};
+    char label[160];
+    char shown[80];
+    const char *near;
+
+    config_section_label(sec->name, sec->subsection, label, sizeof(label));
+    if (!schema_section_from_name(sec->name, kind)) {
+        config_fail(b, sec->line, err, "unknown section %s (known: global, store, job)", label);
+        near = schema_suggest(sec->name, known, sizeof(known) / sizeof(known[0]));
+        if (near)
+            error_hint(err, "did you mean '%s'?", near);
+        return -1;
+    }
+    switch (*kind) {
+    case SCHEMA_SECTION_GLOBAL:
+        if (sec->subsection)
+            return config_fail(b, sec->line, err, "section [global] takes no name, got %s", label);
+        return 0;
+    case SCHEMA_SECTION_STORE:
+    case SCHEMA_SECTION_JOB:
+        if (!sec->subsection)
+            return config_fail(b, sec->line, err, "section [%s] needs a name, as in [%s \"NAME\"]",
+                               sec->name, sec->name);
+        if (!schema_name_is_valid(sec->subsection))
+            return config_fail(b, sec->line, err,
+                               "invalid %s name '%s' (use 1 to %d letters, digits, '_', '.' or '-')",
+                               sec->name, schema_printable(sec->subsection, shown, sizeof(shown)),
+                               SCHEMA_NAME_MAX);
+        return 0;
+    }
+    ASSERT(!"unknown schema section");
+    return -1;
+}
+
+static int config_compare_headers(const void *a, const void *b)
+{
+    const struct config_header *x = a;
+    const struct config_header *y = b;
+    int c;
+
+    if (x->section != y->section)
+        return x->section < y->section ? -1 : 1;
+    c = strcmp(x->name, y->name);
+    if (c)
+        return c;
+    return x->line < y->line ? -1 : x->line > y->line;
+}
+
+/* Checks every header and that none repeats (sorted, so O(n log n) for any number of sections). Counts
+ * the stores and jobs. */
+static int config_check_headers(const struct config_builder *b, size_t *store_count,
+                                size_t *job_count, struct error *err)
+{
+    const struct ini_doc *doc = b->doc;
+    struct config_header *headers = xcalloc(doc->section_count, sizeof(*headers));
+    const struct config_header *dup = NULL;
+    int rc = -1;
+
+    *store_count = 0;
+    *job_count = 0;
+    for (size_t i = 0; i < doc->section_count; i++) {
+        const struct ini_section *sec = &doc->sections[i];
+        enum schema_section kind;
+        if (config_check_header(b, sec, &kind, err) < 0)
+            goto out;
+        headers[i].section = kind;
+        headers[i].name = sec->subsection ? sec->subsection : "";
+        headers[i].line = sec->line;
+        if (kind == SCHEMA_SECTION_STORE)
+            (*store_count)++;
+        if (kind == SCHEMA_SECTION_JOB)
+            (*job_count)++;
+    }
+    qsort(headers, doc->section_count, sizeof(*headers), config_compare_headers);
+    /* Report the repeat that comes first in the file. */
+    for (size_t i = 1; i < doc->section_count; i++)
+        if (headers[i].section == headers[i - 1].section &&
+            strcmp(headers[i].name, headers[i - 1].name) == 0 &&
+            (!dup || headers[i].line < dup->line))
+            dup = &headers[i];
+    if (dup) {
+        char label[160];
+        config_section_label(schema_section_name(dup->section),
+                             dup->section == SCHEMA_SECTION_GLOBAL ? NULL : dup->name, label,
+                             sizeof(label));
+        config_fail(b, dup->line, err, "duplicate section %s (first at line %d)", label,
+                    (dup - 1)->line);
+        goto out;
+    }
+    rc = 0;
+out:
+    xfree(headers);
+    return rc;
+}
+
+/* ---- pass 2: keys ---- */
+
+/* The keys valid in a section, for did-you-mean. */
+static size_t config_known_keys(enum schema_section kind, const char *applies_to,
+                                const char **names)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < schema_option_count; i++)
+        if (schema_option_applies(&schema_options[i], kind, applies_to))
+            names[n++] = schema_options[i].name;
+    return n;
+}
+
+static int config_unknown_key(const struct config_builder *b, const struct ini_entry *e,
+                              enum schema_section kind, const char *applies_to,
+                              const char *label, struct error *err)
+{
+    const char *names[SCHEMA_MAX_OPTIONS];
+    size_t n = config_known_keys(kind, applies_to, names);
+    const struct schema_option *other = schema_find(kind, NULL, e->key);
+    const char *near;
+
+    config_fail(b, e->line, err, "unknown key '%s' in %s", e->key, label);
+    near = schema_suggest(e->key, names, n);
+    if (near)
+        error_hint(err, "did you mean '%s'?", near);
+    else if (other)
+        error_hint(err, "'%s' applies only to %s '%s'", e->key, schema_discriminator(kind)->name,
+                   other->applies_to);
+    return -1;
+}
+
+/* The canonical text of the section's discriminator (store type, job kind) as stored in obj. */
+static void config_discriminator_text(const struct schema_option *disc, const void *obj,
+                                      struct buf *out)
+{
+    buf_reset(out);
+    ASSERT(disc->format(disc, obj, out));
+}
+
+static int config_set(const struct config_builder *b, const struct schema_option *opt, void *obj,
+                      const struct ini_entry *e, struct error *err)
+{
+    if (opt->set(opt, obj, e->value, err) < 0)
+        return error_wrap(err, "%s:%d: %s", b->path, e->line, opt->name);
+    return 0;
+}
+
+/* Reads the keys of one section into obj (a struct cfg_global, cfg_store or cfg_job), then applies
+ * defaults and checks required keys. seen[i] ends up holding the line that set schema_options[i]. */
+static int config_read_section(const struct config_builder *b, const struct ini_section *sec,
+                               enum schema_section kind, void *obj, int *seen, struct error *err)
+{
+    const struct schema_option *disc = schema_discriminator(kind);
+    const struct ini_entry *entries = b->doc->entries + sec->first_entry;
+    const struct ini_entry *disc_entry = NULL;
+    const char *applies_to = NULL;
+    struct buf disc_text;
+    char label[160];
+    int rc = -1;
+
+    buf_init(&disc_text, BUF_NO_CAP);
+    config_section_label(sec->name, sec->subsection, label, sizeof(label));
+    /* The type or kind decides which other keys are valid, so it is read first. */
+    if (disc) {
+        for (size_t i = 0; i < sec->entry_count && !disc_entry; i++)
+            if (strcmp(entries[i].key, disc->name) == 0)
+                disc_entry = &entries[i];
+        if (!disc_entry) {
+            /* A misspelt "kind" reads better as an unknown key than as a missing one. */
+            for (size_t i = 0; i < sec->entry_count; i++)
+                if (!schema_find(kind, NULL, entries[i].key)) {
+                    config_unknown_key(b, &entries[i], kind, NULL, label, err);
+                    goto out;
+                }
+            config_fail(b, sec->line, err, "missing required key '%s' in %s", disc->name, label);
+            goto out;
+        }
+        if (config_set(b, disc, obj, disc_entry, err) < 0)
+            goto out;
+        seen[config_option_index(disc)] = disc_entry->line;
+        config_discriminator_text(disc, obj, &disc_text);
+        applies_to = disc_text.data;
+    }
+    for (size_t i = 0; i < sec->entry_count; i++) {
+        const struct ini_entry *e = &entries[i];
+        const struct schema_option *opt = schema_find(kind, applies_to, e->key);
+        size_t idx;
+        if (!opt) {
+            config_unknown_key(b, e, kind, applies_to, label, err);
+            goto out;
+        }
+        if (e == disc_entry)
+            continue;
+        idx = config_option_index(opt);
+        if (seen[idx]) {
+            config_fail(b, e->line, err, "duplicate key '%s' in %s (first at line %d)", e->key,
+                        label, seen[idx]);
+            goto out;
+        }
+        seen[idx] = e->line;
+        if (config_set(b, opt, obj, e, err) < 0)
+            goto out;
+    }
+    for (size_t i = 0; i < schema_option_count; i++) {
+        const struct schema_option *opt = &schema_options[i];
+        if (seen[i] || !schema_option_applies(opt, kind, applies_to))
+            continue;
+        if (opt->is_required) {
+            config_fail(b, sec->line, err, "missing required key '%s' in %s", opt->name, label);
+            goto out;
+        }
+        /* Defaults are constants of the table; one that fails to parse is a bug. */
+        if (opt->default_value)
+            ASSERT(opt->set(opt, obj, opt->default_value, err) == 0);
+    }
+    rc = 0;
+out:
+    buf_release(&disc_text);
+    return rc;
+}
+
+/* Applies the defaults of a section that is absent from the file (only [global] can be). */
+static void config_apply_defaults(enum schema_section kind, void *obj)
+{
+    struct error err = ERROR_INIT;
+
+    for (size_t i = 0; i < schema_option_count; i++) {
+        const struct schema_option *opt = &schema_options[i];
+        if (opt->section == kind && opt->default_value)
+            ASSERT(opt->set(opt, obj, opt->default_value, &err) == 0);
+    }
+}
+
+static int config_read_sections(struct config_builder *b, struct error *err)
+{
+    const struct schema_option *targets = schema_find(SCHEMA_SECTION_JOB, NULL, "targets");
+    struct config *cfg = b->cfg;
+    bool has_global = false;
+
+    ASSERT(schema_option_count <= SCHEMA_MAX_OPTIONS);
+    for (size_t i = 0; i < b->doc->section_count; i++) {
+        const struct ini_section *sec = &b->doc->sections[i];
+        int seen[SCHEMA_MAX_OPTIONS] = {0};
+        enum schema_section kind;
+        void *obj = NULL;
+
+        ASSERT(schema_section_from_name(sec->name, &kind));
+        switch (kind) {
+        case SCHEMA_SECTION_GLOBAL:
+            has_global = true;
+            cfg->global.line = sec->line;
+            obj = &cfg->global;
+            break;
+        case SCHEMA_SECTION_STORE: {
+            struct cfg_store *store = &cfg->stores[cfg->store_count++];
+            store->name = xstrdup(sec->subsection);
+            store->line = sec->line;
+            obj = store;
+            break;
+        }
+        case SCHEMA_SECTION_JOB: {
+            struct cfg_job *job = &cfg->jobs[cfg->job_count++];
+            job->name = xstrdup(sec->subsection);
+            job->line = sec->line;
+            obj = job;
+            break;
+        }
+        }
+        if (config_read_section(b, sec, kind, obj, seen, err) < 0)
+            return -1;
+        if (kind == SCHEMA_SECTION_JOB)
+            b->targets_line[cfg->job_count - 1] = seen[config_option_index(targets)];
+    }
+    if (!has_global)
+        config_apply_defaults(SCHEMA_SECTION_GLOBAL, &cfg->global);
+    return 0;
+}
+
+/* ---- pass 3: cross-references ---- */
+
+static int config_compare_names(const void *a, const void *b)
+{
+    const char *const *x = a;
+    const char *const *y = b;
+    return strcmp(*x, *y);
+}
+
+static int config_unknown_target(const struct config_builder *b, const struct cfg_job *job,
+                                 int line, const char *target, struct error *err)
+{
+    const struct config *cfg = b->cfg;
+    const char **names = xcalloc(cfg->store_count, sizeof(*names));
+    struct buf known;
+    const char *near;
+
+    buf_init(&known, 200);
+    for (size_t i = 0; i < cfg->store_count; i++) {
+        if (!buf_addf(&known, "%s%s", i ? ", " : "", cfg->stores[i].name)) {
+            buf_release(&known);
+            buf_init(&known, BUF_NO_CAP);
+            for (size_t j = 0; j < i; j++)
+                buf_addf(&known, "%s%s", j ? ", " : "", cfg->stores[j].name);
+            buf_adds(&known, ", ...");
+            break;
+        }
+    }
+    if (cfg->store_count)
+        config_fail(b, line, err, "job '%s': unknown store '%s' in targets (known: %s)", job->name,
+                    target, known.data);
+    else
+        config_fail(b, line, err, "job '%s': unknown store '%s' in targets (no stores are defined)",
+                    job->name, target);
+    buf_release(&known);
+    for (size_t i = 0; i < cfg->store_count; i++)
+        names[i] = cfg->stores[i].name;
+    near = schema_suggest(target, names, cfg->store_count);
+    if (near)
+        error_hint(err, "did you mean '%s'?", near);
+    xfree(names);
+    return -1;
+}
+
+/* Every target names a defined store: one sort, then a binary search per target. */
+static int config_check_targets(const struct config_builder *b, struct error *err)
+{
+    const struct config *cfg = b->cfg;
+    const char **sorted = xcalloc(cfg->store_count, sizeof(*sorted));
+    int rc = -1;
+
+    for (size_t i = 0; i < cfg->store_count; i++)
+        sorted[i] = cfg->stores[i].name;
+    qsort(sorted, cfg->store_count, sizeof(*sorted), config_compare_names);
+    for (size_t j = 0; j < cfg->job_count; j++) {
+        const struct cfg_job *job = &cfg->jobs[j];
+        for (size_t t = 0; t < job->target_count; t++) {
+            const char *target = job->targets[t];
+            if (bsearch(&target, sorted, cfg->store_count, sizeof(*sorted), config_compare_names))
+                continue;
+            config_unknown_target(b, job, b->targets_line[j], target, err);
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    xfree(sorted);
+    return rc;
+}
+
+/* ---- public ---- */
+
+int config_parse(const char *path, const char *text, size_t len, struct config *cfg,
+                 struct error *err)
+{
+    struct ini_doc doc = INI_DOC_INIT;
+    struct config tmp;
+    struct config_builder b;
+    size_t store_count = 0;
+    size_t job_count = 0;
+    int rc = -1;
+
+    memset(cfg, 0, sizeof(*cfg));
+    memset(&tmp, 0, sizeof(tmp));
+    b.path = path ? path : "config";
+    b.doc = &doc;
+    b.cfg = &tmp;
+    b.targets_line = NULL;
+    tmp.path = xstrdup(b.path);
+    if (ini_parse(b.path, text, len, &doc, err) < 0)
+        goto out;
+    if (config_check_headers(&b, &store_count, &job_count, err) < 0)
+        goto out;
+    tmp.stores = xcalloc(store_count, sizeof(*tmp.stores));
+    tmp.jobs = xcalloc(job_count, sizeof(*tmp.jobs));
+    b.targets_line = xcalloc(job_count, sizeof(*b.targets_line));
+    if (config_read_sections(&b, err) < 0)
+        goto out;
+    if (config_check_targets(&b, err) < 0)
+        goto out;
+    *cfg = tmp;
+    memset(&tmp, 0, sizeof(tmp));
+    rc = 0;
+out:
+    config_release(&tmp);
+    xfree(b.targets_line);
+    ini_doc_release(&doc);
+    return rc;
+}
+
+int config_load(const char *path, struct config *cfg, struct error *err)
+{
+    struct buf text;
+    int rc = -1;
+
+    memset(cfg, 0, sizeof(*cfg));
+    buf_init(&text, CONFIG_MAX_FILE_LEN);
+    if (fs_read_file(path, &text, err) < 0) {
+        if (err->sys_errno) {
+            errno = err->sys_errno;
+            error_errno(err, ERR_CONFIG, "cannot read config '%s'", path);
+            if (err->sys_errno == ENOENT)
+                error_hint(err, "pass -c FILE or set PERMAFROST_CONFIG");
+        } else {
+            error_set(err, ERR_CONFIG, "cannot read config '%s': larger than %d bytes", path,
+                      CONFIG_MAX_FILE_LEN);
+        }
+        goto out;
+    }
+    rc = config_parse(path, text.data, text.len, cfg, err);
+out:
+    /* The text may hold inline secrets. */
+    explicit_bzero(text.data, text.len);
+    buf_release(&text);
+    return rc;
+}
+
+static void config_release_job(struct cfg_job *job)
+{
+    xfree(job->name);
+    xfree(job->database);
+    secret_release(&job->password);
+    xfree(job->password_ref);
+    for (size_t i = 0; i < job->target_count; i++)
+        xfree(job->targets[i]);
+    xfree(job->targets);
+    xfree(job->keep_text);
+    xfree(job->pg_dump);
+}
+
+void config_release(struct config *cfg)
+{
+    xfree(cfg->path);
+    xfree(cfg->global.state_dir);
+    xfree(cfg->global.timezone);
+    for (size_t i = 0; i < cfg->store_count; i++) {
+        xfree(cfg->stores[i].name);
+        xfree(cfg->stores[i].type);
+        xfree(cfg->stores[i].path);
+    }
+    xfree(cfg->stores);
+    for (size_t i = 0; i < cfg->job_count; i++)
+        config_release_job(&cfg->jobs[i]);
+    xfree(cfg->jobs);
+    memset(cfg, 0, sizeof(*cfg));
+}
+
+const struct cfg_store *config_find_store(const struct config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->store_count; i++)
+        if (strcmp(cfg->stores[i].name, name) == 0)
+            return &cfg->stores[i];
+    return NULL;
+}
+
+const struct cfg_job *config_find_job(const struct config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->job_count; i++)
+        if (strcmp(cfg->jobs[i].name, name) == 0)
+            return &cfg->jobs[i];
+    return NULL;
+}
+
+/* Writes one section: every option that applies, with its value or a comment saying what unset means. */
+static void config_show_section(struct buf *out, enum schema_section kind, const char *name,
+                                const void *obj)
+{
+    const struct schema_option *disc = schema_discriminator(kind);
+    struct buf applies_to;
+    struct buf value;
+
+    buf_init(&applies_to, BUF_NO_CAP);
+    buf_init(&value, BUF_NO_CAP);
+    if (disc)
+        config_discriminator_text(disc, obj, &applies_to);
+    ini_write_section(out, schema_section_name(kind), name);
+    for (size_t i = 0; i < schema_option_count; i++) {
+        const struct schema_option *opt = &schema_options[i];
+        if (!schema_option_applies(opt, kind, disc ? applies_to.data : NULL))
+            continue;
+        buf_reset(&value);
+        if (opt->format(opt, obj, &value))
+            ini_write_entry(out, opt->name, value.data);
+        else
+            buf_addf(out, "# %s = (not set: %s)\n", opt->name,
+                     opt->unset_doc ? opt->unset_doc : "no default");
+    }
+    buf_release(&value);
+    buf_release(&applies_to);
+}
+
+void config_show(const struct config *cfg, struct buf *out)
+{
+    buf_adds(out, "# permafrost configuration: effective values, defaults filled in, secrets "
+                  "redacted\n");
+    if (cfg->path)
+        buf_addf(out, "# read from %s\n", cfg->path);
+    buf_adds(out, "\n");
+    config_show_section(out, SCHEMA_SECTION_GLOBAL, NULL, &cfg->global);
+    for (size_t i = 0; i < cfg->store_count; i++) {
+        buf_adds(out, "\n");
+        config_show_section(out, SCHEMA_SECTION_STORE, cfg->stores[i].name, &cfg->stores[i]);
+    }
+    for (size_t i = 0; i < cfg->job_count; i++) {
+        buf_adds(out, "\n");
+        config_show_section(out, SCHEMA_SECTION_JOB, cfg->jobs[i].name, &cfg->jobs[i]);
+    }
+}
+
+/* ---- keep ---- */
+
+int config_parse_keep(const char *text, struct keep_policy *out, struct error *err)
+{
+    static const char *const units[] = {"last", "hourly", "daily", "weekly", "monthly", "yearly"};
+    struct keep_policy k = {0, 0, 0, 0, 0, 0};
+    int *fields[] = {&k.last, &k.hourly, &k.daily, &k.weekly, &k.monthly, &k.yearly};
+    const size_t unit_count = sizeof(units) / sizeof(units[0]);
+    struct strv rest = strv_trim(strv_from(text));
+    char *unit_text = NULL;
+    char shown[80];
+    int rc = -1;
+
+    /* An empty policy keeps everything; otherwise every comma-separated item, including one after a
+     * trailing comma, must be "UNIT COUNT". */
+    for (bool more = rest.len > 0; more;) {
+        struct strv item, unit, count_text;
+        const char *near;
+        uint64_t count;
+        size_t u;
+
+        more = strv_cut(&rest, ',', &item);
+        item = strv_trim(item);
+        if (!item.len) {
+            error_set(err, ERR_CONFIG, "empty item (expected 'UNIT COUNT, ...', as in 'daily 7')");
+            goto out;
+        }
+        unit = item;
+        for (unit.len = 0; unit.len < item.len && item.ptr[unit.len] != ' ' &&
+                           item.ptr[unit.len] != '\t';
+             unit.len++) {
+        }
+        count_text = strv_trim(strv_make(item.ptr + unit.len, item.len - unit.len));
+        xfree(unit_text);
+        unit_text = strv_dup(unit);
+        for (char *p = unit_text; *p; p++)
+            if (*p >= 'A' && *p <= 'Z')
+                *p = (char)(*p - 'A' + 'a');
+        for (u = 0; u < unit_count && strcmp(unit_text, units[u]) != 0; u++) {
+        }
+        if (u == unit_count) {
+            schema_printable(unit_text, shown, sizeof(shown));
+            near = schema_suggest(unit_text, units, unit_count);
+            if (near)
+                error_set(err, ERR_CONFIG, "unknown unit '%s' (did you mean '%s'?)", shown, near);
+            else
+                error_set(err, ERR_CONFIG,
+                          "unknown unit '%s' (known: last, hourly, daily, weekly, monthly, yearly)",
+                          shown);
+            goto out;
+        }
+        if (!count_text.len) {
+            error_set(err, ERR_CONFIG, "'%s' needs a count, as in '%s 7'", units[u], units[u]);
+            goto out;
+        }
+        if (!strv_to_u64(count_text, &count) || count < 1 || count > CONFIG_KEEP_MAX) {
+            char *c = strv_dup(count_text);
+            error_set(err, ERR_CONFIG, "'%s' count must be from 1 to %d, got '%s'", units[u],
+                      CONFIG_KEEP_MAX, schema_printable(c, shown, sizeof(shown)));
+            xfree(c);
+            goto out;
+        }
+        if (*fields[u]) {
+            error_set(err, ERR_CONFIG, "'%s' is given twice", units[u]);
+            goto out;
+        }
+        *fields[u] = (int)count;
+    }
+    *out = k;
+    rc = 0;
+out:
+    xfree(unit_text);
+    return rc;
+}

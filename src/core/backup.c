@@ -1,0 +1,531 @@
+#include "core/backup.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <unistd.h>
+
+#include "core/catalog.h"
+#include "core/lock.h"
+#include "core/manifest.h"
+#include "core/prune.h"
+#include "core/targets.h"
+#include "io/filter.h"
+#include "io/pipeline.h"
+#include "io/proc.h"
+#include "permafrost_version.h"
+#include "sources/pg.h"
+#include "sources/pg_dump.h"
+#include "stores/store.h"
+#include "util/buf.h"
+#include "util/cancel.h"
+#include "util/log.h"
+#include "util/time.h"
+#include "util/xalloc.h"
+
+#define BACKUP_CHUNK_BYTES (1u << 20)
+#define BACKUP_PROGRESS_MS 500
+
+struct backup_ctx {
+    const struct backup_request *req;
+    const struct cfg_job *job;
+    struct backup_result *res;
+    struct store **stores; /* one per target, in target order */
+    char *prefix;          /* "<job>/<id>/" */
+    struct manifest m;
+    struct pg_tool pg_dump;
+    struct pg_tool pg_dumpall;
+    struct pg_passfile passfile;
+    int64_t start_mono_ms;
+    int64_t last_progress_ms;
+    uint64_t expected_raw_bytes;
+    const char *phase;
+    uint64_t stored_so_far;
+};
+
+static void backup_report_progress(struct backup_ctx *ctx, uint64_t raw, uint64_t stored,
+                                   bool force)
+{
+    struct backup_progress p;
+    int64_t now = time_mono_ms();
+
+    if (!ctx->req->progress || (!force && now - ctx->last_progress_ms < BACKUP_PROGRESS_MS))
+        return;
+    ctx->last_progress_ms = now;
+    p.job = ctx->job->name;
+    p.phase = ctx->phase;
+    p.raw_bytes = raw;
+    p.stored_bytes = stored;
+    p.expected_raw_bytes = ctx->expected_raw_bytes;
+    p.elapsed_ms = now - ctx->start_mono_ms;
+    ctx->req->progress(&p, ctx->req->progress_ctx);
+}
+
+static int backup_sink(void *arg, const void *data, size_t len, struct error *err)
+{
+    struct store_writer *w = arg;
+    return store_writer_write(w, data, len, err);
+}
+
+/* Removes snapshot directories of this job that have no manifest: leftovers of runs that were
+ * killed. Safe because we hold the job's lock. */
+static int backup_clean_unfinished_one(const struct snapshot_dir *d, void *arg, struct error *err)
+{
+    struct store *s = arg;
+    char *prefix;
+    int r;
+
+    if (d->has_manifest)
+        return 0;
+    prefix = xasprintf("%s/%s/", d->job, d->id);
+    r = store_remove_prefix(s, prefix, err);
+    if (r == 0)
+        log_info("job '%s': store '%s': removed unfinished snapshot '%s'", d->job, store_name(s),
+                 d->id);
+    xfree(prefix);
+    return r;
+}
+
+/* Streams one child process's stdout through zstd + sha256 into key on the first target, and
+ * records the artifact in the manifest. The artifact is committed only if the stream ended and the
+ * child exited 0. */
+static int backup_stream_child(struct backup_ctx *ctx, const char *const *argv,
+                               const char *file_name, const char *content, struct error *err)
+{
+    const struct cfg_job *job = ctx->job;
+    struct store *first = ctx->stores[0];
+    char *key = xasprintf("%s%s", ctx->prefix, file_name);
+    const char *env[2] = {ctx->passfile.env_entry, NULL};
+    struct store_writer *w = NULL;
+    struct pipeline pl;
+    struct filter *hash = NULL;
+    struct proc child;
+    bool child_started = false;
+    char *chunk = xmalloc(BACKUP_CHUNK_BYTES);
+    struct manifest_artifact art;
+    int exit_code = -1;
+    int rc = -1;
+
+    memset(&child, 0, sizeof(child));
+    pipeline_init(&pl, backup_sink, NULL);
+    if (store_put_open(first, key, &w, err) < 0)
+        goto out;
+    pl.sink_ctx = w;
+    pipeline_take_filter(&pl, zstd_compress_new(job->compression_level, job->compression_threads));
+    hash = sha256_filter_new();
+    pipeline_take_filter(&pl, hash);
+
+    if (proc_spawn(argv, env[0] ? env : NULL, PROC_STDOUT_PIPE, &child, err) < 0)
+        goto out;
+    child_started = true;
+    for (;;) {
+        size_t got;
+
+        if (proc_read(&child, chunk, BACKUP_CHUNK_BYTES, &got, err) < 0)
+            goto out;
+        if (got == 0)
+            break;
+        if (pipeline_write(&pl, chunk, got, err) < 0) {
+            error_wrap(err, "store '%s': write '%s'", store_name(first), key);
+            goto out;
+        }
+        backup_report_progress(ctx, pl.bytes_in, ctx->stored_so_far + pl.bytes_out, false);
+    }
+    if (pipeline_finish(&pl, err) < 0) {
+        error_wrap(err, "store '%s': write '%s'", store_name(first), key);
+        goto out;
+    }
+    if (proc_wait(&child, &exit_code, err) < 0)
+        goto out;
+    if (exit_code != 0) {
+        const char *text = proc_stderr_text(&child);
+        error_set(err, ERR_FAILED, "%s exited with status %d%s%s", child.name, exit_code,
+                  *text ? ": " : "", text);
+        goto out;
+    }
+    if (cancel_requested()) {
+        error_set(err, ERR_CANCELLED, "cancelled");
+        goto out;
+    }
+    if (store_writer_commit(w, err) < 0) {
+        w = NULL;
+        error_wrap(err, "store '%s': commit '%s'", store_name(first), key);
+        goto out;
+    }
+    w = NULL;
+
+    memset(&art, 0, sizeof(art));
+    art.name = (char *)(uintptr_t)file_name;
+    art.content = (char *)(uintptr_t)content;
+    art.compression = (char *)(uintptr_t) "zstd";
+    art.compression_level = job->compression_level;
+    art.size_bytes = pl.bytes_out;
+    art.raw_bytes = pl.bytes_in;
+    sha256_filter_hex(hash, art.sha256);
+    manifest_add_artifact(&ctx->m, &art);
+    ctx->stored_so_far += pl.bytes_out;
+    backup_report_progress(ctx, pl.bytes_in, ctx->stored_so_far, true);
+    rc = 0;
+out:
+    if (rc < 0 && child_started && !child.is_waited) {
+        /* Stop the dump: a failed store write or a cancel must not leave pg_dump running. */
+        proc_kill(&child, SIGTERM);
+        proc_wait(&child, &exit_code, &(struct error)ERROR_INIT);
+    }
+    proc_release(&child);
+    store_writer_abort(w);
+    pipeline_release(&pl);
+    xfree(chunk);
+    xfree(key);
+    return rc;
+}
+
+static int backup_check_versions(struct backup_ctx *ctx, const struct pg_facts *facts,
+                                 struct error *err)
+{
+    int server_major = facts->server_version_num / 10000;
+
+    if (ctx->pg_dump.major < server_major) {
+        error_set(err, ERR_FAILED,
+                  "pg_dump %s ('%s') is older than the server (PostgreSQL %s): pg_dump cannot "
+                  "dump a newer server",
+                  ctx->pg_dump.version, ctx->pg_dump.path, facts->server_version);
+        return error_hint(err,
+                          "install postgresql-client-%d (or newer) or set 'pg_dump = PATH' "
+                          "in [job \"%s\"]",
+                          server_major, ctx->job->name);
+    }
+    return 0;
+}
+
+static int backup_dump(struct backup_ctx *ctx, struct error *err)
+{
+    const struct cfg_job *job = ctx->job;
+    const char *password = secret_is_set(&job->password) ? job->password.value : NULL;
+    struct pg_conn *conn = NULL;
+    struct pg_facts facts;
+    struct pg_table_count *tables = NULL;
+    size_t table_count = 0;
+    char *snapshot = NULL;
+    char *snapshot_arg = NULL;
+    char *dbname_arg = NULL;
+    char *file_name = NULL;
+    enum pg_count_mode mode = job->row_counts == ROW_COUNTS_EXACT      ? PG_COUNT_EXACT
+                              : job->row_counts == ROW_COUNTS_ESTIMATE ? PG_COUNT_ESTIMATE
+                                                                       : PG_COUNT_OFF;
+    int rc = -1;
+
+    memset(&facts, 0, sizeof(facts));
+    if (pg_tool_find("pg_dump", job->pg_dump, &ctx->pg_dump, err) < 0)
+        goto out;
+    ctx->phase = "connect";
+    if (pg_connect(job->database, password, &conn, err) < 0)
+        goto out;
+    if (pg_read_facts(conn, &facts, err) < 0)
+        goto out;
+    if (backup_check_versions(ctx, &facts, err) < 0)
+        goto out;
+    ctx->expected_raw_bytes =
+        facts.database_size_bytes > 0 ? (uint64_t)facts.database_size_bytes : 0;
+    if (pg_export_snapshot(conn, &snapshot, err) < 0)
+        goto out;
+    ctx->phase = "count rows";
+    if (pg_count_tables(conn, mode, &tables, &table_count, err) < 0)
+        goto out;
+    log_debug("job '%s': PostgreSQL %s, database '%s' (%lld bytes), %zu tables, snapshot %s",
+              job->name, facts.server_version, facts.database, (long long)facts.database_size_bytes,
+              table_count, snapshot);
+
+    if (password && pg_passfile_create(password, &ctx->passfile, err) < 0)
+        goto out;
+
+    ctx->phase = "dump";
+    snapshot_arg = xasprintf("--snapshot=%s", snapshot);
+    dbname_arg = xasprintf("--dbname=%s", job->database);
+    file_name = xasprintf("%s.dump.zst", facts.database);
+    {
+        const char *argv[] = {ctx->pg_dump.path,
+                              "--format=custom",
+                              "--compress=0",
+                              snapshot_arg,
+                              "--no-password",
+                              dbname_arg,
+                              NULL};
+        if (backup_stream_child(ctx, argv, file_name, "pg_dump-custom", err) < 0) {
+            error_wrap(err, "dump database '%s'", facts.database);
+            goto out;
+        }
+    }
+    if (job->globals) {
+        ctx->phase = "globals";
+        if (pg_tool_find("pg_dumpall", NULL, &ctx->pg_dumpall, err) < 0)
+            goto out;
+        {
+            const char *argv[] = {ctx->pg_dumpall.path, "--globals-only", "--no-password",
+                                  dbname_arg, NULL};
+            if (backup_stream_child(ctx, argv, "globals.sql.zst", "sql-globals", err) < 0) {
+                error_wrap(err, "dump globals (roles, tablespaces)");
+                if (!facts.is_superuser)
+                    error_hint(err, "pg_dumpall --globals-only needs a superuser to read role "
+                                    "passwords; connect as one or set 'globals = no'");
+                goto out;
+            }
+        }
+    }
+    if (pg_end_transaction(conn, err) < 0)
+        goto out;
+
+    ctx->m.pg_database = xstrdup(facts.database);
+    ctx->m.pg_server_version = xstrdup(facts.server_version);
+    ctx->m.pg_server_version_num = facts.server_version_num;
+    ctx->m.pg_dump_version = xstrdup(ctx->pg_dump.version);
+    ctx->m.pg_database_size_bytes = facts.database_size_bytes;
+    ctx->m.pg_encoding = facts.encoding ? xstrdup(facts.encoding) : NULL;
+    ctx->m.pg_collate = facts.collate ? xstrdup(facts.collate) : NULL;
+    ctx->m.pg_ctype = facts.ctype ? xstrdup(facts.ctype) : NULL;
+    ctx->m.pg_schema_migrations_head =
+        facts.schema_migrations_head ? xstrdup(facts.schema_migrations_head) : NULL;
+    ctx->m.row_counts = xstrdup(mode == PG_COUNT_EXACT      ? "exact"
+                                : mode == PG_COUNT_ESTIMATE ? "estimate"
+                                                            : "off");
+    ctx->res->total_rows = mode == PG_COUNT_OFF ? -1 : 0;
+    for (size_t i = 0; i < table_count; i++) {
+        manifest_add_table(&ctx->m, tables[i].schema, tables[i].name, tables[i].rows,
+                           tables[i].is_exact);
+        if (ctx->res->total_rows >= 0 && tables[i].rows >= 0)
+            ctx->res->total_rows += tables[i].rows;
+    }
+    ctx->res->database = xstrdup(facts.database);
+    ctx->res->server_version = xstrdup(facts.server_version);
+    ctx->res->pg_dump_version = xstrdup(ctx->pg_dump.version);
+    ctx->res->database_size_bytes = facts.database_size_bytes;
+    ctx->res->table_count = table_count;
+    rc = 0;
+out:
+    pg_passfile_remove(&ctx->passfile);
+    pg_tables_free(tables, table_count);
+    pg_facts_release(&facts);
+    pg_close(conn);
+    xfree(snapshot);
+    xfree(snapshot_arg);
+    xfree(dbname_arg);
+    xfree(file_name);
+    return rc;
+}
+
+/* Copies the complete snapshot from the first target to target i: artifacts first, manifest last.
+ */
+static int backup_replicate(struct backup_ctx *ctx, size_t i, struct error *err)
+{
+    struct store *src = ctx->stores[0];
+    struct store *dst = ctx->stores[i];
+    char *key = NULL;
+    int rc = -1;
+
+    for (size_t a = 0; a < ctx->m.artifact_count; a++) {
+        key = xasprintf("%s%s", ctx->prefix, ctx->m.artifacts[a].name);
+        if (targets_copy_object(src, dst, key, err) < 0)
+            goto out;
+        xfree(key);
+        key = NULL;
+    }
+    key = xasprintf("%smanifest.json", ctx->prefix);
+    if (targets_copy_object(src, dst, key, err) < 0)
+        goto out;
+    rc = 0;
+out:
+    if (rc < 0) {
+        struct error ignored = ERROR_INIT;
+        store_remove_prefix(dst, ctx->prefix, &ignored);
+    }
+    xfree(key);
+    return rc;
+}
+
+static void backup_set_target(struct backup_result *res, size_t i, bool ok, const struct error *e)
+{
+    res->targets[i].is_ok = ok;
+    if (!ok && e)
+        buf_format_fixed(res->targets[i].error, sizeof(res->targets[i].error), "%s", e->msg);
+}
+
+int backup_run(const struct backup_request *req, struct backup_result *res, struct error *err)
+{
+    const struct cfg_job *job = req->job;
+    struct backup_ctx ctx;
+    struct job_lock *lock = NULL;
+    struct catalog *catalog = NULL;
+    struct buf json;
+    char host[256] = "unknown";
+    int64_t run_id = -1;
+    time_t started = time(NULL);
+    size_t ok_targets = 0;
+    bool manifest_written = false;
+    int rc = -1;
+
+    memset(&ctx, 0, sizeof(ctx));
+    memset(res, 0, sizeof(*res));
+    buf_init(&json, MANIFEST_MAX_BYTES);
+    ctx.req = req;
+    ctx.job = job;
+    ctx.res = res;
+    ctx.start_mono_ms = time_mono_ms();
+    ctx.phase = "start";
+    res->total_rows = -1;
+    res->targets = xcalloc(job->target_count ? job->target_count : 1, sizeof(*res->targets));
+    res->target_count = job->target_count;
+    for (size_t i = 0; i < job->target_count; i++)
+        res->targets[i].store = xstrdup(job->targets[i]);
+
+    if (job->target_count == 0) {
+        error_set(err, ERR_CONFIG, "job '%s' has no targets", job->name);
+        goto out;
+    }
+    if (lock_acquire(req->state_dir, job->name, "run", &lock, err) < 0)
+        goto out;
+    snapshot_id_new(res->snapshot_id);
+    if (catalog_open(req->state_dir, &catalog, err) < 0)
+        goto out;
+    if (catalog_run_begin(catalog, job->name, res->snapshot_id, started, &run_id, err) < 0)
+        goto out;
+
+    ctx.stores = xcalloc(job->target_count, sizeof(*ctx.stores));
+    for (size_t i = 0; i < job->target_count; i++) {
+        if (targets_open(req->cfg, job->targets[i], &ctx.stores[i], err) < 0)
+            goto out;
+        if (targets_scan(ctx.stores[i], job->name, backup_clean_unfinished_one, ctx.stores[i],
+                         err) < 0) {
+            error_wrap(err, "store '%s': clean up unfinished snapshots", job->targets[i]);
+            goto out;
+        }
+    }
+    ctx.prefix = xasprintf("%s/%s/", job->name, res->snapshot_id);
+    log_info("job '%s': snapshot '%s' to %s", job->name, res->snapshot_id,
+             store_location(ctx.stores[0]));
+
+    ctx.m.format_version = MANIFEST_FORMAT_VERSION;
+    ctx.m.job = xstrdup(job->name);
+    ctx.m.kind = xstrdup("postgres");
+    ctx.m.snapshot_id = xstrdup(res->snapshot_id);
+    ctx.m.started_at = started;
+    gethostname(host, sizeof(host) - 1);
+    host[sizeof(host) - 1] = '\0';
+    ctx.m.host = xstrdup(host);
+    ctx.m.permafrost_version = xstrdup(PERMAFROST_VERSION);
+
+    if (backup_dump(&ctx, err) < 0) {
+        error_wrap(err, "job '%s'", job->name);
+        goto out;
+    }
+
+    /* The commit point: the manifest, written after every artifact is durable. */
+    ctx.m.ended_at = time(NULL);
+    manifest_to_json(&ctx.m, &json);
+    {
+        char *key = xasprintf("%smanifest.json", ctx.prefix);
+        int r = store_put_bytes(ctx.stores[0], key, json.data, json.len, err);
+        if (r < 0)
+            error_wrap(err, "job '%s': store '%s': write '%s'", job->name, job->targets[0], key);
+        xfree(key);
+        if (r < 0)
+            goto out;
+    }
+    manifest_written = true;
+    backup_set_target(res, 0, true, NULL);
+    ok_targets = 1;
+    if (catalog_add_snapshot(catalog, job->targets[0], &ctx.m, err) < 0)
+        goto out;
+
+    for (size_t i = 1; i < job->target_count; i++) {
+        struct error terr = ERROR_INIT;
+        char phase[128];
+
+        snprintf(phase, sizeof(phase), "copy to '%s'", job->targets[i]);
+        ctx.phase = phase;
+        backup_report_progress(&ctx, manifest_raw_bytes(&ctx.m), ctx.stored_so_far, true);
+        if (backup_replicate(&ctx, i, &terr) < 0 ||
+            catalog_add_snapshot(catalog, job->targets[i], &ctx.m, &terr) < 0) {
+            log_error("job '%s': store '%s': %s", job->name, job->targets[i], terr.msg);
+            backup_set_target(res, i, false, &terr);
+            continue;
+        }
+        backup_set_target(res, i, true, NULL);
+        ok_targets++;
+    }
+
+    res->raw_bytes = manifest_raw_bytes(&ctx.m);
+    res->stored_bytes = manifest_stored_bytes(&ctx.m);
+
+    if (!req->skip_prune) {
+        struct prune_report rep;
+
+        ctx.phase = "prune";
+        memset(&rep, 0, sizeof(rep));
+        for (size_t i = 0; i < job->target_count; i++) {
+            struct error perr = ERROR_INIT;
+            if (!res->targets[i].is_ok)
+                continue;
+            if (prune_job_store(ctx.stores[i], job, req->cfg->global.timezone, false, catalog, &rep,
+                                &perr) < 0) {
+                log_warn("job '%s': store '%s': retention: %s", job->name, job->targets[i],
+                         perr.msg);
+                buf_format_fixed(res->prune_error, sizeof(res->prune_error), "store '%s': %s",
+                                 job->targets[i], perr.msg);
+            }
+        }
+        res->pruned = rep.removed;
+        prune_report_release(&rep);
+    }
+
+    if (ok_targets != job->target_count) {
+        error_set(err, ERR_FAILED, "job '%s': snapshot '%s' is complete on %zu of %zu stores",
+                  job->name, res->snapshot_id, ok_targets, job->target_count);
+        goto out;
+    }
+    res->is_ok = true;
+    rc = 0;
+out:
+    if (!manifest_written && ctx.stores && ctx.stores[0] && ctx.prefix) {
+        /* Nothing of a failed run may look like a snapshot; what is left is removed now (or, after
+         * a kill -9, by the next run or prune). */
+        struct error ignored = ERROR_INIT;
+        store_remove_prefix(ctx.stores[0], ctx.prefix, &ignored);
+        if (res->target_count)
+            backup_set_target(res, 0, false, err);
+    }
+    res->duration_ms = time_mono_ms() - ctx.start_mono_ms;
+    if (catalog && run_id >= 0) {
+        struct error cerr = ERROR_INIT;
+        const char *result = rc == 0                      ? "ok"
+                             : err->kind == ERR_CANCELLED ? "cancelled"
+                             : ok_targets > 0             ? "partial"
+                                                          : "failed";
+        if (catalog_run_end(catalog, run_id, time(NULL), result, rc == 0 ? NULL : err->msg,
+                            res->stored_bytes, res->raw_bytes, &cerr) < 0)
+            log_warn("%s", cerr.msg);
+    }
+    for (size_t i = 0; ctx.stores && i < job->target_count; i++)
+        store_free(ctx.stores[i]);
+    xfree(ctx.stores);
+    xfree(ctx.prefix);
+    manifest_release(&ctx.m);
+    pg_tool_release(&ctx.pg_dump);
+    pg_tool_release(&ctx.pg_dumpall);
+    catalog_close(catalog);
+    lock_release(lock);
+    buf_release(&json);
+    return rc;
+}
+
+void backup_result_release(struct backup_result *res)
+{
+    for (size_t i = 0; i < res->target_count; i++)
+        xfree(res->targets[i].store);
+    xfree(res->targets);
+    xfree(res->database);
+    xfree(res->server_version);
+    xfree(res->pg_dump_version);
+    memset(res, 0, sizeof(*res));
+}

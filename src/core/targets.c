@@ -1,0 +1,171 @@
+#include "core/targets.h"
+
+#include <string.h>
+
+#include "core/snapshot_id.h"
+#include "util/buf.h"
+#include "util/xalloc.h"
+
+int targets_open(const struct config *cfg, const char *name, struct store **out, struct error *err)
+{
+    const struct cfg_store *cs = config_find_store(cfg, name);
+    struct store_options opts;
+
+    *out = NULL;
+    if (!cs)
+        return error_set(err, ERR_CONFIG, "unknown store '%s'", name);
+    memset(&opts, 0, sizeof(opts));
+    opts.name = cs->name;
+    opts.type = cs->type;
+    opts.path = cs->path;
+    return store_open(&opts, out, err);
+}
+
+struct scan_state {
+    snapshot_dir_fn fn;
+    void *ctx;
+    struct snapshot_dir cur;
+    char *cur_job;
+    char *cur_id;
+    bool has_cur;
+};
+
+static int scan_flush(struct scan_state *st, struct error *err)
+{
+    int r = 0;
+
+    if (st->has_cur) {
+        st->cur.job = st->cur_job;
+        st->cur.id = st->cur_id;
+        r = st->fn(&st->cur, st->ctx, err);
+    }
+    xfree(st->cur_job);
+    xfree(st->cur_id);
+    st->cur_job = NULL;
+    st->cur_id = NULL;
+    st->has_cur = false;
+    return r;
+}
+
+static int scan_entry(const struct store_entry *e, void *ctx, struct error *err)
+{
+    struct scan_state *st = ctx;
+    const char *slash1 = strchr(e->key, '/');
+    const char *slash2 = slash1 ? strchr(slash1 + 1, '/') : NULL;
+    char id[SNAPSHOT_ID_LEN];
+    size_t job_len;
+    size_t id_len;
+    int r;
+
+    if (!slash1 || !slash2)
+        return 0;
+    job_len = (size_t)(slash1 - e->key);
+    id_len = (size_t)(slash2 - slash1 - 1);
+    if (id_len != SNAPSHOT_ID_LEN - 1)
+        return 0;
+    memcpy(id, slash1 + 1, id_len);
+    id[id_len] = '\0';
+    if (!snapshot_id_parse(id, NULL))
+        return 0;
+    if (!st->has_cur || strlen(st->cur_job) != job_len ||
+        strncmp(st->cur_job, e->key, job_len) != 0 || strcmp(st->cur_id, id) != 0) {
+        r = scan_flush(st, err);
+        if (r != 0)
+            return r;
+        st->cur_job = xstrndup(e->key, job_len);
+        st->cur_id = xstrdup(id);
+        memset(&st->cur, 0, sizeof(st->cur));
+        st->has_cur = true;
+    }
+    st->cur.bytes += e->size_bytes;
+    if (strcmp(slash2 + 1, "manifest.json") == 0)
+        st->cur.has_manifest = true;
+    return 0;
+}
+
+int targets_scan(struct store *s, const char *job, snapshot_dir_fn fn, void *ctx, struct error *err)
+{
+    struct scan_state st;
+    char *prefix = job ? xasprintf("%s/", job) : xstrdup("");
+    int r;
+
+    memset(&st, 0, sizeof(st));
+    st.fn = fn;
+    st.ctx = ctx;
+    r = store_list(s, prefix, scan_entry, &st, err);
+    if (r == 0) {
+        r = scan_flush(&st, err);
+    } else {
+        st.has_cur = false; /* drop the pending entry without reporting it */
+        scan_flush(&st, err);
+    }
+    xfree(prefix);
+    return r < 0 ? -1 : 0;
+}
+
+int targets_read_manifest(struct store *s, const char *job, const char *id, struct manifest *m,
+                          struct error *err)
+{
+    char *key = xasprintf("%s/%s/manifest.json", job, id);
+    struct store_reader *r = NULL;
+    struct buf b;
+    char chunk[65536];
+    int rc = -1;
+
+    buf_init(&b, MANIFEST_MAX_BYTES);
+    if (store_get_open(s, key, &r, err) < 0)
+        goto out;
+    for (;;) {
+        size_t got;
+        if (store_reader_read(r, chunk, sizeof(chunk), &got, err) < 0)
+            goto out;
+        if (got == 0)
+            break;
+        if (!buf_add(&b, chunk, got)) {
+            error_set(err, ERR_INTEGRITY, "manifest is larger than %u bytes", MANIFEST_MAX_BYTES);
+            goto out;
+        }
+    }
+    if (manifest_from_json(b.data, b.len, m, err) < 0)
+        goto out;
+    rc = 0;
+out:
+    if (rc < 0)
+        error_wrap(err, "store '%s': read '%s'", store_name(s), key);
+    store_reader_close(r);
+    buf_release(&b);
+    xfree(key);
+    return rc;
+}
+
+int targets_copy_object(struct store *src, struct store *dst, const char *key, struct error *err)
+{
+    struct store_reader *r = NULL;
+    struct store_writer *w = NULL;
+    char *chunk = xmalloc(1u << 20);
+    int rc = -1;
+
+    if (store_get_open(src, key, &r, err) < 0)
+        goto out;
+    if (store_put_open(dst, key, &w, err) < 0)
+        goto out;
+    for (;;) {
+        size_t got;
+        if (store_reader_read(r, chunk, 1u << 20, &got, err) < 0)
+            goto out;
+        if (got == 0)
+            break;
+        if (store_writer_write(w, chunk, got, err) < 0)
+            goto out;
+    }
+    rc = store_writer_commit(w, err);
+    w = NULL;
+out:
+    store_writer_abort(w);
+    store_reader_close(r);
+    xfree(chunk);
+    if (rc < 0)
+        error_wrap(err, "copy '%s' from store '%s' to store '%s'", key, store_name(src),
+                   store_name(dst));
+    return rc;
+}

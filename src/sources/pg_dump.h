@@ -1,0 +1,38 @@
+/* The PostgreSQL client programs as child processes: pg_dump, pg_dumpall, pg_restore. Picks the newest
+ * installed major version (Debian keeps them in /usr/lib/postgresql/<major>/bin), reads their versions,
+ * and passes the password through a private 0600 passfile (PGPASSFILE), never argv. */
+#ifndef PERMAFROST_SOURCES_PG_DUMP_H
+#define PERMAFROST_SOURCES_PG_DUMP_H
+
+#include <stdbool.h>
+
+#include "io/proc.h"
+#include "util/error.h"
+
+struct pg_tool {
+    char *path;    /* absolute path or a bare name found in PATH */
+    char *version; /* "15.18" */
+    int major;     /* 15 */
+};
+
+/* Finds `name` ("pg_dump", "pg_restore", "pg_dumpall"). explicit_path (may be NULL) wins; else the
+ * highest /usr/lib/postgresql/N/bin/NAME; else NAME in PATH. Runs `NAME --version`. */
+int pg_tool_find(const char *name, const char *explicit_path, struct pg_tool *out,
+                 struct error *err);
+void pg_tool_release(struct pg_tool *t);
+/* Parses "pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)" into "15.18" and 15. */
+bool pg_tool_parse_version(const char *text, char **version, int *major);
+
+/* A private passfile: a 0700 directory under $TMPDIR (or /tmp) holding a 0600 file "*:*:*:*:PASSWORD"
+ * with ':' and '\' escaped. env_entry is "PGPASSFILE=<path>" for proc_spawn. */
+struct pg_passfile {
+    char *dir;
+    char *path;
+    char *env_entry;
+};
+
+int pg_passfile_create(const char *password, struct pg_passfile *pf, struct error *err);
+/* Wipes and removes the file and its directory; safe on a zeroed struct. */
+void pg_passfile_remove(struct pg_passfile *pf);
+
+#endif

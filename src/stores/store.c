@@ -1,0 +1,147 @@
+/* The public store_* functions: type dispatch, argument checks shared by every store, and the writer's
+ * byte count. Each store implements only its ops table. */
+#include "stores/store.h"
+
+#include <string.h>
+
+#include "stores/local_store.h"
+#include "util/xalloc.h"
+
+int store_open(const struct store_options *opts, struct store **out, struct error *err)
+{
+    const char *name = opts->name ? opts->name : "";
+    const char *type = opts->type ? opts->type : "";
+
+    *out = NULL;
+    if (strcmp(type, "local") == 0) {
+        if (local_store_open(opts, out, err) < 0)
+            return error_wrap(err, "store '%s'", name);
+        return 0;
+    }
+    return error_set(err, ERR_CONFIG, "store '%s': unknown type '%s' (known: local)", name, type);
+}
+
+void store_free(struct store *s)
+{
+    if (s)
+        s->ops->free(s);
+}
+
+const char *store_name(const struct store *s)
+{
+    return s->name;
+}
+
+const char *store_location(const struct store *s)
+{
+    return s->location;
+}
+
+void store_base_init(struct store *s, const struct store_ops *ops, const struct store_options *opts,
+                     const char *location)
+{
+    s->ops = ops;
+    s->name = xstrdup(opts->name ? opts->name : "");
+    s->type = xstrdup(opts->type ? opts->type : "");
+    s->location = xstrdup(location);
+}
+
+void store_base_release(struct store *s)
+{
+    xfree(s->name);
+    xfree(s->type);
+    xfree(s->location);
+    s->name = NULL;
+    s->type = NULL;
+    s->location = NULL;
+}
+
+int store_put_open(struct store *s, const char *key, struct store_writer **out, struct error *err)
+{
+    *out = NULL;
+    return s->ops->put_open(s, key, out, err);
+}
+
+/* bytes_written is kept here, so every store reports it the same way. */
+int store_writer_write(struct store_writer *w, const void *data, size_t len, struct error *err)
+{
+    if (len == 0)
+        return 0;
+    if (w->ops->write(w, data, len, err) < 0)
+        return -1;
+    w->bytes_written += len;
+    return 0;
+}
+
+int store_writer_commit(struct store_writer *w, struct error *err)
+{
+    return w->ops->commit(w, err);
+}
+
+void store_writer_abort(struct store_writer *w)
+{
+    if (w)
+        w->ops->abort(w);
+}
+
+int store_get_open(struct store *s, const char *key, struct store_reader **out, struct error *err)
+{
+    *out = NULL;
+    return s->ops->get_open(s, key, out, err);
+}
+
+int store_reader_read(struct store_reader *r, void *data, size_t cap, size_t *got,
+                      struct error *err)
+{
+    *got = 0;
+    return r->ops->read(r, data, cap, got, err);
+}
+
+void store_reader_close(struct store_reader *r)
+{
+    if (r)
+        r->ops->close(r);
+}
+
+int store_list(struct store *s, const char *prefix, store_list_fn fn, void *ctx, struct error *err)
+{
+    return s->ops->list(s, prefix, fn, ctx, err);
+}
+
+int store_stat(struct store *s, const char *key, struct store_entry *out, bool *exists,
+               struct error *err)
+{
+    *exists = false;
+    return s->ops->stat(s, key, out, exists, err);
+}
+
+int store_remove(struct store *s, const char *key, struct error *err)
+{
+    return s->ops->remove(s, key, err);
+}
+
+/* Checked here for every store: an empty prefix, or one not ending in '/', would remove far more than one
+ * snapshot ("" is everything; "db/2026" also matches "db/20261" and a key named "db/2026"). */
+int store_remove_prefix(struct store *s, const char *prefix, struct error *err)
+{
+    size_t len = strlen(prefix);
+
+    if (len == 0 || prefix[len - 1] != '/')
+        return error_set(err, ERR_USAGE, "remove prefix '%s': prefix must be non-empty and end in '/'",
+                         prefix);
+    return s->ops->remove_prefix(s, prefix, err);
+}
+
+int store_put_bytes(struct store *s, const char *key, const void *data, size_t len,
+                    struct error *err)
+{
+    struct store_writer *w = NULL;
+
+    if (store_put_open(s, key, &w, err) < 0)
+        return -1;
+    if (store_writer_write(w, data, len, err) < 0) {
+        store_writer_abort(w);
+        return -1;
+    }
+    return store_writer_commit(w, err);
+}
