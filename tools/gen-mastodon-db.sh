@@ -100,7 +100,7 @@ run_psql()
 # 1/16 account and 8 follows per account: roughly the shape of a federated instance.
 data_kb=$((size_mb * 1024 - 7600))
 ((data_kb > 200)) || data_kb=200
-statuses=$((data_kb * 1000 / 1405))
+statuses=$((data_kb * 1000 / 1170))
 ((statuses >= 3000)) || statuses=3000
 accounts=$((statuses / 16))
 ((accounts >= 200)) || accounts=200
@@ -128,7 +128,10 @@ a_base_ms=1459468800000
 a_span_ms=$((1709251200000 - a_base_ms))
 a_step_ms=$((a_span_ms / accounts))
 sd=$seed
-corpus_cte="WITH c AS MATERIALIZED (SELECT b || ''::bytea AS b, length(b) - 4000 AS n FROM corpus)"
+# The corpus and its usable length as uncorrelated scalar subqueries: each becomes an InitPlan that
+# runs once per statement, so the corpus is read into memory once and a slice costs O(len). (Joining
+# a one-row CTE instead can make the planner rescan it, copying the whole corpus for every row.)
+corpus="(SELECT b || ''::bytea FROM corpus), (SELECT length(b) - 4000 FROM corpus)"
 
 say "generating ~${size_mb} MB: $statuses statuses, $accounts accounts, $follows follows," \
     "$favourites favourites (seed $seed)"
@@ -432,9 +435,7 @@ SELECT convert_to(string_agg(v.w, CASE WHEN r.p < 0.06 THEN '. ' WHEN r.p < 0.1 
 FROM (SELECT i, random() AS p, floor((SELECT count(*) FROM vocab) * power(random(), 5))::int AS rank
       FROM generate_series(1, 2600000) i) r
 JOIN vocab v ON v.rank = r.rank;
--- slice(c.b, c.n, len): len bytes of the corpus from a random offset. c is the CTE that precedes
--- each SELECT using it:
--- the corpus made an in-memory value once per statement, so that a slice costs O(len).
+-- slice(corpus, corpus length, len): len bytes of the corpus from a random offset.
 CREATE FUNCTION pg_temp.slice(b bytea, n int, len int) RETURNS text LANGUAGE sql VOLATILE
     AS 'SELECT convert_from(substring(b FROM 1 + floor(random() * n)::int FOR len), ''UTF8'')';
 
@@ -448,7 +449,6 @@ INSERT INTO accounts (id, username, domain, private_key, public_key, created_at,
     suspended_at, hide_collections, avatar_storage_schema_version, header_storage_schema_version,
     devices_url, suspension_origin, sensitized_at, trendable, reviewed_at, requested_review_at,
     indexable)
-${corpus_cte}
 SELECT
     pg_temp.aid(a), u, d,
     CASE WHEN d IS NULL THEN '-----BEGIN RSA PRIVATE KEY-----' || chr(10) ||
@@ -458,9 +458,9 @@ SELECT
         encode(decode((SELECT string_agg(md5(a::text || '+' || k), '') FROM generate_series(1, 17) k), 'hex'), 'base64') ||
         chr(10) || '-----END PUBLIC KEY-----' || chr(10),
     created, created + (pg_temp.h(a, 30) % 40000000) * interval '1 second',
-    CASE WHEN pg_temp.h(a, 31) % 10 < 6 THEN '<p>' || pg_temp.slice(c.b, c.n, 20 + (pg_temp.h(a, 32) % 200)::int) || '</p>' ELSE '' END,
+    CASE WHEN pg_temp.h(a, 31) % 10 < 6 THEN '<p>' || pg_temp.slice(${corpus}, 20 + (pg_temp.h(a, 32) % 200)::int) || '</p>' ELSE '' END,
     CASE WHEN pg_temp.h(a, 33) % 10 < 8 THEN initcap(split_part(u, '_', 1)) || ' ' ||
-        initcap(pg_temp.slice(c.b, c.n, 8)) || CASE WHEN pg_temp.h(a, 34) % 7 = 0 THEN pg_temp.unicode(a) ELSE '' END
+        initcap(pg_temp.slice(${corpus}, 8)) || CASE WHEN pg_temp.h(a, 34) % 7 = 0 THEN pg_temp.unicode(a) ELSE '' END
         ELSE '' END,
     CASE WHEN d IS NULL THEN '' ELSE 'https://' || d || '/users/' || u END,
     CASE WHEN d IS NULL THEN NULL ELSE 'https://' || d || '/@' || u END,
@@ -488,7 +488,7 @@ SELECT
         jsonb_build_object('name', 'Website', 'value',
             '<a href="https://' || u || '.example.net" target="_blank" rel="nofollow noopener noreferrer me" translate="no"><span class="invisible">https://</span><span class="">' || u || '.example.net</span></a>'),
         jsonb_build_object('name', 'Pronouns', 'value', (ARRAY['she/her', 'he/him', 'they/them', 'any'])[1 + (pg_temp.h(a, 44) % 4)::int]))
-        || CASE WHEN pg_temp.h(a, 43) % 3 = 0 THEN jsonb_build_array(jsonb_build_object('name', 'Location', 'value', initcap(pg_temp.slice(c.b, c.n, 12)))) ELSE '[]'::jsonb END
+        || CASE WHEN pg_temp.h(a, 43) % 3 = 0 THEN jsonb_build_array(jsonb_build_object('name', 'Location', 'value', initcap(pg_temp.slice(${corpus}, 12)))) ELSE '[]'::jsonb END
     END,
     CASE WHEN pg_temp.h(a, 45) % 50 = 0 THEN 'Service' WHEN d IS NULL THEN NULL ELSE 'Person' END,
     CASE WHEN pg_temp.h(a, 46) % 3 = 0 THEN NULL ELSE pg_temp.h(a, 46) % 3 = 1 END,
@@ -505,27 +505,26 @@ SELECT
     pg_temp.h(a, 46) % 3 = 1
 FROM (SELECT a, pg_temp.uname(a) AS u, pg_temp.adom(a) AS d,
              (to_timestamp(pg_temp.a_ms(a) / 1000.0) AT TIME ZONE 'UTC') AS created
-      FROM generate_series(0::bigint, ${accounts} - 1) a OFFSET 0) s, c;
+      FROM generate_series(0::bigint, ${accounts} - 1) a OFFSET 0) s;
 
 -- statuses ------------------------------------------------------------------------------------
 INSERT INTO statuses (id, uri, text, created_at, updated_at, in_reply_to_id, reblog_of_id, url,
     sensitive, visibility, spoiler_text, reply, language, conversation_id, local, account_id,
     application_id, in_reply_to_account_id, poll_id, deleted_at, edited_at, trendable,
     ordered_media_attachment_ids)
-${corpus_cte}
 SELECT
     s.id,
     'https://' || s.host || '/users/' || s.u || '/statuses/' || s.id || CASE WHEN s.rb THEN '/activity' ELSE '' END,
     CASE WHEN s.rb THEN ''
          WHEN s.loc THEN
-            pg_temp.slice(c.b, c.n, 30 + (s.hx % 350)::int)
+            pg_temp.slice(${corpus}, 30 + (s.hx % 350)::int)
             || CASE WHEN s.hx % 4 = 0 THEN ' #' || pg_temp.tag(s.hx >> 8) ELSE '' END
             || CASE WHEN s.hx % 6 = 0 THEN ' @' || pg_temp.uname(s.hx % ${accounts}) || coalesce('@' || pg_temp.adom(s.hx % ${accounts}), '') ELSE '' END
             || CASE WHEN s.hx % 11 = 0 THEN ' https://' || pg_temp.dom(s.hx >> 4) || '/' || substr(md5(s.id::text), 1, 10) ELSE '' END
             || CASE WHEN s.hx % 9 = 0 THEN pg_temp.unicode(s.hx >> 5) ELSE '' END
          ELSE
             CASE WHEN s.rp THEN '<p><span class="h-card" translate="no"><a href="https://' || pg_temp.host(s.ra) || '/@' || pg_temp.uname(s.ra) || '" class="u-url mention">@<span>' || pg_temp.uname(s.ra) || '</span></a></span> ' ELSE '<p>' END
-            || pg_temp.slice(c.b, c.n, 30 + (s.hx % 350)::int)
+            || pg_temp.slice(${corpus}, 30 + (s.hx % 350)::int)
             || CASE WHEN s.hx % 9 = 0 THEN pg_temp.unicode(s.hx >> 5) ELSE '' END
             || CASE WHEN s.hx % 4 = 0 THEN ' <a href="https://' || s.host || '/tags/' || pg_temp.tag(s.hx >> 8) || '" class="mention hashtag" rel="tag">#<span>' || pg_temp.tag(s.hx >> 8) || '</span></a>' ELSE '' END
             || CASE WHEN s.hx % 11 = 0 THEN '</p><p><a href="https://' || pg_temp.dom(s.hx >> 4) || '/' || substr(md5(s.id::text), 1, 10) || '" target="_blank" rel="nofollow noopener noreferrer" translate="no"><span class="invisible">https://</span><span class="">' || pg_temp.dom(s.hx >> 4) || '/' || substr(md5(s.id::text), 1, 10) || '</span><span class="invisible"></span></a>' ELSE '' END
@@ -565,13 +564,12 @@ FROM (SELECT g, pg_temp.sid(g) AS id, pg_temp.sacct(g) AS a, pg_temp.uname(pg_te
              pg_temp.rb_target(g) AS bt, pg_temp.reply_target(g) AS rt,
              pg_temp.sacct(pg_temp.reply_target(g)) AS ra,
              pg_temp.h(g, 12) AS hx
-      FROM generate_series(1::bigint, ${statuses}) g OFFSET 0) s, c;
+      FROM generate_series(1::bigint, ${statuses}) g OFFSET 0) s;
 
 -- media_attachments ---------------------------------------------------------------------------
 INSERT INTO media_attachments (id, status_id, file_file_name, file_content_type, file_file_size,
     file_updated_at, remote_url, created_at, updated_at, shortcode, type, file_meta, account_id,
     description, scheduled_status_id, blurhash, processing, file_storage_schema_version)
-${corpus_cte}
 SELECT
     pg_temp.mid(m.g, m.k), pg_temp.sid(m.g),
     substr(md5(m.g::text || '/' || m.k), 1, 16) || (ARRAY['.jpeg', '.jpeg', '.jpeg', '.png', '.mp4', '.gif', '.jpeg', '.webp'])[1 + (m.hx % 8)::int],
@@ -590,7 +588,7 @@ SELECT
         'small', json_build_object('width', m.w / 3, 'height', m.ht / 3, 'size', (m.w / 3) || 'x' || (m.ht / 3), 'aspect', round(m.w::numeric / m.ht, 6)),
         'focus', json_build_object('x', round(((m.hx >> 9) % 200 - 100) / 100.0, 2), 'y', round(((m.hx >> 11) % 200 - 100) / 100.0, 2))),
     pg_temp.aid(m.a),
-    CASE WHEN m.hx % 10 < 4 THEN initcap(pg_temp.slice(c.b, c.n, 20 + (m.hx % 250)::int)) END,
+    CASE WHEN m.hx % 10 < 4 THEN initcap(pg_temp.slice(${corpus}, 20 + (m.hx % 250)::int)) END,
     NULL,
     'U' || substr(translate(encode(decode(md5(m.g::text || m.k), 'hex') || decode(md5(m.k::text || m.g), 'hex'), 'base64'), '+/=', '#%*'), 1, 27),
     2, 1
@@ -601,7 +599,7 @@ FROM (SELECT g, k, pg_temp.sacct(g) AS a, pg_temp.is_local(pg_temp.sacct(g)) AS 
              (ARRAY[1080, 720, 1920, 600, 3024, 480])[1 + (pg_temp.h(g, 15) % 6)::int] AS ht
       FROM generate_series(4::bigint, ${statuses}, 10) g
       CROSS JOIN LATERAL generate_series(1, pg_temp.nmedia(g)) k
-      WHERE pg_temp.has_media(g) OFFSET 0) m, c;
+      WHERE pg_temp.has_media(g) OFFSET 0) m;
 
 -- follows -------------------------------------------------------------------------------------
 INSERT INTO follows (id, created_at, updated_at, account_id, target_account_id, show_reblogs, uri,

@@ -6,13 +6,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "config/ini.h"
 #include "config/schema.h"
 #include "util/fs.h"
 #include "util/strv.h"
 #include "util/xalloc.h"
 
-#define CONFIG_MAX_FILE_LEN (1024 * 1024)
+#define CONFIG_MAX_FILE_LEN ((size_t)1024 * 1024)
 #define CONFIG_KEEP_MAX     100000
 
 /* State of one config_parse: the parsed file, the config being filled, and the line of each job's
@@ -31,17 +35,17 @@ struct config_header {
     int line;
 };
 
-static int config_fail(const struct config_builder *b, int line, struct error *err,
-                       const char *fmt, ...) PRINTF(4, 5);
+static int config_fail(const struct config_builder *b, int line, struct error *err, const char *fmt,
+                       ...) PRINTF(4, 5);
 
-static int config_fail(const struct config_builder *b, int line, struct error *err,
-                       const char *fmt, ...)
+static int config_fail(const struct config_builder *b, int line, struct error *err, const char *fmt,
+                       ...)
 {
     char msg[sizeof(err->msg)];
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    (void)vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     return error_set(err, ERR_CONFIG, "%s:%d: %s", b->path, line, msg);
 }
@@ -52,9 +56,9 @@ static const char *config_section_label(const char *name, const char *sub, char 
     char shown[80];
 
     if (sub)
-        snprintf(out, cap, "[%s \"%s\"]", name, schema_printable(sub, shown, sizeof(shown)));
+        (void)snprintf(out, cap, "[%s \"%s\"]", name, schema_printable(sub, shown, sizeof(shown)));
     else
-        snprintf(out, cap, "[%s]", name);
+        (void)snprintf(out, cap, "[%s]", name);
     return out;
 }
 
@@ -92,10 +96,10 @@ static int config_check_header(const struct config_builder *b, const struct ini_
             return config_fail(b, sec->line, err, "section [%s] needs a name, as in [%s \"NAME\"]",
                                sec->name, sec->name);
         if (!schema_name_is_valid(sec->subsection))
-            return config_fail(b, sec->line, err,
-                               "invalid %s name '%s' (use 1 to %d letters, digits, '_', '.' or '-')",
-                               sec->name, schema_printable(sec->subsection, shown, sizeof(shown)),
-                               SCHEMA_NAME_MAX);
+            return config_fail(
+                b, sec->line, err,
+                "invalid %s name '%s' (use 1 to %d letters, digits, '_', '.' or '-')", sec->name,
+                schema_printable(sec->subsection, shown, sizeof(shown)), SCHEMA_NAME_MAX);
         return 0;
     }
     ASSERT(!"unknown schema section");
@@ -116,8 +120,8 @@ static int config_compare_headers(const void *a, const void *b)
     return x->line < y->line ? -1 : x->line > y->line;
 }
 
-/* Checks every header and that none repeats (sorted, so O(n log n) for any number of sections). Counts
- * the stores and jobs. */
+/* Checks every header and that none repeats (sorted, so O(n log n) for any number of sections).
+ * Counts the stores and jobs. */
 static int config_check_headers(const struct config_builder *b, size_t *store_count,
                                 size_t *job_count, struct error *err)
 {
@@ -178,21 +182,17 @@ static size_t config_known_keys(enum schema_section kind, const char *applies_to
 }
 
 static int config_unknown_key(const struct config_builder *b, const struct ini_entry *e,
-                              enum schema_section kind, const char *applies_to,
-                              const char *label, struct error *err)
+                              enum schema_section kind, const char *applies_to, const char *label,
+                              struct error *err)
 {
     const char *names[SCHEMA_MAX_OPTIONS];
     size_t n = config_known_keys(kind, applies_to, names);
-    const struct schema_option *other = schema_find(kind, NULL, e->key);
     const char *near;
 
     config_fail(b, e->line, err, "unknown key '%s' in %s", e->key, label);
     near = schema_suggest(e->key, names, n);
     if (near)
         error_hint(err, "did you mean '%s'?", near);
-    else if (other)
-        error_hint(err, "'%s' applies only to %s '%s'", e->key, schema_discriminator(kind)->name,
-                   other->applies_to);
     return -1;
 }
 
@@ -213,12 +213,14 @@ static int config_set(const struct config_builder *b, const struct schema_option
 }
 
 /* Reads the keys of one section into obj (a struct cfg_global, cfg_store or cfg_job), then applies
- * defaults and checks required keys. seen[i] ends up holding the line that set schema_options[i]. */
+ * defaults and checks required keys. seen[i] ends up holding the line that set schema_options[i].
+ */
 static int config_read_section(const struct config_builder *b, const struct ini_section *sec,
                                enum schema_section kind, void *obj, int *seen, struct error *err)
 {
     const struct schema_option *disc = schema_discriminator(kind);
-    const struct ini_entry *entries = b->doc->entries + sec->first_entry;
+    /* entries is NULL when no section has a key; NULL + 0 is undefined. */
+    const struct ini_entry *entries = sec->entry_count ? b->doc->entries + sec->first_entry : NULL;
     const struct ini_entry *disc_entry = NULL;
     const char *applies_to = NULL;
     struct buf disc_text;
@@ -359,24 +361,22 @@ static int config_unknown_target(const struct config_builder *b, const struct cf
     const char **names = xcalloc(cfg->store_count, sizeof(*names));
     struct buf known;
     const char *near;
+    char shown[80];
+    size_t listed;
 
-    buf_init(&known, 200);
-    for (size_t i = 0; i < cfg->store_count; i++) {
-        if (!buf_addf(&known, "%s%s", i ? ", " : "", cfg->stores[i].name)) {
-            buf_release(&known);
-            buf_init(&known, BUF_NO_CAP);
-            for (size_t j = 0; j < i; j++)
-                buf_addf(&known, "%s%s", j ? ", " : "", cfg->stores[j].name);
-            buf_adds(&known, ", ...");
-            break;
-        }
-    }
+    /* A long list is cut after about two lines of names. */
+    buf_init(&known, BUF_NO_CAP);
+    for (listed = 0; listed < cfg->store_count && known.len < 160; listed++)
+        buf_addf(&known, "%s%s", listed ? ", " : "", cfg->stores[listed].name);
+    if (listed < cfg->store_count)
+        buf_adds(&known, ", ...");
+    schema_printable(target, shown, sizeof(shown));
     if (cfg->store_count)
         config_fail(b, line, err, "job '%s': unknown store '%s' in targets (known: %s)", job->name,
-                    target, known.data);
+                    shown, known.data);
     else
         config_fail(b, line, err, "job '%s': unknown store '%s' in targets (no stores are defined)",
-                    job->name, target);
+                    job->name, shown);
     buf_release(&known);
     for (size_t i = 0; i < cfg->store_count; i++)
         names[i] = cfg->stores[i].name;
@@ -467,7 +467,7 @@ int config_load(const char *path, struct config *cfg, struct error *err)
             if (err->sys_errno == ENOENT)
                 error_hint(err, "pass -c FILE or set PERMAFROST_CONFIG");
         } else {
-            error_set(err, ERR_CONFIG, "cannot read config '%s': larger than %d bytes", path,
+            error_set(err, ERR_CONFIG, "cannot read config '%s': larger than %zu bytes", path,
                       CONFIG_MAX_FILE_LEN);
         }
         goto out;
@@ -526,7 +526,8 @@ const struct cfg_job *config_find_job(const struct config *cfg, const char *name
     return NULL;
 }
 
-/* Writes one section: every option that applies, with its value or a comment saying what unset means. */
+/* Writes one section: every option that applies, with its value or a comment saying what unset
+ * means. */
 static void config_show_section(struct buf *out, enum schema_section kind, const char *name,
                                 const void *obj)
 {
@@ -572,6 +573,118 @@ void config_show(const struct config *cfg, struct buf *out)
     }
 }
 
+/* ---- secrets ---- */
+
+static bool config_env_name_is_valid(const char *name)
+{
+    if (!((name[0] >= 'A' && name[0] <= 'Z') || (name[0] >= 'a' && name[0] <= 'z') ||
+          name[0] == '_'))
+        return false;
+    for (size_t i = 1; name[i]; i++) {
+        char c = name[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '_'))
+            return false;
+    }
+    return true;
+}
+
+/* Reads the secret file at path into s, without one trailing newline ("\n" or "\r\n"). The bytes go
+ * straight into one buffer reserved at the cap, so no stray copy of the secret is left in freed
+ * memory. */
+static int config_read_secret_file(const char *path, struct secret *s, struct error *err)
+{
+    struct buf b;
+    struct stat st;
+    char shown[160];
+    int fd = -1;
+    int rc = -1;
+
+    buf_init(&b, SCHEMA_SECRET_MAX);
+    schema_printable(path, shown, sizeof(shown));
+    /* O_NONBLOCK: opening a FIFO must not hang the parse; it is then refused as not a regular file.
+     */
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        error_errno(err, ERR_CONFIG, "cannot read '%s'", shown);
+        goto out;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        error_set(err, ERR_CONFIG, "cannot read '%s': not a regular file", shown);
+        goto out;
+    }
+    ASSERT(buf_reserve(&b, SCHEMA_SECRET_MAX));
+    for (;;) {
+        size_t room = SCHEMA_SECRET_MAX - b.len;
+        char extra = 0;
+        ssize_t n = room ? read(fd, b.data + b.len, room) : read(fd, &extra, 1);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            error_errno(err, ERR_CONFIG, "cannot read '%s'", shown);
+            goto out;
+        }
+        if (n == 0)
+            break;
+        if (!room) {
+            explicit_bzero(&extra, sizeof(extra));
+            error_set(err, ERR_CONFIG, "cannot read '%s': larger than %d bytes", shown,
+                      SCHEMA_SECRET_MAX);
+            goto out;
+        }
+        b.len += (size_t)n;
+    }
+    if (b.len && b.data[b.len - 1] == '\n') {
+        b.len--;
+        if (b.len && b.data[b.len - 1] == '\r')
+            b.len--;
+    }
+    if (b.len == 0) {
+        error_set(err, ERR_CONFIG, "file '%s' is empty", shown);
+        goto out;
+    }
+    secret_set(s, b.data, b.len);
+    rc = 0;
+out:
+    if (fd >= 0)
+        close(fd);
+    if (b.alloc)
+        explicit_bzero(b.data, b.alloc);
+    buf_release(&b);
+    return rc;
+}
+
+int config_resolve_secret(const char *ref, struct secret *out, struct error *err)
+{
+    struct secret s = SECRET_INIT;
+    char shown[80];
+
+    if (strncmp(ref, "env:", 4) == 0) {
+        const char *name = ref + 4;
+        const char *value;
+        if (!config_env_name_is_valid(name))
+            return error_set(err, ERR_CONFIG, "invalid environment variable name '%s'",
+                             schema_printable(name, shown, sizeof(shown)));
+        value = getenv(name);
+        if (!value)
+            return error_set(err, ERR_CONFIG, "environment variable '%s' is not set", name);
+        if (!*value)
+            return error_set(err, ERR_CONFIG, "environment variable '%s' is empty", name);
+        secret_set(&s, value, strlen(value));
+    } else if (strncmp(ref, "file:", 5) == 0) {
+        if (!ref[5])
+            return error_set(err, ERR_CONFIG, "'file:' needs a path");
+        if (config_read_secret_file(ref + 5, &s, err) < 0)
+            return -1;
+    } else {
+        /* The text is not echoed: it is most likely the secret itself. */
+        return error_set(err, ERR_CONFIG, "expected env:NAME or file:PATH");
+    }
+    secret_release(out);
+    *out = s;
+    return 0;
+}
+
 /* ---- keep ---- */
 
 int config_parse_keep(const char *text, struct keep_policy *out, struct error *err)
@@ -600,8 +713,8 @@ int config_parse_keep(const char *text, struct keep_policy *out, struct error *e
             goto out;
         }
         unit = item;
-        for (unit.len = 0; unit.len < item.len && item.ptr[unit.len] != ' ' &&
-                           item.ptr[unit.len] != '\t';
+        for (unit.len = 0;
+             unit.len < item.len && item.ptr[unit.len] != ' ' && item.ptr[unit.len] != '\t';
              unit.len++) {
         }
         count_text = strv_trim(strv_make(item.ptr + unit.len, item.len - unit.len));

@@ -9,9 +9,9 @@
 #include "util/strv.h"
 #include "util/xalloc.h"
 
-/* State of one parse. The current section's names are owned copies (they outlive their line); the key and
- * value of the current line are unescaped into `scratch`, which is sized for the longest line once, so the
- * parser allocates O(longest line) whatever the input size. */
+/* State of one parse. The current section's names are owned copies (they outlive their line); the
+ * key and value of the current line are unescaped into `scratch`, which is sized for the longest
+ * line once, so the parser allocates O(longest line) whatever the input size. */
 struct ini_parser {
     const char *origin;
     ini_handler_fn *fn;
@@ -22,7 +22,8 @@ struct ini_parser {
     int line;
 };
 
-static int ini_fail(const struct ini_parser *p, struct error *err, const char *fmt, ...) PRINTF(3, 4);
+static int ini_fail(const struct ini_parser *p, struct error *err, const char *fmt, ...)
+    PRINTF(3, 4);
 
 static int ini_fail(const struct ini_parser *p, struct error *err, const char *fmt, ...)
 {
@@ -30,7 +31,7 @@ static int ini_fail(const struct ini_parser *p, struct error *err, const char *f
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    (void)vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     if (p->origin)
         return error_set(err, ERR_CONFIG, "%s:%d: %s", p->origin, p->line, msg);
@@ -50,7 +51,9 @@ static bool ini_is_name_char(char c)
 
 static char ini_lower(char c)
 {
-    return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+    if (c >= 'A' && c <= 'Z')
+        return (char)(c - 'A' + 'a');
+    return c;
 }
 
 static struct strv ini_trim(struct strv s)
@@ -74,8 +77,8 @@ static char *ini_copy_lower(char *dst, struct strv s)
 }
 
 /* Unescapes a double-quoted string starting just after its opening quote at s[*pos] into dst (NUL-
- * terminated). Only \" and \\ are escapes. On success *pos is just past the closing quote. Returns 0, 1 on
- * a missing closing quote, 2 on any other backslash sequence. */
+ * terminated). Only \" and \\ are escapes. On success *pos is just past the closing quote. Returns
+ * 0, 1 on a missing closing quote, 2 on any other backslash sequence. */
 static int ini_unquote(struct strv s, size_t *pos, char *dst)
 {
     size_t out = 0;
@@ -101,7 +104,8 @@ static int ini_unquote(struct strv s, size_t *pos, char *dst)
 
 static int ini_parse_header(struct ini_parser *p, struct strv s, struct error *err)
 {
-    static const char invalid[] = "invalid section header (expected [name] or [name \"subsection\"])";
+    static const char invalid[] =
+        "invalid section header (expected [name] or [name \"subsection\"])";
     struct ini_event ev;
     struct strv name;
     size_t i = 1; /* past '[' */
@@ -124,7 +128,8 @@ static int ini_parse_header(struct ini_parser *p, struct strv s, struct error *e
         if (r == 1)
             return ini_fail(p, err, "unterminated quote in section header");
         if (r == 2)
-            return ini_fail(p, err, "invalid escape in section header (only \\\" and \\\\ are allowed)");
+            return ini_fail(p, err,
+                            "invalid escape in section header (only \\\" and \\\\ are allowed)");
         has_sub = true;
         while (i < s.len && ini_is_blank(s.ptr[i]))
             i++;
@@ -164,15 +169,16 @@ static int ini_parse_value(struct ini_parser *p, struct strv raw, char *dst, str
         if (r == 1)
             return ini_fail(p, err, "unterminated quote");
         if (r == 2)
-            return ini_fail(p, err, "invalid escape in quoted value (only \\\" and \\\\ are allowed)");
+            return ini_fail(p, err,
+                            "invalid escape in quoted value (only \\\" and \\\\ are allowed)");
         while (i < raw.len && ini_is_blank(raw.ptr[i]))
             i++;
         if (i < raw.len && raw.ptr[i] != ';' && raw.ptr[i] != '#')
             return ini_fail(p, err, "unexpected text after the closing quote");
         return 0;
     }
-    /* An unquoted value ends at a ';' or '#' that follows a blank. raw starts right after '=', so a ';'
-     * at raw.ptr[0] follows '=' and is part of the value. */
+    /* An unquoted value ends at a ';' or '#' that follows a blank. raw starts right after '=', so a
+     * ';' at raw.ptr[0] follows '=' and is part of the value. */
     for (end = i; end < raw.len; end++) {
         char c = raw.ptr[end];
         if ((c == ';' || c == '#') && end > 0 && ini_is_blank(raw.ptr[end - 1]))
@@ -225,8 +231,8 @@ static int ini_parse_line(struct ini_parser *p, struct strv s, struct error *err
     return ini_parse_entry(p, s, err);
 }
 
-int ini_parse_events(const char *origin, const char *text, size_t len, ini_handler_fn *fn, void *ctx,
-                     struct error *err)
+int ini_parse_events(const char *origin, const char *text, size_t len, ini_handler_fn *fn,
+                     void *ctx, struct error *err)
 {
     struct ini_parser p = {origin, fn, ctx, NULL, NULL, NULL, 0};
     size_t pos = 0;
@@ -236,8 +242,8 @@ int ini_parse_events(const char *origin, const char *text, size_t len, ini_handl
     if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
         pos = 3;
     while (pos < len) {
-        /* Look for the newline only as far as the longest allowed line (plus "\r\n"), so a huge line
-         * costs no more than a short one before it is refused. */
+        /* Look for the newline only as far as the longest allowed line (plus "\r\n"), so a huge
+         * line costs no more than a short one before it is refused. */
         size_t rest = len - pos;
         size_t scan = rest < INI_MAX_LINE_LEN + 2 ? rest : INI_MAX_LINE_LEN + 2;
         const char *start = text + pos;
@@ -360,12 +366,12 @@ static bool ini_needs_quotes(const char *value)
         return true;
     if (value[0] == '"' || value[0] == ';' || value[0] == '#')
         return true;
-    for (size_t i = 1; i < len; i++) {
+    /* A '\r' anywhere could be taken for part of a "\r\n" line ending. */
+    if (strchr(value, '\r'))
+        return true;
+    for (size_t i = 1; i < len; i++)
         if ((value[i] == ';' || value[i] == '#') && ini_is_blank(value[i - 1]))
             return true;
-        if (value[i] == '\r')
-            return true;
-    }
     return false;
 }
 

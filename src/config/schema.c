@@ -1,22 +1,23 @@
 #include "config/schema.h"
 
-#include <errno.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <strings.h>
 
 #include "config/config.h"
 #include "util/strv.h"
 #include "util/xalloc.h"
 
-/* Fields are reached through void pointers (never a cast of char *), so -Wcast-align stays quiet and the
- * table can hold plain offsetof values. */
+/* Fields are reached through void pointers (never a cast of char *), so -Wcast-align stays quiet
+ * and the table can hold plain offsetof values. */
 static void *schema_field(void *obj, size_t offset)
 {
     return (char *)obj + offset;
@@ -61,7 +62,10 @@ static const char *schema_printable_view(struct strv s, char *out, size_t cap)
     ASSERT(cap >= 8);
     for (i = 0; i < keep; i++) {
         unsigned char c = (unsigned char)s.ptr[i];
-        out[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+        if (c >= 0x20 && c < 0x7f)
+            out[i] = (char)c;
+        else
+            out[i] = '?';
     }
     if (keep < s.len) {
         memcpy(out + i, "...", 3);
@@ -91,8 +95,8 @@ bool schema_name_is_valid(const char *name)
     return true;
 }
 
-/* Optimal-string-alignment distance (Levenshtein plus adjacent transposition). Both strings are short
- * here: callers skip candidates whose length differs from the word's by more than 2. */
+/* Optimal-string-alignment distance (Levenshtein plus adjacent transposition). Both strings are
+ * short here: callers skip candidates whose length differs from the word's by more than 2. */
 #define SCHEMA_SUGGEST_MAX 64
 
 static size_t schema_distance(const char *a, size_t la, const char *b, size_t lb)
@@ -186,8 +190,9 @@ static int schema_set_path(const struct schema_option *opt, void *obj, const cha
     return 0;
 }
 
-/* True when name could be an IANA zone name: components of [A-Za-z0-9_+-] separated by single '/', so
- * it cannot climb out of the zoneinfo directory or name one of its non-zone files (zone.tab, ...). */
+/* True when name could be an IANA zone name: components of [A-Za-z0-9_+-] separated by single '/',
+ * so it cannot climb out of the zoneinfo directory or name one of its non-zone files (zone.tab,
+ * ...). */
 static bool schema_zone_name_is_valid(const char *name)
 {
     size_t n = strlen(name);
@@ -254,8 +259,9 @@ out:
     return rc;
 }
 
-/* Conninfo checking. libpq accepts "key=value ..." (values bare or single-quoted, backslash escapes) and
- * postgresql:// URIs; a dbname that itself looks like a conninfo or URI is expanded once. */
+/* Conninfo checking. libpq accepts "key=value ..." (values bare or single-quoted, backslash
+ * escapes) and postgresql:// URIs; a dbname that itself looks like a conninfo or URI is expanded
+ * once. */
 enum conninfo_verdict { CONNINFO_OK = 0, CONNINFO_HAS_PASSWORD, CONNINFO_INVALID };
 
 static bool conninfo_is_uri(struct strv s)
@@ -298,6 +304,7 @@ static enum conninfo_verdict conninfo_check_uri(struct strv s)
 {
     struct strv rest = strv_make(s.ptr, s.len);
     struct strv authority;
+    struct strv path;
     size_t end = 0;
 
     /* Skip the scheme and "://". */
@@ -318,7 +325,7 @@ static enum conninfo_verdict conninfo_check_uri(struct strv s)
         }
     }
     rest = strv_make(rest.ptr + end, rest.len - end);
-    if (strv_cut(&rest, '?', &authority)) {
+    if (strv_cut(&rest, '?', &path)) {
         while (rest.len) {
             struct strv param, key;
             strv_cut(&rest, '&', &param);
@@ -335,14 +342,15 @@ static bool conninfo_is_space(char c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
 
-/* Checks one "key=value ..." string. expand_dbname: also check a dbname value that is itself a conninfo
- * (libpq expands only the first level, and so does this). */
+/* Checks one "key=value ..." string. expand_dbname: also check a dbname value that is itself a
+ * conninfo (libpq expands only the first level, and so does this). */
 static enum conninfo_verdict conninfo_check_pairs(struct strv s, bool expand_dbname)
 {
     size_t i = 0;
 
     for (;;) {
         struct strv key;
+        struct strv value;
         size_t value_start;
         enum conninfo_verdict v;
 
@@ -378,22 +386,20 @@ static enum conninfo_verdict conninfo_check_pairs(struct strv s, bool expand_dbn
         }
         if (!expand_dbname || !strv_eq(key, "dbname"))
             continue;
-        /* A quoted or escaped nested conninfo is rare; checking its raw text still finds "password=". */
-        {
-            struct strv value = strv_make(s.ptr + value_start, i - value_start);
-            if (value.len && value.ptr[0] == '\'') {
-                value.ptr++;
-                value.len -= value.len >= 2 ? 2 : 1;
-            }
-            if (conninfo_is_uri(value))
-                v = conninfo_check_uri(value);
-            else if (memchr(value.ptr, '=', value.len))
-                v = conninfo_check_pairs(value, false);
-            else
-                v = CONNINFO_OK;
-            if (v != CONNINFO_OK)
-                return v;
+        /* The raw text of a quoted or escaped nested conninfo still shows "password=". */
+        value = strv_make(s.ptr + value_start, i - value_start);
+        if (value.len && value.ptr[0] == '\'') {
+            value.ptr++;
+            value.len -= value.len >= 2 ? 2 : 1;
         }
+        if (conninfo_is_uri(value))
+            v = conninfo_check_uri(value);
+        else if (memchr(value.ptr, '=', value.len))
+            v = conninfo_check_pairs(value, false);
+        else
+            v = CONNINFO_OK;
+        if (v != CONNINFO_OK)
+            return v;
     }
 }
 
@@ -413,7 +419,8 @@ static int schema_set_conninfo(const struct schema_option *opt, void *obj, const
         error_set(err, ERR_CONFIG,
                   "the conninfo contains a password; use 'password = env:NAME' or "
                   "'password = file:PATH' in this job instead");
-        return error_hint(err, "a password in the conninfo would show up in 'config show' and in logs");
+        return error_hint(err,
+                          "a password in the conninfo would show up in 'config show' and in logs");
     case CONNINFO_INVALID:
         /* The text is not echoed: a malformed conninfo may still hold credentials. */
         return error_set(err, ERR_CONFIG,
@@ -537,134 +544,27 @@ static bool schema_format_bool(const struct schema_option *opt, const void *obj,
 
 /* ---- secrets ---- */
 
-static bool schema_env_name_is_valid(const char *name)
-{
-    if (!((name[0] >= 'A' && name[0] <= 'Z') || (name[0] >= 'a' && name[0] <= 'z') ||
-          name[0] == '_'))
-        return false;
-    for (size_t i = 1; name[i]; i++) {
-        char c = name[i];
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-              c == '_'))
-            return false;
-    }
-    return true;
-}
-
-/* Reads the secret file at path into s, without one trailing newline ("\n" or "\r\n"). The bytes go
- * straight into one buffer reserved at the cap, so no stray copy of the secret is left in freed memory. */
-static int schema_read_secret_file(const char *path, struct secret *s, struct error *err)
-{
-    struct buf b;
-    struct stat st;
-    char shown[160];
-    int fd = -1;
-    int rc = -1;
-
-    buf_init(&b, SCHEMA_SECRET_MAX);
-    schema_printable(path, shown, sizeof(shown));
-    /* O_NONBLOCK: opening a FIFO must not hang the parse; it is then refused as not a regular file. */
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    if (fd < 0 || fstat(fd, &st) < 0) {
-        error_errno(err, ERR_CONFIG, "cannot read '%s'", shown);
-        goto out;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        error_set(err, ERR_CONFIG, "cannot read '%s': not a regular file", shown);
-        goto out;
-    }
-    ASSERT(buf_reserve(&b, SCHEMA_SECRET_MAX));
-    for (;;) {
-        size_t room = SCHEMA_SECRET_MAX - b.len;
-        char extra = 0;
-        ssize_t n = room ? read(fd, b.data + b.len, room) : read(fd, &extra, 1);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            error_errno(err, ERR_CONFIG, "cannot read '%s'", shown);
-            goto out;
-        }
-        if (n == 0)
-            break;
-        if (!room) {
-            explicit_bzero(&extra, sizeof(extra));
-            error_set(err, ERR_CONFIG, "cannot read '%s': larger than %d bytes", shown,
-                      SCHEMA_SECRET_MAX);
-            goto out;
-        }
-        b.len += (size_t)n;
-    }
-    if (b.len && b.data[b.len - 1] == '\n') {
-        b.len--;
-        if (b.len && b.data[b.len - 1] == '\r')
-            b.len--;
-    }
-    if (b.len == 0) {
-        error_set(err, ERR_CONFIG, "file '%s' is empty", shown);
-        goto out;
-    }
-    secret_set(s, b.data, b.len);
-    rc = 0;
-out:
-    if (fd >= 0)
-        close(fd);
-    if (b.alloc)
-        explicit_bzero(b.data, b.alloc);
-    buf_release(&b);
-    return rc;
-}
-
 static int schema_set_secret(const struct schema_option *opt, void *obj, const char *value,
                              struct error *err)
 {
     struct secret *field = schema_field(obj, opt->offset);
     char **ref = schema_field(obj, opt->offset_extra);
     struct secret s = SECRET_INIT;
-    char shown[80];
-    int rc = -1;
 
-    if (!*value) {
-        error_set(err, ERR_CONFIG, "empty value");
-        goto out;
-    }
-    if (strncmp(value, "env:", 4) == 0) {
-        const char *name = value + 4;
-        const char *env;
-        if (!schema_env_name_is_valid(name)) {
-            error_set(err, ERR_CONFIG, "invalid environment variable name '%s'",
-                      schema_printable(name, shown, sizeof(shown)));
-            goto out;
-        }
-        env = getenv(name);
-        if (!env) {
-            error_set(err, ERR_CONFIG, "environment variable '%s' is not set", name);
-            goto out;
-        }
-        if (!*env) {
-            error_set(err, ERR_CONFIG, "environment variable '%s' is empty", name);
-            goto out;
-        }
-        secret_set(&s, env, strlen(env));
-    } else if (strncmp(value, "file:", 5) == 0) {
-        if (!value[5]) {
-            error_set(err, ERR_CONFIG, "'file:' needs a path");
-            goto out;
-        }
-        if (schema_read_secret_file(value + 5, &s, err) < 0)
-            goto out;
+    if (!*value)
+        return error_set(err, ERR_CONFIG, "empty value");
+    if (strncmp(value, "env:", 4) == 0 || strncmp(value, "file:", 5) == 0) {
+        if (config_resolve_secret(value, &s, err) < 0)
+            return -1;
     } else {
         secret_set(&s, value, strlen(value));
         value = "inline";
     }
     secret_release(field);
     *field = s;
-    s = (struct secret)SECRET_INIT;
     xfree(*ref);
     *ref = xstrdup(value);
-    rc = 0;
-out:
-    secret_release(&s);
-    return rc;
+    return 0;
 }
 
 static bool schema_format_secret(const struct schema_option *opt, const void *obj, struct buf *out)
@@ -779,8 +679,8 @@ static bool schema_format_keep(const struct schema_option *opt, const void *obj,
     const struct {
         const char *unit;
         int count;
-    } parts[] = {{"last", k->last},       {"hourly", k->hourly},   {"daily", k->daily},
-                 {"weekly", k->weekly},   {"monthly", k->monthly}, {"yearly", k->yearly}};
+    } parts[] = {{"last", k->last},     {"hourly", k->hourly},   {"daily", k->daily},
+                 {"weekly", k->weekly}, {"monthly", k->monthly}, {"yearly", k->yearly}};
     bool any = false;
 
     for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
@@ -808,8 +708,8 @@ static int schema_set_compression(const struct schema_option *opt, void *obj, co
     int threads = 0;
     char shown[80];
 
-    /* "zstd[:LEVEL[:THREADS]]"; strv_cut leaves the whole remainder in its head when the separator is
-     * absent, so level_text is right with or without THREADS, and rest then holds THREADS. */
+    /* "zstd[:LEVEL[:THREADS]]"; strv_cut leaves the whole remainder in its head when the separator
+     * is absent, so level_text is right with or without THREADS, and rest then holds THREADS. */
     has_level = strv_cut(&rest, ':', &algo);
     has_threads = has_level && strv_cut(&rest, ':', &level_text);
     if (!strv_eq_nocase(algo, "zstd"))
@@ -843,14 +743,15 @@ static bool schema_format_compression(const struct schema_option *opt, const voi
 /* ---- the table ---- */
 
 static const char *const store_types[] = {"local", NULL};
-static const char *const job_kinds[] = {"postgres", NULL};               /* enum job_kind order */
+static const char *const job_kinds[] = {"postgres", NULL}; /* enum job_kind order */
 static const char *const row_counts_modes[] = {"exact", "estimate", "off", NULL}; /* enum order */
 
 const struct schema_option schema_options[] = {
     {.name = "state_dir",
      .section = SCHEMA_SECTION_GLOBAL,
      .type = SCHEMA_PATH,
-     .unset_doc = "$XDG_STATE_HOME/permafrost, else ~/.local/state/permafrost",
+     .unset_doc = "--state-dir, $PERMAFROST_STATE_DIR, $XDG_STATE_HOME/permafrost or "
+                  "~/.local/state/permafrost",
      .help = "directory for the catalog, locks and temporary files",
      .example = "/var/lib/permafrost",
      .offset = offsetof(struct cfg_global, state_dir),
@@ -915,7 +816,7 @@ const struct schema_option schema_options[] = {
      .section = SCHEMA_SECTION_JOB,
      .applies_to = "postgres",
      .type = SCHEMA_SECRET,
-     .unset_doc = "none: libpq's other methods apply (peer, trust, ~/.pgpass)",
+     .unset_doc = "libpq's other methods apply: peer, trust, ~/.pgpass",
      .help = "database password: env:NAME, file:PATH, or inline (discouraged)",
      .example = "env:DB_PASS",
      .offset = offsetof(struct cfg_job, password),
@@ -970,7 +871,7 @@ const struct schema_option schema_options[] = {
      .type = SCHEMA_ENUM,
      .default_value = "exact",
      .choices = row_counts_modes,
-     .choice_label = "row_counts mode",
+     .choice_label = "mode",
      .help = "row counts recorded per table in the manifest: exact (count(*)), estimate, or off",
      .example = "estimate",
      .offset = offsetof(struct cfg_job, row_counts),

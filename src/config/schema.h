@@ -1,8 +1,8 @@
-/* The one option table (Valkey's typed config table): every option of permafrost.conf with its section,
- * the store type or job kind it applies to, its type, default, bounds and help, and the functions that
- * parse a value into the typed structs of config.h and format it back. config.c validates files and
- * writes `config show` from it; docs/configuration.md documents the same entries (a unit test checks that
- * every option is there). */
+/* The one option table (Valkey's typed config table): every option of permafrost.conf with its
+ * section, the store type or job kind it applies to, its type, default, bounds and help, and the
+ * functions that parse a value into the typed structs of config.h and format it back. config.c
+ * validates files and writes `config show` from it; docs/configuration.md documents the same
+ * entries (a unit test checks that every option is there). */
 #ifndef PERMAFROST_CONFIG_SCHEMA_H
 #define PERMAFROST_CONFIG_SCHEMA_H
 
@@ -32,24 +32,25 @@ enum schema_type {
     SCHEMA_TIMEZONE,    /* "UTC" or an IANA name with a file under SCHEMA_ZONEINFO_DIR */
 };
 
-#define SCHEMA_ZONEINFO_DIR  "/usr/share/zoneinfo"
-#define SCHEMA_MAX_THREADS   256   /* highest THREADS in a compression value */
-#define SCHEMA_SECRET_MAX    65536 /* largest file:PATH secret, in bytes */
-#define SCHEMA_NAME_MAX      64    /* longest store or job name */
-#define SCHEMA_MAX_OPTIONS   64    /* upper bound on schema_option_count, for per-section arrays */
-#define SCHEMA_REDACTED      "<redacted>"
+#define SCHEMA_ZONEINFO_DIR "/usr/share/zoneinfo"
+#define SCHEMA_MAX_THREADS  256   /* highest THREADS in a compression value */
+#define SCHEMA_SECRET_MAX   65536 /* largest file:PATH secret, in bytes */
+#define SCHEMA_NAME_MAX     64    /* longest store or job name */
+#define SCHEMA_MAX_OPTIONS  64    /* upper bound on schema_option_count, for per-section arrays */
+#define SCHEMA_REDACTED     "<redacted>"
 
 struct schema_option;
 
 /* Parses value (borrowed) and stores it into the option's field(s) of obj, a struct cfg_global,
- * cfg_store or cfg_job (replacing and freeing any earlier value). Returns 0, or -1 with err (ERR_CONFIG)
- * set to a message without the option name or position, which the caller adds. May read the environment
- * and files (secrets, time zones). A secret's value never appears in the message. */
+ * cfg_store or cfg_job (replacing and freeing any earlier value). Returns 0, or -1 with err
+ * (ERR_CONFIG) set to a message without the option name or position, which the caller adds. May
+ * read the environment and files (secrets, time zones). A secret's value never appears in the
+ * message. */
 typedef int schema_set_fn(const struct schema_option *opt, void *obj, const char *value,
                           struct error *err);
 /* Appends the effective value of the option in obj to out as config text; a secret as its reference
- * (env:NAME, file:PATH) or SCHEMA_REDACTED, never its value. Returns false, appending nothing, when the
- * option is unset. */
+ * (env:NAME, file:PATH) or SCHEMA_REDACTED, never its value. Returns false, appending nothing, when
+ * the option is unset. */
 typedef bool schema_format_fn(const struct schema_option *opt, const void *obj, struct buf *out);
 
 struct schema_option {
@@ -58,18 +59,20 @@ struct schema_option {
     const char *applies_to; /* store type or job kind it belongs to; NULL: every one */
     enum schema_type type;
     bool is_required;
-    bool is_discriminator;     /* `type` of a store, `kind` of a job: read first; selects applies_to */
-    const char *default_value; /* applied through set when absent; NULL: none (the field stays unset) */
-    const char *unset_doc;     /* what an unset option means, e.g. "the machine's time zone" */
-    long long min;             /* SCHEMA_INT and the level of SCHEMA_COMPRESSION */
+    bool is_discriminator; /* `type` of a store, `kind` of a job: read first; selects applies_to */
+    const char
+        *default_value;    /* applied through set when absent; NULL: none (the field stays unset) */
+    const char *unset_doc; /* what an unset option means, e.g. "the machine's time zone" */
+    long long min;         /* SCHEMA_INT and the level of SCHEMA_COMPRESSION */
     long long max;
     const char *const *choices; /* SCHEMA_ENUM: NULL-terminated canonical spellings */
     const char *choice_label;   /* SCHEMA_ENUM: the noun in "unknown store type 'x' (known: ...)" */
     const char *help;           /* one line */
     const char *example;        /* a value, as written in the file */
     size_t offset;              /* the field in the section's struct */
-    size_t offset_extra; /* a second field: SCHEMA_SECRET the reference (char *), SCHEMA_LIST the count
-                            (size_t), SCHEMA_KEEP the text (char *), SCHEMA_COMPRESSION threads (int) */
+    size_t offset_extra; /* a second field: SCHEMA_SECRET the reference (char *), SCHEMA_LIST the
+                            count (size_t), SCHEMA_KEEP the text (char *), SCHEMA_COMPRESSION
+                            threads (int) */
     schema_set_fn *set;
     schema_format_fn *format;
 };
@@ -81,7 +84,8 @@ extern const size_t schema_option_count;
 const char *schema_section_name(enum schema_section section);
 /* Looks up a section name as written in the file (lowercased by the parser); false when unknown. */
 bool schema_section_from_name(const char *name, enum schema_section *out);
-/* True when opt belongs to section and, unless applies_to is NULL, to that store type or job kind. */
+/* True when opt belongs to section and, unless applies_to is NULL, to that store type or job kind.
+ */
 bool schema_option_applies(const struct schema_option *opt, enum schema_section section,
                            const char *applies_to);
 /* The option named name in section for applies_to (NULL: any type or kind), or NULL. */
@@ -90,10 +94,12 @@ const struct schema_option *schema_find(enum schema_section section, const char 
 /* The discriminator option of section (`type`, `kind`), or NULL for [global]. */
 const struct schema_option *schema_discriminator(enum schema_section section);
 
-/* The candidate closest to word by Damerau-Levenshtein distance (optimal string alignment), when that
- * distance is at most 2 and smaller than the candidate's length; NULL otherwise. Case-sensitive. */
+/* The candidate closest to word by Damerau-Levenshtein distance (optimal string alignment), when
+ * that distance is at most 2 and smaller than the candidate's length; NULL otherwise.
+ * Case-sensitive. */
 const char *schema_suggest(const char *word, const char *const *candidates, size_t count);
-/* Copies s into out (cap bytes, cap >= 8) for quoting in a message: bytes outside printable ASCII become
+/* Copies s into out (cap bytes, cap >= 8) for quoting in a message: bytes outside printable ASCII
+ * become
  * '?', and a long s is cut with "...". Returns out. */
 const char *schema_printable(const char *s, char *out, size_t cap);
 /* True when name is a valid store or job name: 1 to SCHEMA_NAME_MAX of [A-Za-z0-9_.-]. */

@@ -80,7 +80,7 @@ static int manifest_field_error(struct error *err, const char *path, const char 
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(what, sizeof(what), fmt, ap);
+    (void)vsnprintf(what, sizeof(what), fmt, ap);
     va_end(ap);
     return error_set(err, ERR_INTEGRITY, "manifest: field '%s': %s", path, what);
 }
@@ -88,9 +88,9 @@ static int manifest_field_error(struct error *err, const char *path, const char 
 static void manifest_path(char out[MANIFEST_PATH_LEN], const char *parent, const char *key)
 {
     if (parent)
-        snprintf(out, MANIFEST_PATH_LEN, "%s.%s", parent, key);
+        (void)snprintf(out, MANIFEST_PATH_LEN, "%s.%s", parent, key);
     else
-        snprintf(out, MANIFEST_PATH_LEN, "%s", key);
+        (void)snprintf(out, MANIFEST_PATH_LEN, "%s", key);
 }
 
 static void manifest_free_artifact(struct manifest_artifact *a)
@@ -290,21 +290,37 @@ void manifest_to_json(const struct manifest *m, struct buf *out)
 
 /* ---- reading ---- */
 
-/* Fetches member key of obj; NULL when absent or null. A required member must be present. */
-static int manifest_member(const json_t *obj, const char *parent, const char *key, bool is_required,
-                           json_t **out, struct error *err)
+/* Member key of obj, or NULL when it is absent or null (both mean "not known"). */
+static json_t *manifest_optional(const json_t *obj, const char *key)
+{
+    json_t *v = json_object_get(obj, key);
+
+    return v && !json_is_null(v) ? v : NULL;
+}
+
+/* Member key of obj, which must be there and not null. */
+static int manifest_required(const json_t *obj, const char *parent, const char *key, json_t **out,
+                             struct error *err)
 {
     json_t *v = json_object_get(obj, key);
     char path[MANIFEST_PATH_LEN];
 
     *out = NULL;
     if (!v || json_is_null(v)) {
-        if (!is_required)
-            return 0;
         manifest_path(path, parent, key);
         return manifest_field_error(err, path, v ? "must not be null" : "missing");
     }
     *out = v;
+    return 0;
+}
+
+/* Either of the above. */
+static int manifest_member(const json_t *obj, const char *parent, const char *key, bool is_required,
+                           json_t **out, struct error *err)
+{
+    if (is_required)
+        return manifest_required(obj, parent, key, out, err);
+    *out = manifest_optional(obj, key);
     return 0;
 }
 
@@ -361,6 +377,20 @@ static int manifest_get_int(const json_t *obj, const char *parent, const char *k
     return 0;
 }
 
+/* "DDDD-DD-DDTDD:DD:DDZ": strptime alone takes "202-11-24T..." as the year 202. */
+static bool manifest_is_rfc3339_shape(const char *s)
+{
+    static const char shape[] = "0000-00-00T00:00:00Z";
+
+    if (strlen(s) != sizeof(shape) - 1)
+        return false;
+    for (size_t i = 0; shape[i]; i++) {
+        if (shape[i] == '0' ? (s[i] < '0' || s[i] > '9') : s[i] != shape[i])
+            return false;
+    }
+    return true;
+}
+
 static int manifest_get_time(const json_t *obj, const char *key, time_t *out, struct error *err)
 {
     char *s = NULL;
@@ -371,9 +401,10 @@ static int manifest_get_time(const json_t *obj, const char *key, time_t *out, st
 
     if (manifest_get_string(obj, NULL, key, true, &s, err) < 0)
         goto out;
+    ASSERT(s != NULL); /* required: present or an error */
     /* Formatting back must give the same text: that refuses the compact form, 2026-02-30, blanks
      * and any other spelling strptime lets through. */
-    is_valid = time_parse_utc(s, &t);
+    is_valid = manifest_is_rfc3339_shape(s) && time_parse_utc(s, &t);
     if (is_valid) {
         time_format_iso(t, again);
         is_valid = strcmp(again, s) == 0;
@@ -389,14 +420,21 @@ out:
     return rc;
 }
 
-/* A plain file name: what can safely be joined to a directory path. */
+/* A plain file name: what can safely be joined to a directory path and shown in a terminal. Refuses
+ * C0 controls, DEL and the C1 controls U+0080..U+009F (UTF-8 C2 80..C2 9F); jansson has already
+ * refused invalid UTF-8. */
 static bool manifest_is_plain_name(const char *s)
 {
+    const unsigned char *p = (const unsigned char *)s;
+
     if (!s[0] || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
         return false;
-    for (const char *p = s; *p; p++)
-        if (*p == '/' || (unsigned char)*p < 0x20 || *p == 0x7f)
+    for (; *p; p++) {
+        if (*p == '/' || *p < 0x20 || *p == 0x7f)
             return false;
+        if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+            return false;
+    }
     return true;
 }
 
@@ -424,6 +462,7 @@ static int manifest_parse_artifact(const json_t *v, const char *path, struct man
     }
     if (manifest_get_string(v, path, "name", true, &a->name, err) < 0)
         goto out;
+    ASSERT(a->name != NULL);
     if (!manifest_is_plain_name(a->name) || strcmp(a->name, "manifest.json") == 0) {
         manifest_path(field, path, "name");
         manifest_field_error(err, field,
@@ -445,6 +484,7 @@ static int manifest_parse_artifact(const json_t *v, const char *path, struct man
     a->raw_bytes = (uint64_t)n;
     if (manifest_get_string(v, path, "sha256", true, &sha, err) < 0)
         goto out;
+    ASSERT(sha != NULL);
     if (!manifest_is_sha256_hex(sha)) {
         manifest_path(field, path, "sha256");
         manifest_field_error(err, field, "expected 64 hex characters");
@@ -489,7 +529,7 @@ static int manifest_check_unique_names(const struct manifest *m, struct error *e
     qsort(refs, m->artifact_count, sizeof(*refs), manifest_name_ref_cmp);
     for (size_t i = 1; i < m->artifact_count; i++) {
         if (strcmp(refs[i - 1].name, refs[i].name) == 0) {
-            snprintf(path, sizeof(path), "artifacts[%zu].name", refs[i].index);
+            (void)snprintf(path, sizeof(path), "artifacts[%zu].name", refs[i].index);
             manifest_field_error(err, path, "duplicate name '%s'", refs[i].name);
             goto out;
         }
@@ -505,7 +545,7 @@ static int manifest_parse_artifacts(const json_t *root, struct manifest *m, stru
     json_t *list;
     char path[MANIFEST_PATH_LEN];
 
-    if (manifest_member(root, NULL, "artifacts", true, &list, err) < 0)
+    if (manifest_required(root, NULL, "artifacts", &list, err) < 0)
         return -1;
     if (!json_is_array(list) || json_array_size(list) == 0)
         return manifest_field_error(err, "artifacts", "expected a non-empty array");
@@ -513,7 +553,7 @@ static int manifest_parse_artifacts(const json_t *root, struct manifest *m, stru
         struct manifest_artifact a;
 
         memset(&a, 0, sizeof(a));
-        snprintf(path, sizeof(path), "artifacts[%zu]", i);
+        (void)snprintf(path, sizeof(path), "artifacts[%zu]", i);
         if (manifest_parse_artifact(json_array_get(list, i), path, &a, err) < 0) {
             manifest_free_artifact(&a);
             return -1;
@@ -540,7 +580,7 @@ static int manifest_parse_table(const json_t *v, const char *path, struct manife
     if (manifest_get_int(v, path, "rows", true, -1, LLONG_MAX, 0, &rows, err) < 0)
         return -1;
     t->rows = rows;
-    if (manifest_member(v, path, "exact", true, &exact, err) < 0)
+    if (manifest_required(v, path, "exact", &exact, err) < 0)
         return -1;
     if (!json_is_boolean(exact)) {
         manifest_path(field, path, "exact");
@@ -559,8 +599,7 @@ static int manifest_parse_postgres(const json_t *root, struct manifest *m, struc
     char path[MANIFEST_PATH_LEN];
 
     m->pg_database_size_bytes = -1;
-    if (manifest_member(root, NULL, pg, false, &obj, err) < 0)
-        return -1;
+    obj = manifest_optional(root, pg);
     if (!obj)
         return 0;
     if (!json_is_object(obj))
@@ -582,8 +621,7 @@ static int manifest_parse_postgres(const json_t *root, struct manifest *m, struc
         return -1;
     m->pg_database_size_bytes = n;
 
-    if (manifest_member(obj, pg, "tables", false, &tables, err) < 0)
-        return -1;
+    tables = manifest_optional(obj, "tables");
     if (!tables)
         return 0;
     if (!json_is_array(tables))
@@ -592,7 +630,7 @@ static int manifest_parse_postgres(const json_t *root, struct manifest *m, struc
         struct manifest_table t;
 
         memset(&t, 0, sizeof(t));
-        snprintf(path, sizeof(path), "postgres.tables[%zu]", i);
+        (void)snprintf(path, sizeof(path), "postgres.tables[%zu]", i);
         if (manifest_parse_table(json_array_get(tables, i), path, &t, err) < 0) {
             manifest_free_table(&t);
             return -1;
@@ -621,6 +659,7 @@ static int manifest_parse_root(const json_t *root, struct manifest *m, struct er
 
     if (manifest_get_string(root, NULL, "job", true, &m->job, err) < 0)
         return -1;
+    ASSERT(m->job != NULL);
     /* The job names a directory in the store. */
     if (!manifest_is_plain_name(m->job))
         return manifest_field_error(
@@ -651,13 +690,17 @@ int manifest_from_json(const char *text, size_t len, struct manifest *m, struct 
     int rc = -1;
 
     memset(&tmp, 0, sizeof(tmp));
-    if (len > MANIFEST_MAX_BYTES) {
+    if (len > (size_t)MANIFEST_MAX_BYTES) {
         error_set(err, ERR_INTEGRITY, "manifest: %zu bytes is over the limit of %u bytes", len,
                   MANIFEST_MAX_BYTES);
         goto out;
     }
     root = json_loadb(text ? text : "", text ? len : 0, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
+        /* jansson quotes the input near the error; keep control bytes out of our logs. */
+        for (char *p = jerr.text; *p; p++)
+            if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                *p = '?';
         error_set(err, ERR_INTEGRITY, "manifest: invalid JSON at line %d column %d: %s", jerr.line,
                   jerr.column, jerr.text);
         goto out;

@@ -94,7 +94,7 @@ bool snapshot_id_parse(const char *s, time_t *t)
     /* timegm normalises 2026-02-30 to March 2; a real date comes back unchanged. This also refuses
      * leap seconds (:60), which no UTC clock reading of ours produces. */
     if (!gmtime_r(&when, &check))
-        return false;
+        return false; /* LCOV_EXCL_LINE: years 0000-9999 always fit */
     if (check.tm_year != year - 1900 || check.tm_mon != month - 1 || check.tm_mday != day ||
         check.tm_hour != hour || check.tm_min != minute || check.tm_sec != second)
         return false;

@@ -1,6 +1,4 @@
 /* SHA-256 through OpenSSL's EVP interface: the only file that includes OpenSSL headers for now. */
-#include "io/filter.h"
-
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +6,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "io/filter.h"
 #include "util/xalloc.h"
 
 #define SHA256_FILTER_DIGEST_LEN 32
@@ -80,11 +79,11 @@ struct filter *sha256_filter_new(void)
     h->base.ops = &sha256_filter_ops;
     h->ctx = EVP_MD_CTX_new();
     if (!h->ctx) {
-        fprintf(stderr, "fatal: out of memory creating a sha256 context\n");
+        (void)fprintf(stderr, "fatal: out of memory creating a sha256 context\n");
         abort();
     }
-    /* Fails only when libcrypto cannot provide SHA-256 at all (a broken install or provider config);
-     * there is nothing to back up safely then. */
+    /* Fails only when libcrypto cannot provide SHA-256 at all (a broken install or provider
+     * config); there is nothing to back up safely then. */
     r = EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL);
     ASSERT(r == 1);
     return &h->base;

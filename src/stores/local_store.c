@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -13,7 +14,7 @@
 #include "util/fs.h"
 #include "util/xalloc.h"
 
-#define LOCAL_KEY_MAX 1024
+#define LOCAL_KEY_MAX      1024
 /* Temporary names are ".<name>.tmp-XXXXXX"; the name part is cut to this many bytes so that a key
  * segment close to NAME_MAX still gets a temporary name that fits. */
 #define LOCAL_TMP_NAME_MAX 200
@@ -29,12 +30,11 @@ struct local_writer {
     struct store_writer base;
     struct local_store *ls; /* borrowed: a store outlives its writers */
     int fd;
-    char *key;
-    char *path;         /* the final name */
+    char *path; /* the final name */
     char *tmp_path;
-    char *dir_rel;      /* the key's directory relative to the root, "" for a top-level key */
-    bool is_dir_new;    /* put_open created at least one directory */
-    bool has_failed;    /* a write failed: commit must not publish a short file */
+    char *dir_rel;   /* the key's directory relative to the root, "" for a top-level key */
+    bool is_dir_new; /* put_open created at least one directory */
+    bool has_failed; /* a write failed: commit must not publish a short file */
 };
 
 struct local_reader {
@@ -43,9 +43,9 @@ struct local_reader {
     char *path;
 };
 
-/* One entry of a directory being listed. Directory names carry a trailing '/', so that sorting the names
- * with strcmp sorts the keys below them: "a/b" must come after "a-b" and "a.b" and before "ab", which
- * comparing "a/" (not "a") with the others gives, since '-' < '.' < '/' < 'b'. */
+/* One entry of a directory being listed. Directory names carry a trailing '/', so that sorting the
+ * names with strcmp sorts the keys below them: "a/b" must come after "a-b" and "a.b" and before
+ * "ab", which comparing "a/" (not "a") with the others gives, since '-' < '.' < '/' < 'b'. */
 struct local_list_entry {
     char *name;
     bool is_dir;
@@ -78,10 +78,10 @@ static bool local_is_tmp_name(const char *name, size_t len)
     return len > 0 && name[0] == '.' && memmem(name, len, ".tmp-", 5) != NULL;
 }
 
-/* Checks a '/'-separated relative path: at most LOCAL_KEY_MAX bytes, no control characters, and every
- * segment non-empty, not "." or "..", and not shaped like a temporary file (such a key could be written
- * but never listed). When is_last_partial, the text after the last '/' is only the start of a name (a
- * list prefix) and may be anything, even empty. */
+/* Checks a '/'-separated relative path: at most LOCAL_KEY_MAX bytes, no control characters, and
+ * every segment non-empty, not "." or "..", and not shaped like a temporary file (such a key could
+ * be written but never listed). When is_last_partial, the text after the last '/' is only the start
+ * of a name (a list prefix) and may be anything, even empty. */
 static bool local_path_is_valid(const char *s, bool is_last_partial)
 {
     size_t len = strlen(s);
@@ -118,7 +118,10 @@ static int local_invalid(struct error *err, const char *what, const char *s)
 
     for (; s[n] && n < sizeof(shown) - 1; n++) {
         unsigned char c = (unsigned char)s[n];
-        shown[n] = (c < 0x20 || c == 0x7f) ? '?' : s[n];
+        if (c < 0x20 || c == 0x7f)
+            shown[n] = '?';
+        else
+            shown[n] = s[n];
     }
     shown[n] = '\0';
     return error_set(err, ERR_IO, "invalid %s '%s%s'", what, shown, s[n] ? "..." : "");
@@ -131,8 +134,9 @@ static int local_check_key(const char *key, struct error *err)
     return 0;
 }
 
-/* Removes the directory rel_dir (relative to the root) and then its parents while they are empty, never
- * the root. With do_sync, the directory where removal stopped is fsynced, making the removals durable. */
+/* Removes the directory rel_dir (relative to the root) and then its parents while they are empty,
+ * never the root. With do_sync, the directory where removal stopped is fsynced, making the removals
+ * durable. */
 static int local_prune_dirs(const struct local_store *ls, const char *rel_dir, bool do_sync,
                             struct error *err)
 {
@@ -192,10 +196,9 @@ static void local_writer_end(struct local_writer *w, bool is_published)
     if (!is_published) {
         if (w->tmp_path)
             unlink(w->tmp_path);
-        /* Best effort: an empty directory left behind is harmless, and remove_prefix collects it. */
+        /* Best effort: an empty directory left behind is harmless; remove_prefix collects it. */
         local_prune_dirs(w->ls, w->dir_rel, false, &ignored);
     }
-    xfree(w->key);
     xfree(w->path);
     xfree(w->tmp_path);
     xfree(w->dir_rel);
@@ -216,8 +219,8 @@ static int local_writer_write(struct store_writer *base, const void *data, size_
     return 0;
 }
 
-/* fsyncs the key's directory and, when put_open created directories, every directory up to the root:
- * a new directory's own entry must be durable too, or a crash could lose the committed file. */
+/* fsyncs the key's directory and, when put_open created directories, each one up to the root: a
+ * new directory's own entry must be durable too, or a crash could lose the committed file. */
 static int local_writer_sync_dirs(const struct local_writer *w, struct error *err)
 {
     char *rel = xstrdup(w->dir_rel);
@@ -346,7 +349,6 @@ static int local_put_open(struct store *s, const char *key, struct store_writer 
     w->base.ops = &local_writer_ops;
     w->ls = ls;
     w->fd = -1;
-    w->key = xstrdup(key);
     w->path = local_path(ls, key);
     w->dir_rel = slash ? xstrndup(key, (size_t)(slash - key)) : xstrdup("");
     dir_path = local_path(ls, w->dir_rel);
@@ -492,8 +494,8 @@ static int local_list_entry_cmp(const void *a, const void *b)
     return strcmp(x->name, y->name);
 }
 
-/* True when a key starting with rel_dir + name can match prefix. rel_dir is known to agree with prefix
- * on their common length. A directory matches when either string is a prefix of the other. */
+/* True when a key starting with rel_dir + name can match prefix; rel_dir is known to agree with
+ * prefix on their common length. A directory matches when either is a prefix of the other. */
 static bool local_list_may_match(const char *rel_dir, const char *name, bool is_dir,
                                  const char *prefix)
 {
@@ -518,9 +520,10 @@ static void local_list_entries_free(struct local_list_entry *entries, size_t cou
     xfree(entries);
 }
 
-/* Reads the entries of one directory that may lead to keys under prefix, sorted. Only this directory
- * is held in memory (closed before the caller descends), so memory follows the widest directory, not
- * the size of the tree. A directory that does not exist (or is not one) has no entries. */
+/* Reads the entries of one directory that may lead to keys under prefix, sorted. Only this
+ * directory is held in memory (closed before the caller descends), so memory follows the widest
+ * directory, not the size of the tree. A directory that does not exist (or is not one) has no
+ * entries. */
 static int local_list_read_dir(const struct local_store *ls, const char *rel_dir,
                                const char *prefix, struct local_list_entry **entries_out,
                                size_t *count_out, struct error *err)
@@ -605,7 +608,8 @@ out:
     return rc;
 }
 
-/* Lists rel_dir ("" or "a/b/") depth first. Returns -1 on error, 0 to go on, 1 when fn asked to stop. */
+/* Lists rel_dir ("" or "a/b/") depth first. Returns -1 on error, 0 to go on, 1 when fn asked to
+ * stop. */
 static int local_list_dir(const struct local_store *ls, const char *rel_dir, const char *prefix,
                           store_list_fn fn, void *ctx, struct error *err)
 {

@@ -1,5 +1,5 @@
-/* The public store_* functions: type dispatch, argument checks shared by every store, and the writer's
- * byte count. Each store implements only its ops table. */
+/* The public store_* functions: type dispatch, argument checks shared by every store, and the
+ * writer's byte count. Each store implements only its ops table. */
 #include "stores/store.h"
 
 #include <string.h>
@@ -120,15 +120,16 @@ int store_remove(struct store *s, const char *key, struct error *err)
     return s->ops->remove(s, key, err);
 }
 
-/* Checked here for every store: an empty prefix, or one not ending in '/', would remove far more than one
- * snapshot ("" is everything; "db/2026" also matches "db/20261" and a key named "db/2026"). */
+/* Checked here for every store: an empty prefix, or one not ending in '/', would remove far more
+ * than one snapshot ("" is everything; "db/2026" also matches "db/20261" and a key named
+ * "db/2026"). */
 int store_remove_prefix(struct store *s, const char *prefix, struct error *err)
 {
     size_t len = strlen(prefix);
 
     if (len == 0 || prefix[len - 1] != '/')
-        return error_set(err, ERR_USAGE, "remove prefix '%s': prefix must be non-empty and end in '/'",
-                         prefix);
+        return error_set(err, ERR_USAGE,
+                         "remove prefix '%s': prefix must be non-empty and end in '/'", prefix);
     return s->ops->remove_prefix(s, prefix, err);
 }
 

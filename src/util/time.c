@@ -31,10 +31,24 @@ void time_format_compact(time_t t, char out[TIME_ISO_LEN])
     strftime(out, TIME_ISO_LEN, "%Y%m%dT%H%M%SZ", &tm);
 }
 
+/* True when s has exactly the digits and separators of pattern ('9' = a digit). */
+static bool time_matches(const char *s, const char *pattern)
+{
+    for (; *pattern; pattern++, s++) {
+        if (*pattern == '9' ? (*s < '0' || *s > '9') : *s != *pattern)
+            return false;
+    }
+    return *s == '\0';
+}
+
 bool time_parse_utc(const char *s, time_t *out)
 {
     struct tm tm;
     const char *end;
+
+    /* strptime alone accepts blanks, one-digit fields and seconds up to 61: check the shape first. */
+    if (!time_matches(s, "9999-99-99T99:99:99Z") && !time_matches(s, "99999999T999999Z"))
+        return false;
 
     memset(&tm, 0, sizeof(tm));
     end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
@@ -44,6 +58,8 @@ bool time_parse_utc(const char *s, time_t *out)
         if (!end || *end)
             return false;
     }
+    if (tm.tm_sec > 59)
+        return false;
     *out = timegm(&tm);
     return *out != (time_t)-1;
 }

@@ -8,7 +8,9 @@
 #                       (CREATEDB, a random password exported as DB_PASS) and the database
 #                       mastodon_production owned by it. Exports PGHOST_TEST (127.0.0.1), PGPORT_TEST,
 #                       PGSOCKET_TEST (= DIR), PGDATA_TEST, PGPID_TEST (the postmaster) and PG_BIN.
-#                       The server is stopped by servers_cleanup (see below).
+#                       The server is stopped by servers_cleanup (see below). When DIR already holds
+#                       a cluster from an earlier pg_start, it is started again as it is (the
+#                       password is kept in DIR/db_pass, mode 0600).
 #   pg_use_or_start DIR reuse the server whose PGPORT_TEST/PGSOCKET_TEST/DB_PASS are exported (by
 #                       tests/integration/run.sh) when it answers; otherwise pg_start DIR.
 #   pg_stop             stop the server started by pg_start (fast, then immediate, then SIGKILL of
@@ -18,6 +20,8 @@
 #   pg_conninfo DB      libpq conninfo over TCP as mastodon (needs the password): what a job uses.
 #   pg_conninfo_socket DB  conninfo over the Unix socket as mastodon (trust): for restore targets.
 #   pg_new_db NAME      create database NAME owned by mastodon; dropped at exit on a shared server.
+#   pg_fingerprint DB   per table and sequence: name, row count, md5 of the rows (order-independent).
+#   pg_schema DB        pg_dump --schema-only of DB without version comments.
 #
 # Cleanup (one EXIT trap for everything, run in reverse order of registration):
 #   servers_trap        install the EXIT/INT/TERM traps; call once, near the top of a script.
@@ -94,6 +98,15 @@ _alive_same()
     local now
     now=$(_pid_starttime "$1") || return 1
     [[ $now == "$2" ]]
+}
+
+# pid_alive PID: PID exists and is not a zombie.
+pid_alive()
+{
+    local stat
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+    stat=${stat##*) }
+    [[ ${stat:0:1} != Z ]]
 }
 
 # kill_tracked PID STARTTIME: TERM, wait up to 5 s, then KILL.
@@ -215,34 +228,9 @@ _pg_try_start()
         -o "-p $port" start >/dev/null
 }
 
-pg_start()
+_pg_initdb()
 {
-    local dir=$1 port="" try
-    [[ $(id -u) == 0 ]] || {
-        servers_log "pg_start must run as root (initdb runs as the postgres OS user)"
-        return 1
-    }
-    id postgres >/dev/null 2>&1 || {
-        servers_log "no 'postgres' OS user: install postgresql-15"
-        return 1
-    }
-    [[ -x $PG_BIN/initdb ]] || {
-        servers_log "$PG_BIN/initdb not found: install postgresql-15 (or set PG_BIN)"
-        return 1
-    }
-    mkdir -p "$dir"
-    chown postgres:postgres "$dir"
-    chmod 0700 "$dir"
-    if ! runuser -u postgres -- test -w "$dir"; then
-        servers_log "the postgres user cannot write '$dir' (a parent directory is not searchable)"
-        return 1
-    fi
-    # Socket paths are limited to 107 bytes.
-    if ((${#dir} > 80)); then
-        servers_log "'$dir' is too long for a Unix socket directory"
-        return 1
-    fi
-
+    local dir=$1
     runuser -u postgres -- "$PG_BIN/initdb" -D "$dir/pgdata" -E UTF8 --locale=C.UTF-8 \
         --auth-local=trust --auth-host=scram-sha-256 -U postgres --no-sync \
         >"$dir/initdb.log" 2>&1 || {
@@ -272,6 +260,44 @@ log_min_messages = warning
 log_connections = off
 EOF
 
+}
+
+pg_start()
+{
+    local dir=$1 port="" try
+    [[ $(id -u) == 0 ]] || {
+        servers_log "pg_start must run as root (initdb runs as the postgres OS user)"
+        return 1
+    }
+    id postgres >/dev/null 2>&1 || {
+        servers_log "no 'postgres' OS user: install postgresql-15"
+        return 1
+    }
+    [[ -x $PG_BIN/initdb ]] || {
+        servers_log "$PG_BIN/initdb not found: install postgresql-15 (or set PG_BIN)"
+        return 1
+    }
+    mkdir -p "$dir"
+    chown postgres:postgres "$dir"
+    chmod 0700 "$dir"
+    if ! runuser -u postgres -- test -w "$dir"; then
+        servers_log "the postgres user cannot write '$dir' (a parent directory is not searchable)"
+        return 1
+    fi
+    # Socket paths are limited to 107 bytes.
+    if ((${#dir} > 80)); then
+        servers_log "'$dir' is too long for a Unix socket directory"
+        return 1
+    fi
+
+    local reuse=0
+    if [[ -f $dir/pgdata/PG_VERSION && -f $dir/db_pass ]]; then
+        # A cluster left by an earlier pg_start in the same DIR (bench/pg_snapshot.sh's BENCH_DIR).
+        reuse=1
+    else
+        _pg_initdb "$dir" || return 1
+    fi
+
     for try in 1 2 3 4 5; do
         port=$(free_port)
         if _pg_try_start "$dir" "$port"; then
@@ -297,8 +323,14 @@ EOF
     export PGHOST_TEST PGPORT_TEST PGSOCKET_TEST PGDATA_TEST PGPID_TEST
     at_exit pg_stop
 
+    if ((reuse)); then
+        DB_PASS=$(cat "$dir/db_pass")
+        export DB_PASS
+        return 0
+    fi
     DB_PASS=$(random_password)
     export DB_PASS
+    (umask 077 && printf '%s\n' "$DB_PASS" >"$dir/db_pass")
     # The password goes through stdin, not argv.
     psql_su >/dev/null <<EOF
 CREATE ROLE mastodon LOGIN CREATEDB PASSWORD '$DB_PASS';
@@ -345,4 +377,35 @@ pg_stop()
         _kill_if_same "${c%%:*}" "${c#*:}" KILL || true
     done
     return 0
+}
+
+# pg_fingerprint DB: one line per table and sequence of DB, sorted: "name<TAB>rows<TAB>md5", where md5
+# covers every row's text form independently of physical order, and sequences give their state.
+# Two databases with the same fingerprint hold the same data.
+pg_fingerprint()
+{
+    psql_su -d "$1" -At -F $'\t' <<'SQL' | LC_ALL=C sort
+SELECT CASE c.relkind
+    WHEN 'S' THEN format('SELECT %L, 1, last_value::text || %L || is_called::text FROM %s',
+                         format('%I.%I', n.nspname, c.relname), '/', format('%I.%I', n.nspname, c.relname))
+    ELSE format('SELECT %L, count(*), md5(coalesce(string_agg(md5(t::text), %L ORDER BY md5(t::text)), %L)) FROM %s t',
+                format('%I.%I', n.nspname, c.relname), '', '', format('%I.%I', n.nspname, c.relname))
+    END
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p', 'S', 'm')
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND n.nspname NOT LIKE 'pg\_toast%'
+  AND n.nspname NOT LIKE 'pg\_temp%'
+ORDER BY 1
+\gexec
+SQL
+}
+
+# pg_schema DB: the schema of DB as pg_dump --schema-only prints it, without the version comments,
+# for comparing a restored database with its source.
+pg_schema()
+{
+    "$PG_BIN/pg_dump" -h "$PGSOCKET_TEST" -p "$PGPORT_TEST" -U postgres --schema-only "$1" |
+        grep -v -e '^-- Dumped from' -e '^-- Dumped by' -e '^$' -e '^\\restrict' -e '^\\unrestrict'
 }

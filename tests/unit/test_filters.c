@@ -15,10 +15,8 @@
 #include "util/fs.h"
 #include "util/xalloc.h"
 
-extern char **environ;
-
-#define KIB 1024u
-#define MIB (1024u * 1024u)
+#define KIB ((size_t)1024)
+#define MIB ((size_t)1024 * 1024)
 
 /* Chunk sizes fed to filters, cycled: odd sizes, single bytes, and chunks larger than zstd's
  * blocks. */
@@ -65,7 +63,7 @@ static char *make_compressible(size_t len)
         size_t n;
 
         if ((r >> 8) % 5 == 0) {
-            snprintf(num, sizeof(num), "%u ", (unsigned)((r >> 16) % 100000));
+            (void)snprintf(num, sizeof(num), "%u ", (unsigned)((r >> 16) % 100000));
             w = num;
         }
         n = strlen(w);
@@ -99,10 +97,11 @@ static int filter_run(struct filter *f, const void *data, size_t len, struct buf
 static void zstd_compress_buf(const void *data, size_t len, int level, int threads, struct buf *out)
 {
     struct filter *f = zstd_compress_new(level, threads);
+    size_t before = out->len;
 
     CHECK_OK(filter_run(f, data, len, out, unit_err()));
     CHECK_INT_EQ(f->bytes_in, len);
-    CHECK_INT_EQ(f->bytes_out, out->len);
+    CHECK_INT_EQ(f->bytes_out, out->len - before);
     filter_free(f);
 }
 
@@ -346,7 +345,7 @@ static void test_zstd_flipped_byte_fails_integrity(void)
         struct buf out;
 
         buf_init(&out, BUF_NO_CAP);
-        z.data[z.len - 1] ^= 0x80;
+        z.data[z.len - 1] = (char)(z.data[z.len - 1] ^ 0x40);
         CHECK_ERR(zstd_decompress_buf(z.data, z.len, &out, &err), err, ERR_INTEGRITY, "checksum");
         buf_release(&out);
     }

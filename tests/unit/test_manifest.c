@@ -40,7 +40,7 @@ static void add_artifact(struct manifest *m, const char *name, const char *conte
     a.compression_level = level;
     a.size_bytes = size_bytes;
     a.raw_bytes = raw_bytes;
-    snprintf(a.sha256, sizeof(a.sha256), "%s", sha256);
+    (void)snprintf(a.sha256, sizeof(a.sha256), "%s", sha256);
     manifest_add_artifact(m, &a);
     xfree(a.name);
     xfree(a.content);
@@ -289,8 +289,7 @@ static void test_manifest_tables_with_unusual_names_round_trip(void)
     static const char *const names[] = {
         "with \"quotes\"",
         "back\\slash\\",
-        "\xc3\xbc"
-        "ber_\xe6\x97\xa5\xe6\x9c\xac_\xf0\x9f\x90\x98", /* über_日本_🐘 */
+        "\303\274ber_\346\227\245\346\234\254_\360\237\220\230", /* über_日本_🐘 */
         "ctl\x01\x02\x1f\t\n\r\x7f end",
         " ",
         "/slash/and..dots",
@@ -305,6 +304,8 @@ static void test_manifest_tables_with_unusual_names_round_trip(void)
         manifest_add_table(&m, names[(i + 1) % 8], names[i], (int64_t)i, i % 2 == 0);
     xfree(m.host);
     m.host = xstrdup("h\xc3\xb6st \"x\"\\");
+    /* Non-ASCII artifact names are fine; only control characters are refused. */
+    add_artifact(&m, "d\xc3\xbcmp \xe6\x97\xa5 'q'.zst", "sql", "zstd", 1, 1, 1, SHA_TEST);
     round_trip(&m, &back);
     check_manifest_equal(&m, &back);
     manifest_release(&back);
@@ -436,6 +437,12 @@ static const struct bad_case bad_cases[] = {
      "field 'ended_at': expected an RFC 3339 UTC time"},
     {"\"ended_at\": \"2026-11-24T03:17:42Z\"", "\"ended_at\": \" 2026-11-24T03:17:42Z\"",
      "field 'ended_at': expected an RFC 3339 UTC time"},
+    {"\"ended_at\": \"2026-11-24T03:17:42Z\"", "\"ended_at\": \"202-11-24T03:17:42Z\"",
+     "field 'ended_at': expected an RFC 3339 UTC time"},
+    {"\"ended_at\": \"2026-11-24T03:17:42Z\"", "\"ended_at\": \"2026-11-24T03:17:42.5Z\"",
+     "field 'ended_at': expected an RFC 3339 UTC time"},
+    {"\"ended_at\": \"2026-11-24T03:17:42Z\"", "\"ended_at\": \"2026-11-24t03:17:42z\"",
+     "field 'ended_at': expected an RFC 3339 UTC time"},
     {"\"host\": \"mastodon-1\"", "\"host\": 5", "field 'host': expected a string"},
     {"\"permafrost_version\": \"0.1.0\"", "\"permafrost_version\": {}",
      "field 'permafrost_version': expected a string"},
@@ -457,6 +464,8 @@ static const struct bad_case bad_cases[] = {
     {"\"name\": \"mastodon_production.dump.zst\"", "\"name\": \"x\\u0001y\"",
      "field 'artifacts[0].name': expected a plain file name"},
     {"\"name\": \"mastodon_production.dump.zst\"", "\"name\": \"x\\u007f\"",
+     "field 'artifacts[0].name': expected a plain file name"},
+    {"\"name\": \"mastodon_production.dump.zst\"", "\"name\": \"x\\u0085y\"",
      "field 'artifacts[0].name': expected a plain file name"},
     {"\"name\": \"mastodon_production.dump.zst\"", "\"name\": \"manifest.json\"",
      "field 'artifacts[0].name': expected a plain file name"},
@@ -481,6 +490,7 @@ static const struct bad_case bad_cases[] = {
     {SHA_TEST, "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a0",
      "field 'artifacts[0].sha256': expected 64 hex characters"},
     {SHA_TEST, SHA_TEST "0", "field 'artifacts[0].sha256': expected 64 hex characters"},
+    {"\"" SHA_TEST "\"", "5", "field 'artifacts[0].sha256': expected a string"},
     {SHA_TEST, "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a0g",
      "field 'artifacts[0].sha256': expected 64 hex characters"},
     {"}], \"postgres\"",
@@ -570,6 +580,18 @@ static void test_manifest_root_must_be_an_object(void)
     CHECK_ERR(manifest_from_json("[]", 2, &m, &err), err, ERR_INTEGRITY,
               "manifest: expected a JSON object");
     CHECK_ERR(manifest_from_json(NULL, 0, &m, &err), err, ERR_INTEGRITY, "manifest: invalid JSON");
+}
+
+static void test_manifest_json_error_keeps_control_bytes_out_of_message(void)
+{
+    static const char json[] = "{\"job\": \x01\x1b[31m}";
+    struct manifest m;
+    struct error err = ERROR_INIT;
+
+    CHECK_ERR(manifest_from_json(json, strlen(json), &m, &err), err, ERR_INTEGRITY,
+              "manifest: invalid JSON at line 1 column 9: invalid token near '?'");
+    for (const char *p = err.msg; *p; p++)
+        CHECK((unsigned char)*p >= 0x20 && *p != 0x7f);
 }
 
 static void test_manifest_failed_parse_leaves_output_untouched(void)
@@ -683,6 +705,8 @@ const struct unit_test manifest_tests[] = {
     {"test_manifest_malformed_fields_are_refused_naming_the_field",
      test_manifest_malformed_fields_are_refused_naming_the_field},
     {"test_manifest_root_must_be_an_object", test_manifest_root_must_be_an_object},
+    {"test_manifest_json_error_keeps_control_bytes_out_of_message",
+     test_manifest_json_error_keeps_control_bytes_out_of_message},
     {"test_manifest_failed_parse_leaves_output_untouched",
      test_manifest_failed_parse_leaves_output_untouched},
     {"test_manifest_release_is_safe_on_zeroed_and_released",

@@ -1,3 +1,4 @@
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -251,7 +252,7 @@ static void test_retention_weekly_matches_strftime_iso_week_every_day(void)
         struct tm tm;
 
         gmtime_r(&t, &tm);
-        strftime(want, sizeof(want), "newest, weekly %G-W%V", &tm);
+        (void)strftime(want, sizeof(want), "newest, weekly %G-W%V", &tm);
         CHECK_OK(retention_plan(&item, 1, &keep, "UTC", &d, unit_err()));
         if (strcmp(d.reason, want) != 0)
             unit_fail(__FILE__, __LINE__, "%lld: \"%s\" != \"%s\"", (long long)t, d.reason, want);
@@ -545,10 +546,23 @@ static void test_retention_unknown_timezone_is_a_config_error(void)
     char want[128];
 
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        snprintf(want, sizeof(want), "unknown timezone '%s'", bad[i]);
+        (void)snprintf(want, sizeof(want), "unknown timezone '%s'", bad[i]);
         CHECK_ERR(retention_plan(&item, 1, &keep, bad[i], &d, &err), err, ERR_CONFIG, want);
     }
     CHECK_STR_EQ(d.reason, "untouched");
+}
+
+static void test_retention_time_beyond_calendar_is_an_error(void)
+{
+    struct retention_item items[2] = {{"ok", 1795490100}, {"huge", (time_t)INT64_MAX}};
+    struct keep_policy keep = {.daily = 1};
+    struct retention_decision d[2];
+    struct error err = ERROR_INIT;
+
+    setenv("TZ", "America/New_York", 1);
+    CHECK_ERR(retention_plan(items, 2, &keep, "Europe/Berlin", d, &err), err, ERR_INTEGRITY,
+              "snapshot 'huge': time 9223372036854775807 is out of range");
+    CHECK_STR_EQ(getenv("TZ"), "America/New_York");
 }
 
 static void test_retention_restores_tz_environment(void)
@@ -643,6 +657,8 @@ const struct unit_test retention_tests[] = {
      test_retention_duplicate_items_are_planned_deterministically},
     {"test_retention_unknown_timezone_is_a_config_error",
      test_retention_unknown_timezone_is_a_config_error},
+    {"test_retention_time_beyond_calendar_is_an_error",
+     test_retention_time_beyond_calendar_is_an_error},
     {"test_retention_restores_tz_environment", test_retention_restores_tz_environment},
     {"test_retention_no_timezone_uses_process_zone", test_retention_no_timezone_uses_process_zone},
     {NULL, NULL},

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Runs the integration tests: every tests/integration/t_*.sh (or the ones named), each against the
+# permafrost binary given as the first argument, each in a fresh temporary directory, all sharing
+# one throwaway PostgreSQL 15 server (each test uses its own databases and stores).
+#
+# usage: tests/integration/run.sh PERMAFROST-BINARY [t_name ...]
+#
+# Prints "ok"/"FAIL"/"skip" per test (with the end of a failed test's log) and ends with
+# "integration: N passed, N failed" (", N skipped" when a test exits 77); exits 1 if any failed.
+# Environment: TEST_TIMEOUT (seconds per test, default 300), KEEP_LOGS=1 keeps the logs directory.
+# Needs root (initdb runs as the 'postgres' user, t_disk_full mounts a tmpfs).
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+# shellcheck source=tests/lib/servers.sh
+. "$root/tests/lib/servers.sh"
+SERVERS_LOG_PREFIX=integration
+
+if (($# < 1)) || [[ $1 == -h || $1 == --help ]]; then
+    sed -n '2,11s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+    exit 2
+fi
+bin=$1
+shift
+[[ $bin == /* ]] || bin=$PWD/$bin
+if [[ ! -x $bin ]]; then
+    echo "integration: '$bin' is not an executable" >&2
+    echo "integration: 0 passed, 1 failed"
+    exit 1
+fi
+
+tests=()
+if (($#)); then
+    for name in "$@"; do
+        name=${name##*/}
+        name=${name%.sh}
+        [[ -f $here/$name.sh ]] || {
+            echo "integration: no test '$name'" >&2
+            exit 2
+        }
+        tests+=("$here/$name.sh")
+    done
+else
+    for t in "$here"/t_*.sh; do
+        [[ -e $t ]] && tests+=("$t")
+    done
+fi
+
+servers_trap
+run_dir=""
+make_tmpdir run_dir
+logs=$run_dir/logs
+mkdir -p "$logs"
+if [[ ${KEEP_LOGS:-0} == 1 ]]; then
+    logs=$(mktemp -d /tmp/permafrost-integration-logs.XXXXXX)
+fi
+
+start=$SECONDS
+if ! pg_start "$run_dir/pg" >"$logs/pg_start.log" 2>&1; then
+    cat "$logs/pg_start.log" >&2
+    echo "integration: 0 passed, ${#tests[@]} failed"
+    exit 1
+fi
+echo "integration: PostgreSQL on 127.0.0.1:$PGPORT_TEST, binary $bin"
+
+pass=0
+failed=0
+skipped=0
+failed_names=()
+for t in "${tests[@]}"; do
+    name=$(basename "$t" .sh)
+    tdir=$run_dir/$name
+    mkdir -p "$tdir"
+    chmod 0711 "$tdir"
+    t0=$SECONDS
+    rc=0
+    # timeout sends TERM on expiry, so the test's own trap still cleans up; KILL 20 s later.
+    PERMAFROST=$bin TEST_TMP=$tdir timeout -k 20 "${TEST_TIMEOUT:-300}" bash "$t" \
+        >"$logs/$name.log" 2>&1 </dev/null || rc=$?
+    dt=$((SECONDS - t0))
+    if ((rc == 0)); then
+        pass=$((pass + 1))
+        printf 'ok   %-22s %3ds\n' "$name" "$dt"
+    elif ((rc == 77)); then
+        skipped=$((skipped + 1))
+        printf 'skip %-22s %3ds  %s\n' "$name" "$dt" "$(grep -m1 '^SKIP' "$logs/$name.log" || true)"
+    else
+        failed=$((failed + 1))
+        failed_names+=("$name")
+        printf 'FAIL %-22s %3ds  (exit %d%s)\n' "$name" "$dt" "$rc" \
+            "$( ((rc == 124)) && echo ", timed out after ${TEST_TIMEOUT:-300}s")"
+        tail -n 40 "$logs/$name.log" | sed 's/^/    | /'
+    fi
+    rm -rf "$tdir"
+done
+
+# A test must not leave processes behind: anything still running from a test's directory is a bug.
+strays=$(pgrep -af -- "$run_dir/t_" || true)
+if [[ -n $strays ]]; then
+    echo "integration: processes left behind by a test:" >&2
+    printf '%s\n' "$strays" >&2
+    failed=$((failed + 1))
+fi
+
+if ((failed)); then
+    echo "integration: failed: ${failed_names[*]:-stray processes}"
+fi
+[[ ${KEEP_LOGS:-0} == 1 ]] && echo "integration: logs in $logs"
+echo "integration: $((SECONDS - start)) s"
+if ((skipped)); then
+    echo "integration: $pass passed, $failed failed, $skipped skipped"
+else
+    echo "integration: $pass passed, $failed failed"
+fi
+((failed == 0))

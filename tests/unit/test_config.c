@@ -1,0 +1,1356 @@
+/* Tests of config/config.c and config/schema.c: validation against the option table, every error
+ * with its PATH:LINE, secrets (env:, file:, inline) and their redaction, defaults, keep policies,
+ * config show. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config/config.h"
+#include "config/schema.h"
+#include "unit.h"
+#include "util/buf.h"
+#include "util/fs.h"
+#include "util/xalloc.h"
+
+/* A store on lines 1-3 and a complete job on lines 4-7, so a case can append line 8 onwards. */
+#define STORE "[store \"local\"]\ntype = local\npath = /b\n"
+#define JOB   "[job \"db\"]\nkind = postgres\ndatabase = dbname=m\ntargets = local\n"
+
+static int parse(const char *text, struct config *cfg, struct error *err)
+{
+    return config_parse("test.conf", text, strlen(text), cfg, err);
+}
+
+/* The text must fail with exactly this message and hint ("" for none). */
+static void check_parse_error(const char *text, const char *want_msg, const char *want_hint)
+{
+    struct config cfg;
+    struct error err = ERROR_INIT;
+
+    CHECK(parse(text, &cfg, &err) < 0);
+    CHECK_INT_EQ(err.kind, ERR_CONFIG);
+    CHECK_STR_EQ(err.msg, want_msg);
+    CHECK_STR_EQ(err.hint, want_hint);
+    CHECK(cfg.path == NULL && cfg.stores == NULL && cfg.jobs == NULL && cfg.job_count == 0);
+}
+
+static char *tmp_file(const char *name, const char *data, size_t len)
+{
+    char *path = xasprintf("%s/%s", unit_tmp_dir(), name);
+    CHECK_OK(fs_write_atomic(path, data, len, 0600, unit_err()));
+    return path;
+}
+
+static char *show(const struct config *cfg)
+{
+    struct buf out;
+
+    buf_init(&out, BUF_NO_CAP);
+    config_show(cfg, &out);
+    return buf_detach(&out, NULL);
+}
+
+/* ---- valid configs and defaults ---- */
+
+static void test_minimal_config_gets_defaults(void)
+{
+    struct config cfg;
+    const struct cfg_job *job;
+
+    CHECK_OK(parse(STORE JOB, &cfg, unit_err()));
+    CHECK_STR_EQ(cfg.path, "test.conf");
+    CHECK_INT_EQ(cfg.store_count, 1);
+    CHECK_STR_EQ(cfg.stores[0].name, "local");
+    CHECK_STR_EQ(cfg.stores[0].type, "local");
+    CHECK_STR_EQ(cfg.stores[0].path, "/b");
+    CHECK_INT_EQ(cfg.stores[0].line, 1);
+    CHECK_INT_EQ(cfg.job_count, 1);
+    job = &cfg.jobs[0];
+    CHECK_STR_EQ(job->name, "db");
+    CHECK_INT_EQ(job->line, 4);
+    CHECK_INT_EQ(job->kind, JOB_KIND_POSTGRES);
+    CHECK_STR_EQ(job->database, "dbname=m");
+    CHECK(!secret_is_set(&job->password));
+    CHECK(job->password_ref == NULL);
+    CHECK_INT_EQ(job->target_count, 1);
+    CHECK_STR_EQ(job->targets[0], "local");
+    CHECK(job->keep_text == NULL);
+    CHECK_INT_EQ(job->keep.last + job->keep.hourly + job->keep.daily + job->keep.weekly +
+                     job->keep.monthly + job->keep.yearly,
+                 0);
+    CHECK(!job->globals);
+    CHECK_INT_EQ(job->compression_level, 3);
+    CHECK_INT_EQ(job->compression_threads, 0);
+    CHECK_INT_EQ(job->row_counts, ROW_COUNTS_EXACT);
+    CHECK(job->pg_dump == NULL);
+    CHECK(cfg.global.state_dir == NULL);
+    CHECK(cfg.global.timezone == NULL);
+    CHECK_INT_EQ(cfg.global.line, 0);
+    config_release(&cfg);
+    CHECK(cfg.stores == NULL && cfg.store_count == 0 && cfg.path == NULL);
+}
+
+static void test_empty_file_is_a_valid_config(void)
+{
+    struct config cfg;
+
+    CHECK_OK(parse("", &cfg, unit_err()));
+    CHECK_INT_EQ(cfg.store_count, 0);
+    CHECK_INT_EQ(cfg.job_count, 0);
+    config_release(&cfg);
+    CHECK_OK(parse("; nothing but a comment\n", &cfg, unit_err()));
+    config_release(&cfg);
+}
+
+static void test_config_without_jobs_is_valid(void)
+{
+    struct config cfg;
+
+    CHECK_OK(parse("[global]\nstate_dir = /s\n" STORE, &cfg, unit_err()));
+    CHECK_INT_EQ(cfg.job_count, 0);
+    CHECK_INT_EQ(cfg.store_count, 1);
+    CHECK_STR_EQ(cfg.global.state_dir, "/s");
+    CHECK_INT_EQ(cfg.global.line, 1);
+    config_release(&cfg);
+}
+
+static void test_mastodon_fixture_loads_every_option(void)
+{
+    char *path = xasprintf("%s/config/mastodon.conf", unit_fixture_dir());
+    struct config cfg;
+    const struct cfg_job *job;
+
+    setenv("PERMAFROST_TEST_DB_PASS", "pg-s3cret", 1);
+    CHECK_OK(config_load(path, &cfg, unit_err()));
+    CHECK_STR_EQ(cfg.path, path);
+    CHECK_STR_EQ(cfg.global.state_dir, "/var/lib/permafrost");
+    CHECK_STR_EQ(cfg.global.timezone, "Europe/Berlin");
+    CHECK_INT_EQ(cfg.store_count, 2);
+    CHECK_STR_EQ(cfg.stores[0].path, "/var/backups/permafrost");
+    CHECK_STR_EQ(cfg.stores[1].name, "nas");
+    CHECK_STR_EQ(cfg.stores[1].path, "/mnt/nas/mastodon backups");
+    job = config_find_job(&cfg, "db");
+    CHECK(job != NULL);
+    CHECK_STR_EQ(job->database,
+                 "host=localhost port=5432 dbname=mastodon_production user=mastodon");
+    CHECK_STR_EQ(job->password.value, "pg-s3cret");
+    CHECK_INT_EQ(job->password.len, 9);
+    CHECK_STR_EQ(job->password_ref, "env:PERMAFROST_TEST_DB_PASS");
+    CHECK_INT_EQ(job->target_count, 2);
+    CHECK_STR_EQ(job->targets[1], "nas");
+    CHECK_STR_EQ(job->keep_text, "last 3, daily 7, weekly 4, monthly 6, yearly 2");
+    CHECK_INT_EQ(job->keep.last, 3);
+    CHECK_INT_EQ(job->keep.hourly, 0);
+    CHECK_INT_EQ(job->keep.daily, 7);
+    CHECK_INT_EQ(job->keep.weekly, 4);
+    CHECK_INT_EQ(job->keep.monthly, 6);
+    CHECK_INT_EQ(job->keep.yearly, 2);
+    CHECK(job->globals);
+    CHECK_INT_EQ(job->compression_level, 6);
+    CHECK_INT_EQ(job->compression_threads, 2);
+    CHECK_INT_EQ(job->row_counts, ROW_COUNTS_ESTIMATE);
+    CHECK_STR_EQ(job->pg_dump, "/usr/lib/postgresql/15/bin/pg_dump");
+    config_release(&cfg);
+    xfree(path);
+}
+
+static void test_minimal_fixture_loads(void)
+{
+    char *path = xasprintf("%s/config/minimal.conf", unit_fixture_dir());
+    struct config cfg;
+
+    CHECK_OK(config_load(path, &cfg, unit_err()));
+    CHECK_INT_EQ(cfg.job_count, 1);
+    CHECK(config_find_store(&cfg, "local") == &cfg.stores[0]);
+    config_release(&cfg);
+    xfree(path);
+}
+
+static void test_targets_may_name_a_store_defined_later(void)
+{
+    struct config cfg;
+
+    CHECK_OK(parse(JOB STORE, &cfg, unit_err()));
+    CHECK_STR_EQ(cfg.jobs[0].targets[0], "local");
+    config_release(&cfg);
+}
+
+static void test_find_store_and_job_by_name(void)
+{
+    struct config cfg;
+
+    CHECK_OK(parse(STORE "[store \"nas\"]\ntype = local\npath = /n\n" JOB, &cfg, unit_err()));
+    CHECK(config_find_store(&cfg, "nas") == &cfg.stores[1]);
+    CHECK(config_find_store(&cfg, "NAS") == NULL);
+    CHECK(config_find_store(&cfg, "offsite") == NULL);
+    CHECK(config_find_job(&cfg, "db") == &cfg.jobs[0]);
+    CHECK(config_find_job(&cfg, "media") == NULL);
+    config_release(&cfg);
+}
+
+static void test_enum_values_are_case_insensitive_and_stored_canonical(void)
+{
+    struct config cfg;
+
+    CHECK_OK(parse("[store \"local\"]\ntype = LOCAL\npath = /b\n"
+                   "[job \"db\"]\nkind = Postgres\ndatabase = dbname=m\ntargets = local\n"
+                   "row_counts = OFF\n",
+                   &cfg, unit_err()));
+    CHECK_STR_EQ(cfg.stores[0].type, "local");
+    CHECK_INT_EQ(cfg.jobs[0].kind, JOB_KIND_POSTGRES);
+    CHECK_INT_EQ(cfg.jobs[0].row_counts, ROW_COUNTS_OFF);
+    config_release(&cfg);
+}
+
+static void test_store_and_job_names_of_64_chars_are_accepted(void)
+{
+    struct config cfg;
+    char text[512];
+    const char *name = "A-very_long.name-01234567890123456789012345678901234567890123456";
+
+    CHECK_INT_EQ(strlen(name), 64);
+    snprintf(text, sizeof(text), "[store \"%s\"]\ntype = local\npath = /b\n", name);
+    CHECK_OK(parse(text, &cfg, unit_err()));
+    CHECK_STR_EQ(cfg.stores[0].name, name);
+    config_release(&cfg);
+}
+
+/* ---- every error, with its line ---- */
+
+static void test_unknown_key_suggests_nearest(void)
+{
+    check_parse_error(STORE JOB "pasword = env:X\n",
+                      "test.conf:8: unknown key 'pasword' in [job \"db\"]",
+                      "did you mean 'password'?");
+    check_parse_error(STORE JOB "targest = local\n",
+                      "test.conf:8: unknown key 'targest' in [job \"db\"]",
+                      "did you mean 'targets'?");
+    check_parse_error("[store \"x\"]\ntpye = local\n",
+                      "test.conf:2: unknown key 'tpye' in [store \"x\"]", "did you mean 'type'?");
+    check_parse_error("[job \"db\"]\nknid = postgres\n",
+                      "test.conf:2: unknown key 'knid' in [job \"db\"]", "did you mean 'kind'?");
+    check_parse_error("[global]\nstatedir = /s\n",
+                      "test.conf:2: unknown key 'statedir' in [global]",
+                      "did you mean 'state_dir'?");
+}
+
+static void test_unknown_key_far_from_every_key_has_no_hint(void)
+{
+    check_parse_error(STORE JOB "schedule = @daily\n",
+                      "test.conf:8: unknown key 'schedule' in [job \"db\"]", "");
+    check_parse_error(STORE JOB "path = /x\n", "test.conf:8: unknown key 'path' in [job \"db\"]",
+                      "");
+    check_parse_error(STORE "kind = postgres\n",
+                      "test.conf:4: unknown key 'kind' in [store \"local\"]", "");
+}
+
+static void test_unknown_section_suggests_nearest(void)
+{
+    check_parse_error(STORE "[jobs \"db\"]\nkind = postgres\n",
+                      "test.conf:4: unknown section [jobs \"db\"] (known: global, store, job)",
+                      "did you mean 'job'?");
+    check_parse_error("[Globl]\n",
+                      "test.conf:1: unknown section [globl] (known: global, store, job)",
+                      "did you mean 'global'?");
+    check_parse_error("[notify \"ops\"]\n",
+                      "test.conf:1: unknown section [notify \"ops\"] (known: global, store, job)",
+                      "");
+}
+
+static void test_section_names_are_checked(void)
+{
+    check_parse_error("[store]\ntype = local\n",
+                      "test.conf:1: section [store] needs a name, as in [store \"NAME\"]", "");
+    check_parse_error("[global \"x\"]\n",
+                      "test.conf:1: section [global] takes no name, got [global \"x\"]", "");
+    check_parse_error(
+        "[store \"bad name\"]\n",
+        "test.conf:1: invalid store name 'bad name' (use 1 to 64 letters, digits, '_', '.' or '-')",
+        "");
+    check_parse_error(
+        "[job \"\"]\n",
+        "test.conf:1: invalid job name '' (use 1 to 64 letters, digits, '_', '.' or '-')", "");
+    check_parse_error(
+        "[job \"a\\\"b\"]\n",
+        "test.conf:1: invalid job name 'a\"b' (use 1 to 64 letters, digits, '_', '.' or '-')", "");
+    check_parse_error("[store "
+                      "\"x1234567890123456789012345678901234567890123456789012345678901234\"]\n",
+                      "test.conf:1: invalid store name "
+                      "'x1234567890123456789012345678901234567890123456789012345678901234' (use 1 "
+                      "to 64 letters, digits, '_', '.' or '-')",
+                      "");
+}
+
+static void test_invalid_name_is_shown_printable(void)
+{
+    check_parse_error(
+        "[store \"\x1b[31mred\"]\n",
+        "test.conf:1: invalid store name '?[31mred' (use 1 to 64 letters, digits, '_', '.' or '-')",
+        "");
+}
+
+static void test_duplicate_key_names_both_lines(void)
+{
+    check_parse_error(STORE JOB "keep = daily 7\nkeep = weekly 4\n",
+                      "test.conf:9: duplicate key 'keep' in [job \"db\"] (first at line 8)", "");
+    check_parse_error(STORE JOB "kind = postgres\n",
+                      "test.conf:8: duplicate key 'kind' in [job \"db\"] (first at line 5)", "");
+    check_parse_error("[store \"x\"]\nPATH = /a\ntype = local\npath = /b\n",
+                      "test.conf:4: duplicate key 'path' in [store \"x\"] (first at line 2)", "");
+}
+
+static void test_duplicate_sections_name_both_lines(void)
+{
+    check_parse_error(STORE JOB "[store \"local\"]\ntype = local\npath = /c\n",
+                      "test.conf:8: duplicate section [store \"local\"] (first at line 1)", "");
+    check_parse_error(STORE JOB "\n" JOB,
+                      "test.conf:9: duplicate section [job \"db\"] (first at line 4)", "");
+    check_parse_error("[global]\n\n[global]\n",
+                      "test.conf:3: duplicate section [global] (first at line 1)", "");
+    /* The earliest repeat in the file is the one reported. */
+    check_parse_error("[job \"b\"]\n[job \"a\"]\n[job \"b\"]\n[job \"a\"]\n",
+                      "test.conf:3: duplicate section [job \"b\"] (first at line 1)", "");
+}
+
+static void test_same_name_for_a_store_and_a_job_is_allowed(void)
+{
+    struct config cfg;
+
+    CHECK_OK(parse("[store \"db\"]\ntype = local\npath = /b\n"
+                   "[job \"db\"]\nkind = postgres\ndatabase = dbname=m\ntargets = db\n",
+                   &cfg, unit_err()));
+    config_release(&cfg);
+}
+
+static void test_required_keys_are_reported_at_the_header(void)
+{
+    check_parse_error("[store \"x\"]\npath = /b\n",
+                      "test.conf:1: missing required key 'type' in [store \"x\"]", "");
+    check_parse_error("[store \"x\"]\ntype = local\n",
+                      "test.conf:1: missing required key 'path' in [store \"x\"]", "");
+    check_parse_error(STORE "[job \"db\"]\ndatabase = dbname=m\ntargets = local\n",
+                      "test.conf:4: missing required key 'kind' in [job \"db\"]", "");
+    check_parse_error(STORE "[job \"db\"]\nkind = postgres\ntargets = local\n",
+                      "test.conf:4: missing required key 'database' in [job \"db\"]", "");
+    check_parse_error(STORE "[job \"db\"]\nkind = postgres\ndatabase = dbname=m\n",
+                      "test.conf:4: missing required key 'targets' in [job \"db\"]", "");
+}
+
+static void test_unknown_store_type_lists_known_types(void)
+{
+    check_parse_error(STORE "[store \"offsite\"]\ntype = s3\n",
+                      "test.conf:5: type: unknown store type 's3' (known: local)", "");
+    check_parse_error("[store \"x\"]\ntype = locl\npath = /b\n",
+                      "test.conf:2: type: unknown store type 'locl' (known: local)",
+                      "did you mean 'local'?");
+}
+
+static void test_unknown_job_kind_lists_known_kinds(void)
+{
+    check_parse_error(STORE "[job \"db\"]\nkind = mysql\n",
+                      "test.conf:5: kind: unknown job kind 'mysql' (known: postgres)", "");
+    check_parse_error(STORE "[job \"db\"]\nkind = postgre\n",
+                      "test.conf:5: kind: unknown job kind 'postgre' (known: postgres)",
+                      "did you mean 'postgres'?");
+}
+
+static void test_unknown_target_lists_known_stores(void)
+{
+    check_parse_error(
+        STORE "[store \"nas\"]\ntype = local\npath = /n\n"
+              "[job \"db\"]\nkind = postgres\ndatabase = dbname=m\n"
+              "targets = local, offsite\n",
+        "test.conf:10: job 'db': unknown store 'offsite' in targets (known: local, nas)", "");
+    check_parse_error(STORE "[job \"db\"]\nkind = postgres\ndatabase = dbname=m\ntargets = locl\n",
+                      "test.conf:7: job 'db': unknown store 'locl' in targets (known: local)",
+                      "did you mean 'local'?");
+    check_parse_error("[job \"db\"]\nkind = postgres\ndatabase = dbname=m\ntargets = local\n",
+                      "test.conf:4: job 'db': unknown store 'local' in targets (no stores are "
+                      "defined)",
+                      "");
+}
+
+static void test_unknown_target_with_many_stores_shortens_the_list(void)
+{
+    struct buf text;
+    struct config cfg;
+    struct error err = ERROR_INIT;
+
+    buf_init(&text, BUF_NO_CAP);
+    for (int i = 0; i < 100; i++)
+        buf_addf(&text, "[store \"store-number-%d\"]\ntype = local\npath = /b\n", i);
+    buf_adds(&text, "[job \"db\"]\nkind = postgres\ndatabase = dbname=m\ntargets = nope\n");
+    CHECK_ERR(parse(text.data, &cfg, &err), err, ERR_CONFIG,
+              "test.conf:304: job 'db': unknown store 'nope' in targets (known: store-number-0, "
+              "store-number-1, ");
+    CHECK(strstr(err.msg, ", ...)"));
+    CHECK(!strstr(err.msg, "store-number-99"));
+    buf_release(&text);
+}
+
+static void test_targets_list_errors(void)
+{
+    check_parse_error(STORE "[job \"db\"]\nkind = postgres\ndatabase = dbname=m\n"
+                            "targets = local, local\n",
+                      "test.conf:7: targets: 'local' is listed twice", "");
+    check_parse_error(STORE "[job \"db\"]\nkind = postgres\ndatabase = dbname=m\n"
+                            "targets = local,,x\n",
+                      "test.conf:7: targets: empty item in the list", "");
+    check_parse_error(STORE "[job \"db\"]\nkind = postgres\ndatabase = dbname=m\n"
+                            "targets = local,\n",
+                      "test.conf:7: targets: empty item in the list", "");
+    check_parse_error(STORE "[job \"db\"]\nkind = postgres\ndatabase = dbname=m\ntargets =\n",
+                      "test.conf:7: targets: the list is empty", "");
+}
+
+static void test_targets_are_trimmed_and_kept_in_order(void)
+{
+    struct config cfg;
+
+    CHECK_OK(
+        parse("[store \"b\"]\ntype = local\npath = /b\n[store \"a\"]\ntype = local\npath = /a\n"
+              "[job \"db\"]\nkind = postgres\ndatabase = dbname=m\ntargets =  b ,a\t\n",
+              &cfg, unit_err()));
+    CHECK_INT_EQ(cfg.jobs[0].target_count, 2);
+    CHECK_STR_EQ(cfg.jobs[0].targets[0], "b");
+    CHECK_STR_EQ(cfg.jobs[0].targets[1], "a");
+    config_release(&cfg);
+}
+
+static void test_paths_must_be_absolute(void)
+{
+    check_parse_error("[global]\nstate_dir = relative/dir\n",
+                      "test.conf:2: state_dir: 'relative/dir' is not an absolute path", "");
+    check_parse_error("[store \"x\"]\ntype = local\npath =\n", "test.conf:3: path: empty value",
+                      "");
+    check_parse_error(STORE JOB "pg_dump = pg_dump\n",
+                      "test.conf:8: pg_dump: 'pg_dump' is not an absolute path", "");
+}
+
+static void test_syntax_errors_carry_path_and_line(void)
+{
+    check_parse_error("[store \"x\"]\ntype = \"local\n", "test.conf:2: unterminated quote", "");
+    check_parse_error("[store \"x\"]\ntype local\n",
+                      "test.conf:2: missing '=' (expected 'key = value')", "");
+    check_parse_error("type = local\n", "test.conf:1: key 'type' outside a section", "");
+    check_parse_error("[store \"x\"]\n= local\n", "test.conf:2: empty key", "");
+    check_parse_error(
+        "[store x]\n",
+        "test.conf:1: invalid section header (expected [name] or [name \"subsection\"])", "");
+}
+
+static void test_nul_byte_in_config_is_an_error(void)
+{
+    static const char text[] = "[global]\nstate_dir = /a\0b\n";
+    struct config cfg;
+    struct error err = ERROR_INIT;
+
+    CHECK_ERR(config_parse("test.conf", text, sizeof(text) - 1, &cfg, &err), err, ERR_CONFIG,
+              "test.conf:2: NUL byte");
+}
+
+static void test_failed_parse_leaves_config_empty(void)
+{
+    struct config cfg;
+    struct error err = ERROR_INIT;
+
+    memset(&cfg, 0x5a, sizeof(cfg));
+    CHECK(parse(STORE JOB "bogus = 1\n", &cfg, &err) < 0);
+    CHECK(cfg.path == NULL && cfg.stores == NULL && cfg.store_count == 0 && cfg.jobs == NULL &&
+          cfg.job_count == 0 && cfg.global.state_dir == NULL);
+    config_release(&cfg);
+}
+
+/* ---- option types ---- */
+
+static void test_bool_accepts_every_spelling(void)
+{
+    static const char *const yes[] = {"yes", "true", "on", "1", "YES", "True"};
+    static const char *const no[] = {"no", "false", "off", "0", "No", "OFF"};
+    char text[256];
+    struct config cfg;
+
+    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+        snprintf(text, sizeof(text), STORE JOB "globals = %s\n", yes[i]);
+        CHECK_OK(parse(text, &cfg, unit_err()));
+        CHECK(cfg.jobs[0].globals);
+        config_release(&cfg);
+        snprintf(text, sizeof(text), STORE JOB "globals = %s\n", no[i]);
+        CHECK_OK(parse(text, &cfg, unit_err()));
+        CHECK(!cfg.jobs[0].globals);
+        config_release(&cfg);
+    }
+    check_parse_error(STORE JOB "globals = maybe\n",
+                      "test.conf:8: globals: expected yes or no (or true/false, on/off, 1/0), got "
+                      "'maybe'",
+                      "");
+    check_parse_error(
+        STORE JOB "globals =\n",
+        "test.conf:8: globals: expected yes or no (or true/false, on/off, 1/0), got ''", "");
+}
+
+static void check_compression(const char *value, int level, int threads)
+{
+    char text[256];
+    struct config cfg;
+
+    snprintf(text, sizeof(text), STORE JOB "compression = %s\n", value);
+    CHECK_OK(parse(text, &cfg, unit_err()));
+    CHECK_INT_EQ(cfg.jobs[0].compression_level, level);
+    CHECK_INT_EQ(cfg.jobs[0].compression_threads, threads);
+    config_release(&cfg);
+}
+
+static void test_compression_accepts_level_and_threads(void)
+{
+    check_compression("zstd", 3, 0);
+    check_compression("ZSTD", 3, 0);
+    check_compression("zstd:1", 1, 0);
+    check_compression("zstd:19", 19, 0);
+    check_compression("zstd:19:8", 19, 8);
+    check_compression("zstd:3:0", 3, 0);
+    check_compression("zstd:3:256", 3, 256);
+}
+
+static void test_compression_rejects_bad_values(void)
+{
+    check_parse_error(STORE JOB "compression = zstd:0\n",
+                      "test.conf:8: compression: level must be from 1 to 19, got '0'", "");
+    check_parse_error(STORE JOB "compression = zstd:20\n",
+                      "test.conf:8: compression: level must be from 1 to 19, got '20'", "");
+    check_parse_error(STORE JOB "compression = zstd:\n",
+                      "test.conf:8: compression: level must be from 1 to 19, got ''", "");
+    check_parse_error(STORE JOB "compression = zstd:-1\n",
+                      "test.conf:8: compression: level must be from 1 to 19, got '-1'", "");
+    check_parse_error(STORE JOB "compression = zstd:99999999999999999999\n",
+                      "test.conf:8: compression: level must be from 1 to 19, got "
+                      "'99999999999999999999'",
+                      "");
+    check_parse_error(STORE JOB "compression = zstd:3:257\n",
+                      "test.conf:8: compression: threads must be from 0 to 256, got '257'", "");
+    check_parse_error(STORE JOB "compression = zstd:3:x\n",
+                      "test.conf:8: compression: threads must be from 0 to 256, got 'x'", "");
+    check_parse_error(STORE JOB "compression = zstd:3:1:1\n",
+                      "test.conf:8: compression: expected zstd, zstd:LEVEL or zstd:LEVEL:THREADS",
+                      "");
+    check_parse_error(STORE JOB "compression = gzip:6\n",
+                      "test.conf:8: compression: unknown algorithm 'gzip' (known: zstd)", "");
+    check_parse_error(STORE JOB "compression =\n",
+                      "test.conf:8: compression: unknown algorithm '' (known: zstd)", "");
+}
+
+static void test_row_counts_modes(void)
+{
+    struct config cfg;
+
+    CHECK_OK(parse(STORE JOB "row_counts = estimate\n", &cfg, unit_err()));
+    CHECK_INT_EQ(cfg.jobs[0].row_counts, ROW_COUNTS_ESTIMATE);
+    config_release(&cfg);
+    check_parse_error(
+        STORE JOB "row_counts = approx\n",
+        "test.conf:8: row_counts: unknown mode 'approx' (known: exact, estimate, off)", "");
+    check_parse_error(STORE JOB "row_counts = exakt\n",
+                      "test.conf:8: row_counts: unknown mode 'exakt' (known: exact, estimate, off)",
+                      "did you mean 'exact'?");
+}
+
+static void test_timezone_accepts_utc_and_iana_names(void)
+{
+    struct config cfg;
+
+    CHECK_OK(parse("[global]\ntimezone = UTC\n", &cfg, unit_err()));
+    CHECK_STR_EQ(cfg.global.timezone, "UTC");
+    config_release(&cfg);
+    if (!fs_exists(SCHEMA_ZONEINFO_DIR "/America/Argentina/Buenos_Aires")) {
+        printf("    (no tzdata installed: only UTC checked)\n");
+        return;
+    }
+    CHECK_OK(parse("[global]\ntimezone = America/Argentina/Buenos_Aires\n", &cfg, unit_err()));
+    CHECK_STR_EQ(cfg.global.timezone, "America/Argentina/Buenos_Aires");
+    config_release(&cfg);
+    CHECK_OK(parse("[global]\ntimezone = Etc/GMT+5\n", &cfg, unit_err()));
+    config_release(&cfg);
+}
+
+static void test_timezone_rejects_unknown_names_and_non_zone_files(void)
+{
+    static const char *const bad[] = {"Europe/Berln", "../../etc/passwd", "/etc/localtime",
+                                      "zone.tab",     "Europe",           "Europe//Berlin",
+                                      "Europe/",      "posix/../UTC"};
+    char text[256];
+    char want[256];
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(text, sizeof(text), "[global]\ntimezone = %s\n", bad[i]);
+        snprintf(want, sizeof(want),
+                 "test.conf:2: timezone: unknown time zone '%s' (not found in /usr/share/zoneinfo)",
+                 bad[i]);
+        check_parse_error(text, want, "use an IANA name such as 'Europe/Berlin', or 'UTC'");
+    }
+    check_parse_error(
+        "[global]\ntimezone =\n",
+        "test.conf:2: timezone: empty value (leave it out to use the machine's time zone)", "");
+}
+
+/* ---- conninfo ---- */
+
+static void test_conninfo_with_a_password_is_rejected(void)
+{
+    static const char *const bad[] = {
+        "host=db password=s3cret dbname=m",
+        "host=db password = 's3 cret'",
+        "host=db PASSWORD=s3cret",
+        "password=",
+        "postgresql://mastodon:s3cret@db:5432/mastodon_production",
+        "postgres://mastodon:@db/m",
+        "postgresql://db/m?sslmode=require&password=s3cret",
+        "postgresql://db/m?%70assword=s3cret",
+        "dbname='host=db password=s3cret'",
+        "dbname=postgresql://u:s3cret@db/m",
+    };
+    char text[512];
+    struct config cfg;
+    struct error err = ERROR_INIT;
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(text, sizeof(text),
+                 STORE "[job \"db\"]\nkind = postgres\ntargets = local\ndatabase = \"%s\"\n",
+                 bad[i]);
+        CHECK_ERR(parse(text, &cfg, &err), err, ERR_CONFIG,
+                  "test.conf:7: database: the conninfo contains a password; use 'password = "
+                  "env:NAME' or 'password = file:PATH' in this job instead");
+        CHECK(!strstr(err.msg, "s3"));
+        CHECK(!strstr(err.hint, "s3"));
+    }
+}
+
+static void test_conninfo_without_a_password_is_accepted(void)
+{
+    static const char *const good[] = {
+        "dbname=password_db user=password",
+        "host=db application_name='password=no' dbname=m",
+        "host = db   dbname = 'my db' user=mastodon",
+        "host=/var/run/postgresql dbname=m",
+        "postgresql://mastodon@db:5432/mastodon_production?sslmode=require",
+        "postgresql://db/m?application_name=password",
+        "postgresql:///m?host=/var/run/postgresql",
+        "dbname='it\\'s' user=x",
+    };
+    char text[512];
+    struct config cfg;
+
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        snprintf(text, sizeof(text),
+                 STORE "[job \"db\"]\nkind = postgres\ntargets = local\ndatabase = %s\n", good[i]);
+        CHECK_OK(parse(text, &cfg, unit_err()));
+        config_release(&cfg);
+    }
+}
+
+static void test_malformed_conninfo_is_rejected_without_echoing_it(void)
+{
+    static const char *const bad[] = {"host=db hunter2", "mastodon_production hunter2",
+                                      "host='db hunter2", "=hunter2"};
+    char text[512];
+    struct config cfg;
+    struct error err = ERROR_INIT;
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(text, sizeof(text), STORE JOB "[job \"x\"]\nkind = postgres\ndatabase = %s\n",
+                 bad[i]);
+        CHECK_ERR(parse(text, &cfg, &err), err, ERR_CONFIG,
+                  "test.conf:10: database: invalid conninfo (expected 'key=value ...' or a "
+                  "postgresql:// URI)");
+        CHECK(!strstr(err.msg, "hunter2"));
+    }
+    check_parse_error(STORE "[job \"db\"]\nkind = postgres\ntargets = local\ndatabase =\n",
+                      "test.conf:7: database: empty value", "");
+}
+
+/* ---- secrets ---- */
+
+static void test_password_from_env(void)
+{
+    struct config cfg;
+
+    setenv("PF_TEST_DB_PASS", "from env ; with # chars", 1);
+    CHECK_OK(parse(STORE JOB "password = env:PF_TEST_DB_PASS\n", &cfg, unit_err()));
+    CHECK_STR_EQ(cfg.jobs[0].password.value, "from env ; with # chars");
+    CHECK_STR_EQ(cfg.jobs[0].password_ref, "env:PF_TEST_DB_PASS");
+    config_release(&cfg);
+}
+
+static void test_password_env_errors(void)
+{
+    unsetenv("PF_TEST_UNSET");
+    setenv("PF_TEST_EMPTY", "", 1);
+    check_parse_error(STORE JOB "password = env:PF_TEST_UNSET\n",
+                      "test.conf:8: password: environment variable 'PF_TEST_UNSET' is not set", "");
+    check_parse_error(STORE JOB "password = env:PF_TEST_EMPTY\n",
+                      "test.conf:8: password: environment variable 'PF_TEST_EMPTY' is empty", "");
+    check_parse_error(STORE JOB "password = env:\n",
+                      "test.conf:8: password: invalid environment variable name ''", "");
+    check_parse_error(STORE JOB "password = env:1BAD-NAME\n",
+                      "test.conf:8: password: invalid environment variable name '1BAD-NAME'", "");
+}
+
+static void test_password_from_file_strips_one_newline(void)
+{
+    static const struct {
+        const char *content;
+        const char *want;
+    } cases[] = {
+        {"s3cret\n", "s3cret"},   {"s3cret", "s3cret"},           {"s3cret\n\n", "s3cret\n"},
+        {"s3cret\r\n", "s3cret"}, {"  spaced  \n", "  spaced  "}, {"a\nb\n", "a\nb"},
+    };
+    char text[512];
+    struct config cfg;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *path = tmp_file("pass", cases[i].content, strlen(cases[i].content));
+        snprintf(text, sizeof(text), STORE JOB "password = file:%s\n", path);
+        CHECK_OK(parse(text, &cfg, unit_err()));
+        CHECK_STR_EQ(cfg.jobs[0].password.value, cases[i].want);
+        CHECK_INT_EQ(cfg.jobs[0].password.len, strlen(cases[i].want));
+        CHECK(strncmp(cfg.jobs[0].password_ref, "file:", 5) == 0);
+        CHECK_STR_EQ(cfg.jobs[0].password_ref + 5, path);
+        config_release(&cfg);
+        xfree(path);
+    }
+}
+
+static void test_password_file_errors_include_strerror(void)
+{
+    char text[512];
+    char want[512];
+    char *empty = tmp_file("empty", "\n", 1);
+
+    check_parse_error(STORE JOB "password = file:/nonexistent/db_pass\n",
+                      "test.conf:8: password: cannot read '/nonexistent/db_pass': No such file or "
+                      "directory",
+                      "");
+    snprintf(text, sizeof(text), STORE JOB "password = file:%s\n", unit_tmp_dir());
+    snprintf(want, sizeof(want), "test.conf:8: password: cannot read '%s': not a regular file",
+             unit_tmp_dir());
+    check_parse_error(text, want, "");
+    snprintf(text, sizeof(text), STORE JOB "password = file:%s\n", empty);
+    snprintf(want, sizeof(want), "test.conf:8: password: file '%s' is empty", empty);
+    check_parse_error(text, want, "");
+    check_parse_error(STORE JOB "password = file:\n", "test.conf:8: password: 'file:' needs a path",
+                      "");
+    xfree(empty);
+}
+
+static void test_password_file_unreadable_reports_permission_denied(void)
+{
+    char text[512];
+    char want[512];
+    char *path = tmp_file("locked", "s3cret\n", 7);
+
+    if (geteuid() == 0) {
+        printf("    (running as root: permissions are not enforced, skipped)\n");
+        xfree(path);
+        return;
+    }
+    CHECK(chmod(path, 0) == 0);
+    snprintf(text, sizeof(text), STORE JOB "password = file:%s\n", path);
+    snprintf(want, sizeof(want), "test.conf:8: password: cannot read '%s': Permission denied",
+             path);
+    check_parse_error(text, want, "");
+    xfree(path);
+}
+
+static void test_password_file_is_capped_at_64_kib(void)
+{
+    size_t cap = SCHEMA_SECRET_MAX;
+    char *data = xmalloc(cap + 1);
+    char text[512];
+    char want[512];
+    char *path;
+    struct config cfg;
+    struct error err = ERROR_INIT;
+
+    memset(data, 'K', cap + 1);
+    path = tmp_file("big", data, cap);
+    snprintf(text, sizeof(text), STORE JOB "password = file:%s\n", path);
+    CHECK_OK(parse(text, &cfg, unit_err()));
+    CHECK_INT_EQ(cfg.jobs[0].password.len, cap);
+    config_release(&cfg);
+    xfree(path);
+
+    path = tmp_file("bigger", data, cap + 1);
+    snprintf(text, sizeof(text), STORE JOB "password = file:%s\n", path);
+    snprintf(want, sizeof(want), "test.conf:8: password: cannot read '%s': larger than 65536 bytes",
+             path);
+    CHECK_ERR(parse(text, &cfg, &err), err, ERR_CONFIG, want);
+    CHECK(!strstr(err.msg, "KKKK"));
+    xfree(path);
+    xfree(data);
+}
+
+static void test_inline_password_is_accepted_and_recorded_as_inline(void)
+{
+    struct config cfg;
+
+    CHECK_OK(parse(STORE JOB "password = \"correct horse ; battery\"\n", &cfg, unit_err()));
+    CHECK_STR_EQ(cfg.jobs[0].password.value, "correct horse ; battery");
+    CHECK_STR_EQ(cfg.jobs[0].password_ref, "inline");
+    config_release(&cfg);
+}
+
+static void test_secret_values_never_reach_error_messages(void)
+{
+    struct config cfg;
+    struct error err = ERROR_INIT;
+    char text[512];
+    char *path = tmp_file("pass", "file-s3cret\n", 12);
+
+    setenv("PF_TEST_DB_PASS", "env-s3cret", 1);
+    /* A repeated inline password, and errors after each kind of secret was read. */
+    CHECK(parse(STORE JOB "password = inline-s3cret\npassword = inline-s3cret\n", &cfg, &err) < 0);
+    CHECK(strstr(err.msg, "duplicate key 'password'"));
+    CHECK(!strstr(err.msg, "s3cret") && !strstr(err.hint, "s3cret"));
+    CHECK(parse(STORE JOB "password = env:PF_TEST_DB_PASS\nbogus = 1\n", &cfg, &err) < 0);
+    CHECK(!strstr(err.msg, "env-s3cret") && !strstr(err.hint, "s3cret"));
+    snprintf(text, sizeof(text), STORE JOB "password = file:%s\nbogus = 1\n", path);
+    CHECK(parse(text, &cfg, &err) < 0);
+    CHECK(!strstr(err.msg, "file-s3cret") && !strstr(err.hint, "s3cret"));
+    CHECK(parse(STORE "[job \"db\"]\npassword = inline-s3cret\nkind = postgres\ndatabase = x=y\n",
+                &cfg, &err) < 0);
+    CHECK(!strstr(err.msg, "s3cret"));
+    CHECK(parse(STORE JOB "pasword = inline-s3cret\n", &cfg, &err) < 0);
+    CHECK(!strstr(err.msg, "s3cret") && !strstr(err.hint, "s3cret"));
+    xfree(path);
+}
+
+static void test_resolve_secret_outside_the_file(void)
+{
+    struct secret s = SECRET_INIT;
+    struct error err = ERROR_INIT;
+    char ref[512];
+    char *path = tmp_file("pass", "file-s3cret\n", 12);
+
+    setenv("PF_TEST_DB_PASS", "env-s3cret", 1);
+    CHECK_OK(config_resolve_secret("env:PF_TEST_DB_PASS", &s, unit_err()));
+    CHECK_STR_EQ(s.value, "env-s3cret");
+    snprintf(ref, sizeof(ref), "file:%s", path);
+    CHECK_OK(config_resolve_secret(ref, &s, unit_err()));
+    CHECK_STR_EQ(s.value, "file-s3cret");
+    /* An inline value is refused (it would sit in argv) and not echoed; *out is left as it was. */
+    CHECK_ERR(config_resolve_secret("inline-s3cret", &s, &err), err, ERR_CONFIG,
+              "expected env:NAME or file:PATH");
+    CHECK(!strstr(err.msg, "s3cret"));
+    CHECK_STR_EQ(s.value, "file-s3cret");
+    unsetenv("PF_TEST_UNSET");
+    CHECK_ERR(config_resolve_secret("env:PF_TEST_UNSET", &s, &err), err, ERR_CONFIG,
+              "environment variable 'PF_TEST_UNSET' is not set");
+    CHECK_ERR(config_resolve_secret("file:/nonexistent/x", &s, &err), err, ERR_CONFIG,
+              "cannot read '/nonexistent/x': No such file or directory");
+    CHECK_STR_EQ(s.value, "file-s3cret");
+    secret_release(&s);
+    xfree(path);
+}
+
+/* ---- keep ---- */
+
+static void test_keep_parses_every_unit(void)
+{
+    struct keep_policy k;
+
+    CHECK_OK(config_parse_keep("last 3, hourly 24, daily 7, weekly 4, monthly 6, yearly 2", &k,
+                               unit_err()));
+    CHECK_INT_EQ(k.last, 3);
+    CHECK_INT_EQ(k.hourly, 24);
+    CHECK_INT_EQ(k.daily, 7);
+    CHECK_INT_EQ(k.weekly, 4);
+    CHECK_INT_EQ(k.monthly, 6);
+    CHECK_INT_EQ(k.yearly, 2);
+}
+
+static void test_keep_accepts_any_order_case_and_spacing(void)
+{
+    struct keep_policy k;
+
+    CHECK_OK(config_parse_keep("  Monthly\t12 ,DAILY   1,last 100000  ", &k, unit_err()));
+    CHECK_INT_EQ(k.monthly, 12);
+    CHECK_INT_EQ(k.daily, 1);
+    CHECK_INT_EQ(k.last, 100000);
+    CHECK_INT_EQ(k.hourly + k.weekly + k.yearly, 0);
+}
+
+static void test_keep_empty_keeps_everything(void)
+{
+    struct keep_policy k = {1, 1, 1, 1, 1, 1};
+
+    CHECK_OK(config_parse_keep("", &k, unit_err()));
+    CHECK_INT_EQ(k.last + k.hourly + k.daily + k.weekly + k.monthly + k.yearly, 0);
+    k.daily = 5;
+    CHECK_OK(config_parse_keep("   ", &k, unit_err()));
+    CHECK_INT_EQ(k.daily, 0);
+}
+
+#define CHECK_KEEP_ERR(text, want)                                                                 \
+    do {                                                                                           \
+        struct keep_policy k_ = {9, 9, 9, 9, 9, 9};                                                \
+        struct error e_ = ERROR_INIT;                                                              \
+        CHECK(config_parse_keep(text, &k_, &e_) < 0);                                              \
+        CHECK_INT_EQ(e_.kind, ERR_CONFIG);                                                         \
+        CHECK_STR_EQ(e_.msg, want);                                                                \
+        CHECK_INT_EQ(k_.daily, 9); /* untouched on failure */                                      \
+    } while (0)
+
+static void test_keep_unknown_unit_suggests_nearest(void)
+{
+    CHECK_KEEP_ERR("dayly 7", "unknown unit 'dayly' (did you mean 'daily'?)");
+    CHECK_KEEP_ERR("daily 7, wekly 4", "unknown unit 'wekly' (did you mean 'weekly'?)");
+    CHECK_KEEP_ERR("Monthy 2", "unknown unit 'monthy' (did you mean 'monthly'?)");
+    CHECK_KEEP_ERR("dialy 7", "unknown unit 'dialy' (did you mean 'daily'?)");
+    CHECK_KEEP_ERR("forever 1",
+                   "unknown unit 'forever' (known: last, hourly, daily, weekly, monthly, yearly)");
+    CHECK_KEEP_ERR("7 daily",
+                   "unknown unit '7' (known: last, hourly, daily, weekly, monthly, yearly)");
+}
+
+static void test_keep_count_must_be_1_to_100000(void)
+{
+    CHECK_KEEP_ERR("daily 0", "'daily' count must be from 1 to 100000, got '0'");
+    CHECK_KEEP_ERR("daily 100001", "'daily' count must be from 1 to 100000, got '100001'");
+    CHECK_KEEP_ERR("daily -1", "'daily' count must be from 1 to 100000, got '-1'");
+    CHECK_KEEP_ERR("daily 7x", "'daily' count must be from 1 to 100000, got '7x'");
+    CHECK_KEEP_ERR("daily 7 weekly 4", "'daily' count must be from 1 to 100000, got '7 weekly 4'");
+    CHECK_KEEP_ERR("daily 99999999999999999999999",
+                   "'daily' count must be from 1 to 100000, got '99999999999999999999999'");
+    CHECK_KEEP_ERR("daily", "'daily' needs a count, as in 'daily 7'");
+}
+
+static void test_keep_unit_may_appear_once(void)
+{
+    CHECK_KEEP_ERR("daily 7, weekly 4, daily 3", "'daily' is given twice");
+    CHECK_KEEP_ERR("last 1, LAST 2", "'last' is given twice");
+}
+
+static void test_keep_rejects_empty_items(void)
+{
+    CHECK_KEEP_ERR("daily 7,,weekly 4", "empty item (expected 'UNIT COUNT, ...', as in 'daily 7')");
+    CHECK_KEEP_ERR("daily 7,", "empty item (expected 'UNIT COUNT, ...', as in 'daily 7')");
+    CHECK_KEEP_ERR(",daily 7", "empty item (expected 'UNIT COUNT, ...', as in 'daily 7')");
+    CHECK_KEEP_ERR(",", "empty item (expected 'UNIT COUNT, ...', as in 'daily 7')");
+}
+
+static void test_keep_errors_in_config_carry_path_and_line(void)
+{
+    check_parse_error(STORE JOB "keep = daily 7, dayly 3\n",
+                      "test.conf:8: keep: unknown unit 'dayly' (did you mean 'daily'?)", "");
+    check_parse_error(STORE JOB "keep = daily 0\n",
+                      "test.conf:8: keep: 'daily' count must be from 1 to 100000, got '0'", "");
+}
+
+static void test_keep_in_config_empty_means_keep_all(void)
+{
+    struct config cfg;
+
+    CHECK_OK(parse(STORE JOB "keep =\n", &cfg, unit_err()));
+    CHECK_INT_EQ(cfg.jobs[0].keep.daily + cfg.jobs[0].keep.last, 0);
+    CHECK_STR_EQ(cfg.jobs[0].keep_text, "");
+    config_release(&cfg);
+}
+
+/* ---- config show ---- */
+
+static void test_show_fills_in_defaults(void)
+{
+    struct config cfg;
+    char *out;
+
+    CHECK_OK(parse(STORE JOB, &cfg, unit_err()));
+    out = show(&cfg);
+    CHECK_STR_EQ(out,
+                 "# permafrost configuration: effective values, defaults filled in, secrets "
+                 "redacted\n"
+                 "# read from test.conf\n"
+                 "\n"
+                 "[global]\n"
+                 "# state_dir = (not set: --state-dir, $PERMAFROST_STATE_DIR, "
+                 "$XDG_STATE_HOME/permafrost or ~/.local/state/permafrost)\n"
+                 "# timezone = (not set: the machine's time zone)\n"
+                 "\n"
+                 "[store \"local\"]\n"
+                 "type = local\n"
+                 "path = /b\n"
+                 "\n"
+                 "[job \"db\"]\n"
+                 "kind = postgres\n"
+                 "database = dbname=m\n"
+                 "# password = (not set: libpq's other methods apply: peer, trust, ~/.pgpass)\n"
+                 "targets = local\n"
+                 "# keep = (not set: keep every snapshot)\n"
+                 "globals = no\n"
+                 "compression = zstd:3\n"
+                 "row_counts = exact\n"
+                 "# pg_dump = (not set: the newest pg_dump installed)\n");
+    xfree(out);
+    config_release(&cfg);
+}
+
+static void test_show_lists_every_schema_option(void)
+{
+    char *path = xasprintf("%s/config/mastodon.conf", unit_fixture_dir());
+    struct config cfg;
+    char *out;
+
+    setenv("PERMAFROST_TEST_DB_PASS", "pg-s3cret", 1);
+    CHECK_OK(config_load(path, &cfg, unit_err()));
+    out = show(&cfg);
+    for (size_t i = 0; i < schema_option_count; i++) {
+        char line[128];
+        snprintf(line, sizeof(line), "\n%s = ", schema_options[i].name);
+        if (!strstr(out, line))
+            unit_fail(__FILE__, __LINE__, "'%s' missing from config show:\n%s",
+                      schema_options[i].name, out);
+    }
+    CHECK(strstr(out, "\nkeep = last 3, daily 7, weekly 4, monthly 6, yearly 2\n"));
+    CHECK(strstr(out, "\ncompression = zstd:6:2\n"));
+    CHECK(strstr(out, "\npath = /mnt/nas/mastodon backups\n"));
+    CHECK(strstr(out, "\ntargets = local, nas\n"));
+    CHECK(strstr(out, "\nglobals = yes\n"));
+    CHECK(strstr(out, "\nrow_counts = estimate\n"));
+    CHECK(strstr(out, "\ntimezone = Europe/Berlin\n"));
+    xfree(out);
+    config_release(&cfg);
+    xfree(path);
+}
+
+static void test_show_never_prints_a_secret_value(void)
+{
+    struct config cfg;
+    char text[512];
+    char *out;
+    char *path = tmp_file("pass", "file-s3cret\n", 12);
+
+    CHECK_OK(parse(STORE JOB "password = inline-s3cret\n", &cfg, unit_err()));
+    out = show(&cfg);
+    CHECK(strstr(out, "\npassword = <redacted>\n"));
+    CHECK(!strstr(out, "s3cret"));
+    xfree(out);
+    config_release(&cfg);
+
+    setenv("PF_TEST_DB_PASS", "env-s3cret", 1);
+    CHECK_OK(parse(STORE JOB "password = env:PF_TEST_DB_PASS\n", &cfg, unit_err()));
+    out = show(&cfg);
+    CHECK(strstr(out, "\npassword = env:PF_TEST_DB_PASS\n"));
+    CHECK(!strstr(out, "s3cret"));
+    xfree(out);
+    config_release(&cfg);
+
+    snprintf(text, sizeof(text), STORE JOB "password = file:%s\n", path);
+    CHECK_OK(parse(text, &cfg, unit_err()));
+    out = show(&cfg);
+    snprintf(text, sizeof(text), "\npassword = file:%s\n", path);
+    CHECK(strstr(out, text));
+    CHECK(!strstr(out, "s3cret"));
+    xfree(out);
+    config_release(&cfg);
+    xfree(path);
+}
+
+static void test_show_output_parses_back_to_the_same_config(void)
+{
+    char *path = xasprintf("%s/config/mastodon.conf", unit_fixture_dir());
+    struct config cfg;
+    struct config again;
+    char *first;
+    char *second;
+
+    setenv("PERMAFROST_TEST_DB_PASS", "pg-s3cret", 1);
+    CHECK_OK(config_load(path, &cfg, unit_err()));
+    first = show(&cfg);
+    CHECK_OK(config_parse(path, first, strlen(first), &again, unit_err()));
+    second = show(&again);
+    CHECK_STR_EQ(second, first);
+    CHECK_STR_EQ(again.jobs[0].password.value, "pg-s3cret");
+    config_release(&again);
+    xfree(second);
+    xfree(first);
+    config_release(&cfg);
+    xfree(path);
+}
+
+static void test_show_quotes_values_that_need_it(void)
+{
+    struct config cfg;
+    char *out;
+
+    CHECK_OK(parse(STORE "[job \"db\"]\nkind = postgres\ntargets = local\n"
+                         "database = \"host=db application_name='a ;b'\"\n",
+                   &cfg, unit_err()));
+    out = show(&cfg);
+    CHECK(strstr(out, "\ndatabase = \"host=db application_name='a ;b'\"\n"));
+    xfree(out);
+    config_release(&cfg);
+}
+
+/* ---- config_load ---- */
+
+static void test_load_missing_file_gives_hint(void)
+{
+    struct config cfg;
+    struct error err = ERROR_INIT;
+
+    CHECK(config_load("/nonexistent/permafrost.conf", &cfg, &err) < 0);
+    CHECK_INT_EQ(err.kind, ERR_CONFIG);
+    CHECK_STR_EQ(err.msg,
+                 "cannot read config '/nonexistent/permafrost.conf': No such file or directory");
+    CHECK_STR_EQ(err.hint, "pass -c FILE or set PERMAFROST_CONFIG");
+}
+
+static void test_load_directory_is_an_error(void)
+{
+    struct config cfg;
+    struct error err = ERROR_INIT;
+    char want[512];
+
+    snprintf(want, sizeof(want), "cannot read config '%s': Is a directory", unit_tmp_dir());
+    CHECK(config_load(unit_tmp_dir(), &cfg, &err) < 0);
+    CHECK_INT_EQ(err.kind, ERR_CONFIG);
+    CHECK_STR_EQ(err.msg, want);
+    CHECK_STR_EQ(err.hint, "");
+}
+
+static void test_load_caps_the_file_at_1_mib(void)
+{
+    size_t cap = 1024 * 1024;
+    char *data = xmalloc(cap + 1);
+    struct config cfg;
+    struct error err = ERROR_INIT;
+    char want[512];
+    char *path;
+
+    /* Lines of 1023 '#' and a newline: a valid, comment-only config of exactly 1 MiB. */
+    for (size_t i = 0; i < cap + 1; i++)
+        data[i] = (i % 1024 == 1023) ? '\n' : '#';
+    path = tmp_file("full.conf", data, cap);
+    CHECK_OK(config_load(path, &cfg, unit_err()));
+    config_release(&cfg);
+    xfree(path);
+    path = tmp_file("over.conf", data, cap + 1);
+    snprintf(want, sizeof(want), "cannot read config '%s': larger than 1048576 bytes", path);
+    CHECK(config_load(path, &cfg, &err) < 0);
+    CHECK_INT_EQ(err.kind, ERR_CONFIG);
+    CHECK_STR_EQ(err.msg, want);
+    xfree(path);
+    xfree(data);
+}
+
+static void test_load_reports_errors_with_the_file_path(void)
+{
+    static const char text[] = "[store \"x\"]\ntype = local\npth = /b\n";
+    char *path = tmp_file("bad.conf", text, sizeof(text) - 1);
+    struct config cfg;
+    struct error err = ERROR_INIT;
+    char want[512];
+
+    snprintf(want, sizeof(want), "%s:3: unknown key 'pth' in [store \"x\"]", path);
+    CHECK(config_load(path, &cfg, &err) < 0);
+    CHECK_STR_EQ(err.msg, want);
+    CHECK_STR_EQ(err.hint, "did you mean 'path'?");
+    xfree(path);
+}
+
+/* ---- the schema itself ---- */
+
+static void test_schema_table_is_consistent(void)
+{
+    static const enum schema_section sections[] = {SCHEMA_SECTION_GLOBAL, SCHEMA_SECTION_STORE,
+                                                   SCHEMA_SECTION_JOB};
+
+    CHECK(schema_option_count <= SCHEMA_MAX_OPTIONS);
+    for (size_t i = 0; i < schema_option_count; i++) {
+        const struct schema_option *o = &schema_options[i];
+        CHECK(o->name && o->help && o->example && o->set && o->format);
+        /* Required options have no default; optional ones either have one or say what unset means.
+         */
+        if (o->is_required)
+            CHECK(o->default_value == NULL);
+        else
+            CHECK(o->default_value != NULL || o->unset_doc != NULL);
+        if (o->type == SCHEMA_ENUM)
+            CHECK(o->choices && o->choices[0] && o->choice_label);
+        for (size_t j = 0; j < i; j++)
+            CHECK(!(schema_options[j].section == o->section &&
+                    strcmp(schema_options[j].name, o->name) == 0));
+    }
+    CHECK(schema_discriminator(SCHEMA_SECTION_GLOBAL) == NULL);
+    CHECK_STR_EQ(schema_discriminator(SCHEMA_SECTION_STORE)->name, "type");
+    CHECK_STR_EQ(schema_discriminator(SCHEMA_SECTION_JOB)->name, "kind");
+    for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
+        enum schema_section s;
+        CHECK(schema_section_from_name(schema_section_name(sections[i]), &s));
+        CHECK_INT_EQ(s, sections[i]);
+    }
+    CHECK(schema_find(SCHEMA_SECTION_JOB, "postgres", "database") != NULL);
+    CHECK(schema_find(SCHEMA_SECTION_JOB, "mysql", "database") == NULL);
+    CHECK(schema_find(SCHEMA_SECTION_JOB, "mysql", "targets") != NULL);
+    CHECK(schema_find(SCHEMA_SECTION_STORE, NULL, "database") == NULL);
+}
+
+static void test_every_schema_example_is_accepted(void)
+{
+    struct config cfg;
+
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.stores = xcalloc(1, sizeof(*cfg.stores));
+    cfg.store_count = 1;
+    cfg.jobs = xcalloc(1, sizeof(*cfg.jobs));
+    cfg.job_count = 1;
+    setenv("DB_PASS", "example", 1);
+    for (size_t i = 0; i < schema_option_count; i++) {
+        const struct schema_option *o = &schema_options[i];
+        void *obj = o->section == SCHEMA_SECTION_GLOBAL  ? (void *)&cfg.global
+                    : o->section == SCHEMA_SECTION_STORE ? (void *)cfg.stores
+                                                         : (void *)cfg.jobs;
+        if (o->set(o, obj, o->example, unit_err()) != 0)
+            unit_fail(__FILE__, __LINE__, "example of '%s' rejected: %s", o->name, unit_err()->msg);
+    }
+    config_release(&cfg);
+}
+
+static void test_every_schema_option_is_documented(void)
+{
+    char *path = xasprintf("%s/../../docs/configuration.md", unit_fixture_dir());
+    struct buf doc;
+
+    buf_init(&doc, BUF_NO_CAP);
+    CHECK_OK(fs_read_file(path, &doc, unit_err()));
+    for (size_t i = 0; i < schema_option_count; i++) {
+        char heading[128];
+        snprintf(heading, sizeof(heading), "\n### `%s`", schema_options[i].name);
+        if (!strstr(doc.data, heading))
+            unit_fail(__FILE__, __LINE__, "docs/configuration.md lacks a '### `%s`' section",
+                      schema_options[i].name);
+        if (schema_options[i].default_value) {
+            char def[128];
+            snprintf(def, sizeof(def), "`%s`", schema_options[i].default_value);
+            CHECK(strstr(doc.data, def));
+        }
+    }
+    buf_release(&doc);
+    xfree(path);
+}
+
+static void test_suggest_uses_edit_distance_with_transpositions(void)
+{
+    static const char *const keys[] = {"kind",    "database",    "password",   "targets", "keep",
+                                       "globals", "compression", "row_counts", "pg_dump"};
+    const size_t n = sizeof(keys) / sizeof(keys[0]);
+
+    CHECK_STR_EQ(schema_suggest("pasword", keys, n), "password");
+    CHECK_STR_EQ(schema_suggest("passwrod", keys, n), "password");
+    CHECK_STR_EQ(schema_suggest("pg_dupm", keys, n), "pg_dump");
+    CHECK_STR_EQ(schema_suggest("rowcounts", keys, n), "row_counts");
+    CHECK_STR_EQ(schema_suggest("keeep", keys, n), "keep");
+    CHECK(schema_suggest("schedule", keys, n) == NULL);
+    CHECK(schema_suggest("k", keys, n) == NULL);
+    CHECK(schema_suggest("", keys, n) == NULL);
+    CHECK(schema_suggest("passwordxyz", keys, n) == NULL);
+}
+
+static void test_printable_masks_control_bytes_and_cuts_long_text(void)
+{
+    char out[16];
+
+    CHECK_STR_EQ(schema_printable("a\x1b[1mb\n", out, sizeof(out)), "a?[1mb?");
+    CHECK_STR_EQ(schema_printable("0123456789abcdefghij", out, sizeof(out)), "0123456789ab...");
+    CHECK_STR_EQ(schema_printable("0123456789abcde", out, sizeof(out)), "0123456789abcde");
+}
+
+const struct unit_test config_tests[] = {
+    {"test_minimal_config_gets_defaults", test_minimal_config_gets_defaults},
+    {"test_empty_file_is_a_valid_config", test_empty_file_is_a_valid_config},
+    {"test_config_without_jobs_is_valid", test_config_without_jobs_is_valid},
+    {"test_mastodon_fixture_loads_every_option", test_mastodon_fixture_loads_every_option},
+    {"test_minimal_fixture_loads", test_minimal_fixture_loads},
+    {"test_targets_may_name_a_store_defined_later", test_targets_may_name_a_store_defined_later},
+    {"test_find_store_and_job_by_name", test_find_store_and_job_by_name},
+    {"test_enum_values_are_case_insensitive_and_stored_canonical",
+     test_enum_values_are_case_insensitive_and_stored_canonical},
+    {"test_store_and_job_names_of_64_chars_are_accepted",
+     test_store_and_job_names_of_64_chars_are_accepted},
+    {"test_unknown_key_suggests_nearest", test_unknown_key_suggests_nearest},
+    {"test_unknown_key_far_from_every_key_has_no_hint",
+     test_unknown_key_far_from_every_key_has_no_hint},
+    {"test_unknown_section_suggests_nearest", test_unknown_section_suggests_nearest},
+    {"test_section_names_are_checked", test_section_names_are_checked},
+    {"test_invalid_name_is_shown_printable", test_invalid_name_is_shown_printable},
+    {"test_duplicate_key_names_both_lines", test_duplicate_key_names_both_lines},
+    {"test_duplicate_sections_name_both_lines", test_duplicate_sections_name_both_lines},
+    {"test_same_name_for_a_store_and_a_job_is_allowed",
+     test_same_name_for_a_store_and_a_job_is_allowed},
+    {"test_required_keys_are_reported_at_the_header",
+     test_required_keys_are_reported_at_the_header},
+    {"test_unknown_store_type_lists_known_types", test_unknown_store_type_lists_known_types},
+    {"test_unknown_job_kind_lists_known_kinds", test_unknown_job_kind_lists_known_kinds},
+    {"test_unknown_target_lists_known_stores", test_unknown_target_lists_known_stores},
+    {"test_unknown_target_with_many_stores_shortens_the_list",
+     test_unknown_target_with_many_stores_shortens_the_list},
+    {"test_targets_list_errors", test_targets_list_errors},
+    {"test_targets_are_trimmed_and_kept_in_order", test_targets_are_trimmed_and_kept_in_order},
+    {"test_paths_must_be_absolute", test_paths_must_be_absolute},
+    {"test_syntax_errors_carry_path_and_line", test_syntax_errors_carry_path_and_line},
+    {"test_nul_byte_in_config_is_an_error", test_nul_byte_in_config_is_an_error},
+    {"test_failed_parse_leaves_config_empty", test_failed_parse_leaves_config_empty},
+    {"test_bool_accepts_every_spelling", test_bool_accepts_every_spelling},
+    {"test_compression_accepts_level_and_threads", test_compression_accepts_level_and_threads},
+    {"test_compression_rejects_bad_values", test_compression_rejects_bad_values},
+    {"test_row_counts_modes", test_row_counts_modes},
+    {"test_timezone_accepts_utc_and_iana_names", test_timezone_accepts_utc_and_iana_names},
+    {"test_timezone_rejects_unknown_names_and_non_zone_files",
+     test_timezone_rejects_unknown_names_and_non_zone_files},
+    {"test_conninfo_with_a_password_is_rejected", test_conninfo_with_a_password_is_rejected},
+    {"test_conninfo_without_a_password_is_accepted", test_conninfo_without_a_password_is_accepted},
+    {"test_malformed_conninfo_is_rejected_without_echoing_it",
+     test_malformed_conninfo_is_rejected_without_echoing_it},
+    {"test_password_from_env", test_password_from_env},
+    {"test_password_env_errors", test_password_env_errors},
+    {"test_password_from_file_strips_one_newline", test_password_from_file_strips_one_newline},
+    {"test_password_file_errors_include_strerror", test_password_file_errors_include_strerror},
+    {"test_password_file_unreadable_reports_permission_denied",
+     test_password_file_unreadable_reports_permission_denied},
+    {"test_password_file_is_capped_at_64_kib", test_password_file_is_capped_at_64_kib},
+    {"test_inline_password_is_accepted_and_recorded_as_inline",
+     test_inline_password_is_accepted_and_recorded_as_inline},
+    {"test_secret_values_never_reach_error_messages",
+     test_secret_values_never_reach_error_messages},
+    {"test_resolve_secret_outside_the_file", test_resolve_secret_outside_the_file},
+    {"test_keep_parses_every_unit", test_keep_parses_every_unit},
+    {"test_keep_accepts_any_order_case_and_spacing", test_keep_accepts_any_order_case_and_spacing},
+    {"test_keep_empty_keeps_everything", test_keep_empty_keeps_everything},
+    {"test_keep_unknown_unit_suggests_nearest", test_keep_unknown_unit_suggests_nearest},
+    {"test_keep_count_must_be_1_to_100000", test_keep_count_must_be_1_to_100000},
+    {"test_keep_unit_may_appear_once", test_keep_unit_may_appear_once},
+    {"test_keep_rejects_empty_items", test_keep_rejects_empty_items},
+    {"test_keep_errors_in_config_carry_path_and_line",
+     test_keep_errors_in_config_carry_path_and_line},
+    {"test_keep_in_config_empty_means_keep_all", test_keep_in_config_empty_means_keep_all},
+    {"test_show_fills_in_defaults", test_show_fills_in_defaults},
+    {"test_show_lists_every_schema_option", test_show_lists_every_schema_option},
+    {"test_show_never_prints_a_secret_value", test_show_never_prints_a_secret_value},
+    {"test_show_output_parses_back_to_the_same_config",
+     test_show_output_parses_back_to_the_same_config},
+    {"test_show_quotes_values_that_need_it", test_show_quotes_values_that_need_it},
+    {"test_load_missing_file_gives_hint", test_load_missing_file_gives_hint},
+    {"test_load_directory_is_an_error", test_load_directory_is_an_error},
+    {"test_load_caps_the_file_at_1_mib", test_load_caps_the_file_at_1_mib},
+    {"test_load_reports_errors_with_the_file_path", test_load_reports_errors_with_the_file_path},
+    {"test_schema_table_is_consistent", test_schema_table_is_consistent},
+    {"test_every_schema_example_is_accepted", test_every_schema_example_is_accepted},
+    {"test_every_schema_option_is_documented", test_every_schema_option_is_documented},
+    {"test_suggest_uses_edit_distance_with_transpositions",
+     test_suggest_uses_edit_distance_with_transpositions},
+    {"test_printable_masks_control_bytes_and_cuts_long_text",
+     test_printable_masks_control_bytes_and_cuts_long_text},
+    {NULL, NULL},
+};
