@@ -45,7 +45,7 @@ int cmd_list(int argc, char **argv, struct cli_ctx *ctx, struct error *err)
 
     buf_init(&out, BUF_NO_CAP);
     optind = 0;
-    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'j':
             ctx->is_json = true;

@@ -45,7 +45,7 @@ int cmd_prune(int argc, char **argv, struct cli_ctx *ctx, struct error *err)
     memset(&rep, 0, sizeof(rep));
     buf_init(&out, BUF_NO_CAP);
     optind = 0;
-    while ((c = getopt_long(argc, argv, "+nh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "nh", opts, NULL)) != -1) {
         switch (c) {
         case 'n':
             req.dry_run = true;

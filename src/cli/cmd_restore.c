@@ -61,7 +61,7 @@ int cmd_restore(int argc, char **argv, struct cli_ctx *ctx, struct error *err)
     req.cfg = ctx->cfg;
     req.jobs = 1;
     optind = 0;
-    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 't':
             req.to = optarg;

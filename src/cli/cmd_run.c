@@ -147,7 +147,7 @@ int cmd_run(int argc, char **argv, struct cli_ctx *ctx, struct error *err)
     json_writer_init(&w, &json);
     w.indent = 2;
     optind = 0;
-    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'n':
             skip_prune = true;

@@ -73,10 +73,10 @@ int cmd_version(int argc, char **argv, struct cli_ctx *ctx, struct error *err)
         buf_addf(&out, "  jansson   %s\n", manifest_json_library_version());
         for (size_t i = 0; i < 3; i++) {
             if (tools[i].path)
-                buf_addf(&out, "  %-10s%s (%s)\n", version_tools[i], tools[i].version,
+                buf_addf(&out, "  %-11s %s (%s)\n", version_tools[i], tools[i].version,
                          tools[i].path);
             else
-                buf_addf(&out, "  %-10snot found\n", version_tools[i]);
+                buf_addf(&out, "  %-11s not found\n", version_tools[i]);
         }
     }
     fputs(out.data, stdout);

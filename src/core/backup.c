@@ -69,14 +69,24 @@ static int backup_sink(void *arg, const void *data, size_t len, struct error *er
     return store_writer_write(w, data, len, err);
 }
 
+struct backup_scan {
+    struct store *store;
+    time_t newest; /* time of the newest snapshot id seen, complete or not */
+};
+
 /* Removes snapshot directories of this job that have no manifest: leftovers of runs that were
- * killed. Safe because we hold the job's lock. */
+ * killed. Safe because we hold the job's lock. Also notes the newest id, so the new one sorts after
+ * it. */
 static int backup_clean_unfinished_one(const struct snapshot_dir *d, void *arg, struct error *err)
 {
-    struct store *s = arg;
+    struct backup_scan *scan = arg;
+    struct store *s = scan->store;
+    time_t t = 0;
     char *prefix;
     int r;
 
+    if (snapshot_id_parse(d->id, &t) && t > scan->newest)
+        scan->newest = t;
     if (d->has_manifest)
         return 0;
     prefix = xasprintf("%s/%s/", d->job, d->id);
@@ -358,6 +368,7 @@ int backup_run(const struct backup_request *req, struct backup_result *res, stru
     struct job_lock *lock = NULL;
     struct catalog *catalog = NULL;
     struct buf json;
+    struct backup_scan scan = {NULL, 0};
     char host[256] = "unknown";
     int64_t run_id = -1;
     time_t started = time(NULL);
@@ -385,22 +396,27 @@ int backup_run(const struct backup_request *req, struct backup_result *res, stru
     }
     if (lock_acquire(req->state_dir, job->name, "run", &lock, err) < 0)
         goto out;
-    snapshot_id_new(res->snapshot_id);
     if (catalog_open(req->state_dir, &catalog, err) < 0)
-        goto out;
-    if (catalog_run_begin(catalog, job->name, res->snapshot_id, started, &run_id, err) < 0)
         goto out;
 
     ctx.stores = xcalloc(job->target_count, sizeof(*ctx.stores));
     for (size_t i = 0; i < job->target_count; i++) {
         if (targets_open(req->cfg, job->targets[i], &ctx.stores[i], err) < 0)
             goto out;
-        if (targets_scan(ctx.stores[i], job->name, backup_clean_unfinished_one, ctx.stores[i],
-                         err) < 0) {
+        scan.store = ctx.stores[i];
+        if (targets_scan(ctx.stores[i], job->name, backup_clean_unfinished_one, &scan, err) < 0) {
             error_wrap(err, "store '%s': clean up unfinished snapshots", job->targets[i]);
             goto out;
         }
     }
+    /* Ids sort by their second; a run in the same second as the newest snapshot (quick retries, tests)
+     * waits for the next one, so "newest" by id is always newest by creation. */
+    while (time(NULL) <= scan.newest && !cancel_requested())
+        usleep(50000);
+    started = time(NULL);
+    snapshot_id_make(started, snapshot_id_random(), res->snapshot_id);
+    if (catalog_run_begin(catalog, job->name, res->snapshot_id, started, &run_id, err) < 0)
+        goto out;
     ctx.prefix = xasprintf("%s/%s/", job->name, res->snapshot_id);
     log_info("job '%s': snapshot '%s' to %s", job->name, res->snapshot_id,
              store_location(ctx.stores[0]));

@@ -31,7 +31,7 @@ void snapshot_id_make(time_t t, uint32_t random_bits, char out[SNAPSHOT_ID_LEN])
     out[SNAPSHOT_ID_LEN - 1] = '\0';
 }
 
-void snapshot_id_new(char out[SNAPSHOT_ID_LEN])
+uint32_t snapshot_id_random(void)
 {
     uint32_t bits = 0;
     ssize_t n;
@@ -39,12 +39,16 @@ void snapshot_id_new(char out[SNAPSHOT_ID_LEN])
     do {
         n = getrandom(&bits, sizeof(bits), 0);
     } while (n < 0 && errno == EINTR);
-    /* Only a kernel without getrandom fails here. The suffix just has to separate two snapshots of
-     * one job started in the same second, which the job lock already prevents, so a weaker source
-     * will do. */
+    /* Only a kernel without getrandom fails here. The suffix only separates ids of different jobs'
+     * snapshots (a job's own ids differ by their second, see backup.c), so a weaker source will do. */
     if (n != (ssize_t)sizeof(bits))
         bits = (uint32_t)time_now_ms() ^ ((uint32_t)getpid() << 10); /* LCOV_EXCL_LINE: see above */
-    snapshot_id_make(time(NULL), bits, out);
+    return bits;
+}
+
+void snapshot_id_new(char out[SNAPSHOT_ID_LEN])
+{
+    snapshot_id_make(time(NULL), snapshot_id_random(), out);
 }
 
 static bool snapshot_id_digits(const char *s, size_t len, int *out)

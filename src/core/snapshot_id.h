@@ -13,6 +13,8 @@
 void snapshot_id_make(time_t t, uint32_t random_bits, char out[SNAPSHOT_ID_LEN]);
 /* Makes an id for now with random bits from getrandom(2). */
 void snapshot_id_new(char out[SNAPSHOT_ID_LEN]);
+/* 20 random bits from getrandom(2), for snapshot_id_make. */
+uint32_t snapshot_id_random(void);
 /* True when s has exactly the form above (and a valid date); fills *t when t is not NULL. */
 bool snapshot_id_parse(const char *s, time_t *t);
 /* strcmp order, which is time order (ties broken by the random suffix). */

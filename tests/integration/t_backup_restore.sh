@@ -35,7 +35,7 @@ assert_exists "$sdir/manifest.json"
 assert_exists "$artifact"
 
 step "files 0600, directories 0700"
-bad=$(find "$T/store" \( -type f ! -perm 0600 \) -o \( -type d ! -perm 0700 \) -printf '%m %p\n')
+bad=$(find "$T/store" \( \( -type f ! -perm 0600 \) -o \( -type d ! -perm 0700 \) \) -printf '%m %p\n')
 assert_eq "" "$bad" "files/directories with other modes"
 
 step "manifest: sha256, size, row counts"

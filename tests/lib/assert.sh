@@ -24,8 +24,15 @@ step()
 
 fail()
 {
-    local where="${BASH_SOURCE[2]:-?}:${BASH_LINENO[1]:-?}"
-    printf 'FAIL: %s (%s)\n' "$*" "${where##*/}" >&2
+    # The first caller outside this file is the test line that failed.
+    local i where="?"
+    for ((i = 1; i < ${#BASH_SOURCE[@]}; i++)); do
+        if [[ ${BASH_SOURCE[i]} != "${BASH_SOURCE[0]}" ]]; then
+            where="${BASH_SOURCE[i]##*/}:${BASH_LINENO[i - 1]}"
+            break
+        fi
+    done
+    printf 'FAIL: %s (%s)\n' "$*" "$where" >&2
     exit 1
 }
 
