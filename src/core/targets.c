@@ -78,7 +78,7 @@ static int scan_entry(const struct store_entry *e, void *ctx, struct error *err)
         st->has_cur = true;
     }
     st->cur.bytes += e->size_bytes;
-    if (strcmp(slash2 + 1, "manifest.json") == 0)
+    if (!e->is_partial && strcmp(slash2 + 1, "manifest.json") == 0)
         st->cur.has_manifest = true;
     return 0;
 }
@@ -92,7 +92,9 @@ int targets_scan(struct store *s, const char *job, snapshot_dir_fn fn, void *ctx
     memset(&st, 0, sizeof(st));
     st.fn = fn;
     st.ctx = ctx;
-    r = store_list(s, prefix, scan_entry, &st, err);
+    /* Unfinished writes count too: a directory holding only the temporary file of a killed run is
+     * an unfinished snapshot that must be found to be removed. */
+    r = store_list_partial(s, prefix, scan_entry, &st, err);
     if (r == 0) {
         r = scan_flush(&st, err);
     } else {

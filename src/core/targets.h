@@ -1,5 +1,5 @@
-/* Opening the stores a configuration names, and reading snapshots out of a store: the bridge between the
- * typed configuration and the one store interface. */
+/* Opening the stores a configuration names, and reading snapshots out of a store: the bridge
+ * between the typed configuration and the one store interface. */
 #ifndef PERMAFROST_CORE_TARGETS_H
 #define PERMAFROST_CORE_TARGETS_H
 
@@ -13,8 +13,7 @@
 #include "util/error.h"
 
 /* Opens the store named `name` in cfg. *out: store_free. */
-int targets_open(const struct config *cfg, const char *name, struct store **out,
-                 struct error *err);
+int targets_open(const struct config *cfg, const char *name, struct store **out, struct error *err);
 
 /* One snapshot directory found in a store: <job>/<id>/... */
 struct snapshot_dir {
@@ -28,7 +27,8 @@ struct snapshot_dir {
 typedef int (*snapshot_dir_fn)(const struct snapshot_dir *d, void *ctx, struct error *err);
 
 /* Calls fn for every snapshot directory of `job` (NULL: of every job) in the store, in id order.
- * Keys that do not look like <job>/<snapshot-id>/<file> are ignored. */
+ * Keys that do not look like <job>/<snapshot-id>/<file> are ignored. Unfinished writes are
+ * included, so a directory that holds nothing else is reported (without a manifest). */
 int targets_scan(struct store *s, const char *job, snapshot_dir_fn fn, void *ctx,
                  struct error *err);
 
@@ -37,7 +37,6 @@ int targets_read_manifest(struct store *s, const char *job, const char *id, stru
                           struct error *err);
 
 /* Streams the object at key from src to dst (same key). */
-int targets_copy_object(struct store *src, struct store *dst, const char *key,
-                        struct error *err);
+int targets_copy_object(struct store *src, struct store *dst, const char *key, struct error *err);
 
 #endif

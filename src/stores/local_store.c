@@ -49,6 +49,7 @@ struct local_reader {
 struct local_list_entry {
     char *name;
     bool is_dir;
+    bool is_partial;
     uint64_t size_bytes;
     time_t mtime;
 };
@@ -525,7 +526,7 @@ static void local_list_entries_free(struct local_list_entry *entries, size_t cou
  * directory, not the size of the tree. A directory that does not exist (or is not one) has no
  * entries. */
 static int local_list_read_dir(const struct local_store *ls, const char *rel_dir,
-                               const char *prefix, struct local_list_entry **entries_out,
+                               const char *prefix, int flags, struct local_list_entry **entries_out,
                                size_t *count_out, struct error *err)
 {
     struct local_list_entry *entries = NULL;
@@ -566,9 +567,15 @@ static int local_list_read_dir(const struct local_store *ls, const char *rel_dir
             }
             break;
         }
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
-            local_is_tmp_name(de->d_name, strlen(de->d_name)))
+        bool is_partial = false;
+
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
+        if (local_is_tmp_name(de->d_name, strlen(de->d_name))) {
+            if (!(flags & STORE_LIST_PARTIAL))
+                continue;
+            is_partial = true;
+        }
         if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
             if (errno == ENOENT) /* removed while we list */
                 continue;
@@ -581,7 +588,12 @@ static int local_list_read_dir(const struct local_store *ls, const char *rel_dir
             is_dir = false;
         else
             continue; /* symlinks, sockets, ...: not keys */
-        name = is_dir ? xasprintf("%s/", de->d_name) : xstrdup(de->d_name);
+        if (is_partial && is_dir)
+            continue;
+        if (is_partial) /* ".<name>.tmp-XXXXXX" reports as "<name>" */
+            name = xstrndup(de->d_name + 1, (size_t)(strstr(de->d_name, ".tmp-") - de->d_name - 1));
+        else
+            name = is_dir ? xasprintf("%s/", de->d_name) : xstrdup(de->d_name);
         if (!local_list_may_match(rel_dir, name, is_dir, prefix)) {
             xfree(name);
             continue;
@@ -589,6 +601,7 @@ static int local_list_read_dir(const struct local_store *ls, const char *rel_dir
         XGROW(entries, count + 1, alloc);
         entries[count].name = name;
         entries[count].is_dir = is_dir;
+        entries[count].is_partial = is_partial;
         entries[count].size_bytes = (uint64_t)st.st_size;
         entries[count].mtime = st.st_mtim.tv_sec;
         count++;
@@ -611,22 +624,23 @@ out:
 /* Lists rel_dir ("" or "a/b/") depth first. Returns -1 on error, 0 to go on, 1 when fn asked to
  * stop. */
 static int local_list_dir(const struct local_store *ls, const char *rel_dir, const char *prefix,
-                          store_list_fn fn, void *ctx, struct error *err)
+                          int flags, store_list_fn fn, void *ctx, struct error *err)
 {
     struct local_list_entry *entries = NULL;
     size_t count = 0;
     int rc = -1;
 
-    if (local_list_read_dir(ls, rel_dir, prefix, &entries, &count, err) < 0)
+    if (local_list_read_dir(ls, rel_dir, prefix, flags, &entries, &count, err) < 0)
         return -1;
     for (size_t i = 0; i < count; i++) {
         char *key = xasprintf("%s%s", rel_dir, entries[i].name);
         int r;
 
         if (entries[i].is_dir) {
-            r = local_list_dir(ls, key, prefix, fn, ctx, err);
+            r = local_list_dir(ls, key, prefix, flags, fn, ctx, err);
         } else {
-            struct store_entry e = {key, entries[i].size_bytes, entries[i].mtime};
+            struct store_entry e = {key, entries[i].size_bytes, entries[i].mtime,
+                                    entries[i].is_partial};
             r = fn(&e, ctx, err);
         }
         xfree(key);
@@ -641,7 +655,7 @@ out:
     return rc;
 }
 
-static int local_list(struct store *s, const char *prefix, store_list_fn fn, void *ctx,
+static int local_list(struct store *s, const char *prefix, int flags, store_list_fn fn, void *ctx,
                       struct error *err)
 {
     struct local_store *ls = local_store_of(s);
@@ -654,7 +668,7 @@ static int local_list(struct store *s, const char *prefix, store_list_fn fn, voi
     /* Start at the deepest directory the prefix names completely. */
     slash = strrchr(prefix, '/');
     start = slash ? xstrndup(prefix, (size_t)(slash - prefix) + 1) : xstrdup("");
-    r = local_list_dir(ls, start, prefix, fn, ctx, err);
+    r = local_list_dir(ls, start, prefix, flags, fn, ctx, err);
     xfree(start);
     return r < 0 ? -1 : 0;
 }

@@ -105,7 +105,13 @@ void store_reader_close(struct store_reader *r)
 
 int store_list(struct store *s, const char *prefix, store_list_fn fn, void *ctx, struct error *err)
 {
-    return s->ops->list(s, prefix, fn, ctx, err);
+    return s->ops->list(s, prefix, 0, fn, ctx, err);
+}
+
+int store_list_partial(struct store *s, const char *prefix, store_list_fn fn, void *ctx,
+                       struct error *err)
+{
+    return s->ops->list(s, prefix, STORE_LIST_PARTIAL, fn, ctx, err);
 }
 
 int store_stat(struct store *s, const char *key, struct store_entry *out, bool *exists,

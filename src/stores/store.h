@@ -1,4 +1,5 @@
-/* The one storage interface. core/ sees only this header, never a particular store. Keys are relative,
+/* The one storage interface. core/ sees only this header, never a particular store. Keys are
+ * relative,
  * '/'-separated paths ("db/20261124T031500Z-k3f9/manifest.json") without "." or ".." segments.
  *
  * Writes are atomic: bytes streamed into a writer become visible under the key only at commit; an
@@ -17,7 +18,8 @@ struct store;
 struct store_writer;
 struct store_reader;
 
-/* What core fills from the configuration to open a store. Borrowed by store_open for the call only. */
+/* What core fills from the configuration to open a store. Borrowed by store_open for the call only.
+ */
 struct store_options {
     const char *name; /* the [store "name"] */
     const char *type; /* "local" */
@@ -28,15 +30,21 @@ struct store_entry {
     const char *key; /* borrowed for the duration of the callback */
     uint64_t size_bytes;
     time_t mtime;
+    bool is_partial; /* an unfinished write of key (only from store_list_partial) */
 };
 
-/* Returns 0 to continue, 1 to stop early (store_list then returns 0), or -1 with err set to fail. */
+enum store_list_flags {
+    STORE_LIST_PARTIAL = 1 << 0, /* also report unfinished writes (temporary files, uploads) */
+};
+
+/* Returns 0 to continue, 1 to stop early (store_list then returns 0), or -1 with err set to fail.
+ */
 typedef int (*store_list_fn)(const struct store_entry *entry, void *ctx, struct error *err);
 
 struct store_ops {
     int (*put_open)(struct store *s, const char *key, struct store_writer **out, struct error *err);
     int (*get_open)(struct store *s, const char *key, struct store_reader **out, struct error *err);
-    int (*list)(struct store *s, const char *prefix, store_list_fn fn, void *ctx,
+    int (*list)(struct store *s, const char *prefix, int flags, store_list_fn fn, void *ctx,
                 struct error *err);
     int (*stat)(struct store *s, const char *key, struct store_entry *out, bool *exists,
                 struct error *err);
@@ -72,16 +80,16 @@ struct store_reader {
     const struct store_reader_ops *ops;
 };
 
-/* Opens the store described by opts. On success *out is owned by the caller (store_free). Fails with
- * ERR_CONFIG for an unknown type, ERR_IO when a local path cannot be created. */
+/* Opens the store described by opts. On success *out is owned by the caller (store_free). Fails
+ * with ERR_CONFIG for an unknown type, ERR_IO when a local path cannot be created. */
 int store_open(const struct store_options *opts, struct store **out, struct error *err);
 void store_free(struct store *s);
 const char *store_name(const struct store *s);
 const char *store_location(const struct store *s);
 
 /* Starts writing key. The writer is owned by the caller and is ended by exactly one of commit (data
- * becomes visible atomically and durably, the writer is freed whatever the result) or abort (nothing
- * visible, temporary data removed, writer freed). */
+ * becomes visible atomically and durably, the writer is freed whatever the result) or abort
+ * (nothing visible, temporary data removed, writer freed). */
 int store_put_open(struct store *s, const char *key, struct store_writer **out, struct error *err);
 int store_writer_write(struct store_writer *w, const void *data, size_t len, struct error *err);
 int store_writer_commit(struct store_writer *w, struct error *err);
@@ -94,16 +102,21 @@ int store_reader_read(struct store_reader *r, void *data, size_t cap, size_t *go
                       struct error *err);
 void store_reader_close(struct store_reader *r); /* NULL-safe */
 
-/* Calls fn for every key under prefix ("" for all; "db/" for a job), in ascending byte order of key.
- * Temporary files of unfinished writes are not listed. */
+/* Calls fn for every key under prefix ("" for all; "db/" for a job), in ascending byte order of
+ * key. Temporary files of unfinished writes are not listed. */
 int store_list(struct store *s, const char *prefix, store_list_fn fn, void *ctx, struct error *err);
 /* *exists = false (and 0 returned) when the key is absent. */
 int store_stat(struct store *s, const char *key, struct store_entry *out, bool *exists,
                struct error *err);
 /* Removes key; a missing key is not an error. */
 int store_remove(struct store *s, const char *key, struct error *err);
-/* Removes every key under prefix (which must end in '/'), including data of unfinished writes left by a
- * crashed process; used to garbage-collect unfinished snapshots. */
+/* Like store_list, but also reports the unfinished writes under prefix (a local temporary file, an
+ * incomplete upload), with is_partial set and key naming what was being written (possibly cut
+ * short). Used to find and garbage-collect what crashed runs left behind. */
+int store_list_partial(struct store *s, const char *prefix, store_list_fn fn, void *ctx,
+                       struct error *err);
+/* Removes every key under prefix (which must end in '/'), including data of unfinished writes left
+ * by a crashed process; used to garbage-collect unfinished snapshots. */
 int store_remove_prefix(struct store *s, const char *prefix, struct error *err);
 /* Convenience: writes a whole small object (a manifest) atomically. */
 int store_put_bytes(struct store *s, const char *key, const void *data, size_t len,

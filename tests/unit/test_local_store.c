@@ -730,7 +730,47 @@ static void test_local_full_disk_reports_enospc_and_leaves_nothing(void)
     xfree(mnt);
 }
 
+/* Appends "key partial|done" lines. */
+static int collect_partial(const struct store_entry *e, void *ctx, struct error *err)
+{
+    struct buf *keys = ctx;
+
+    (void)err;
+    CHECK(buf_addf(keys, "%s %s\n", e->key, e->is_partial ? "partial" : "done"));
+    return 0;
+}
+
+static void test_local_list_partial_reports_unfinished_writes(void)
+{
+    char *root = xasprintf("%s/store", unit_tmp_dir());
+    struct store *s = open_local(root);
+    struct store_writer *w = NULL;
+    struct buf keys;
+
+    buf_init(&keys, BUF_NO_CAP);
+    CHECK_OK(store_put_bytes(s, "db/a/done.txt", "x", 1, unit_err()));
+    CHECK_OK(store_put_open(s, "db/b/dump.zst", &w, unit_err()));
+    CHECK_OK(store_writer_write(w, "partial", 7, unit_err()));
+
+    /* the plain listing hides the write in progress ... */
+    list_keys(s, "db/", &keys);
+    CHECK_STR_EQ(keys.data, "db/a/done.txt\n");
+    /* ... the partial listing names it, in key order, marked */
+    CHECK_OK(store_list_partial(s, "db/", collect_partial, &keys, unit_err()));
+    CHECK_STR_EQ(keys.data, "db/a/done.txt\ndb/a/done.txt done\ndb/b/dump.zst partial\n");
+
+    store_writer_abort(w);
+    buf_reset(&keys);
+    CHECK_OK(store_list_partial(s, "db/", collect_partial, &keys, unit_err()));
+    CHECK_STR_EQ(keys.data, "db/a/done.txt done\n");
+    buf_release(&keys);
+    store_free(s);
+    xfree(root);
+}
+
 const struct unit_test local_store_tests[] = {
+    {"test_local_list_partial_reports_unfinished_writes",
+     test_local_list_partial_reports_unfinished_writes},
     {"test_local_put_commit_get_round_trip", test_local_put_commit_get_round_trip},
     {"test_local_commit_replaces_existing_key", test_local_commit_replaces_existing_key},
     {"test_local_abort_leaves_nothing", test_local_abort_leaves_nothing},
