@@ -1,8 +1,9 @@
-/* permafrost: shared flags, logging, signals, config loading, dispatch to cli/commands.c, and the one
- * place a failure is printed and turned into an exit code. */
+/* permafrost: shared flags, logging, signals, config loading, dispatch to cli/commands.c, and the
+ * one place a failure is printed and turned into an exit code. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
 #include <getopt.h>
 #include <unistd.h>
 
@@ -90,7 +91,7 @@ dispatch:
         commands_print_usage(stderr);
         return EXIT_USAGE;
     }
-    log_setup(ctx.is_quiet        ? LOG_ERROR
+    log_setup(ctx.is_quiet         ? LOG_ERROR
               : ctx.verbosity >= 2 ? LOG_TRACE
               : ctx.verbosity == 1 ? LOG_DEBUG
                                    : LOG_INFO,

@@ -2,7 +2,7 @@
 # Banned calls (curl's idea, STYLE.md section 6): unsafe string functions, shells, and raw allocation
 # outside util/xalloc.c.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 fail=0
 files=$( (git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'tests/*.h'; git ls-files -o --exclude-standard 'src/*.c' 'src/*.h' 'tests/*.c' 'tests/*.h') | sort -u)
 count=0

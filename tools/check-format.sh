@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # clang-format --dry-run --Werror over every C file.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 pass=0
 fail=0
 for f in $( (git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'tests/*.h'; git ls-files -o --exclude-standard 'src/*.c' 'src/*.h' 'tests/*.c' 'tests/*.h') | sort -u); do

@@ -4,7 +4,7 @@
 # A layer may include its own headers and those of any layer below it. core sees stores/store.h only,
 # never a particular store. Each third-party library header is included by exactly one file.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 
 rank() {
     case $1 in

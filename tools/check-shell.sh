@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# shellcheck over every shell script in the repository.
+# Runs shellcheck over every shell script in the repository.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 pass=0
 fail=0
 for f in $( (git ls-files '*.sh' .ci/run; git ls-files -o --exclude-standard '*.sh') | sort -u); do

@@ -3,7 +3,7 @@
 # build with unit, replay and integration tests. Every suite prints "NAME: N passed, N failed"; this
 # script adds them up and ends with "check: N passed, N failed".
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 
 total_pass=0
 total_fail=0

@@ -3,7 +3,7 @@
 # each for FUZZ_SECONDS (default 60), growing its corpus in tests/fuzz/corpus/NAME. New corpus files are
 # meant to be reviewed and committed; crashes land in tests/fuzz/crashes/.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 seconds=${FUZZ_SECONDS:-60}
 if [ ! -f build-fuzz/build.ninja ]; then
     CC=clang meson setup build-fuzz -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false

@@ -2,7 +2,7 @@
 # make lint: clang-tidy over src/ (with build/compile_commands.json) and a gcc -fanalyzer build. Both
 # gate. Ends with "lint: N passed, N failed".
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 pass=0
 fail=0
 

@@ -2,7 +2,7 @@
 # Replays every fuzz target's committed corpus (tests/fuzz/corpus/NAME) with the replay driver built
 # in BUILD_DIR/tests/fuzz, and ends with "replay: N passed, N failed" (one per target).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 build=${1:-build}
 pass=0
 fail=0

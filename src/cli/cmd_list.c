@@ -1,6 +1,7 @@
 /* permafrost list [JOB] [--json] */
 #include <stdio.h>
 #include <string.h>
+
 #include <getopt.h>
 
 #include "cli/commands.h"
@@ -113,8 +114,8 @@ int cmd_list(int argc, char **argv, struct cli_ctx *ctx, struct error *err)
     } else if (count == 0) {
         printf("no snapshots%s%s%s\n", job ? " of job '" : "", job ? job : "", job ? "'" : "");
     } else {
-        printf("%-12s %-22s %-20s %10s %6s  %s\n", "JOB", "SNAPSHOT", "TIME (UTC)", "SIZE",
-               "RATIO", "STORES");
+        printf("%-12s %-22s %-20s %10s %6s  %s\n", "JOB", "SNAPSHOT", "TIME (UTC)", "SIZE", "RATIO",
+               "STORES");
         for (size_t i = 0; i < count; i++) {
             char t[TIME_ISO_LEN];
             char size[OUTPUT_SIZE_LEN];

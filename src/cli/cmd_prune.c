@@ -1,6 +1,7 @@
 /* permafrost prune [--dry-run] [--json] [JOB...] */
 #include <stdio.h>
 #include <string.h>
+
 #include <getopt.h>
 
 #include "cli/commands.h"

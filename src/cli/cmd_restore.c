@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
 #include <getopt.h>
 
 #include "cli/commands.h"
@@ -42,11 +43,11 @@ static const char restore_usage[] =
 int cmd_restore(int argc, char **argv, struct cli_ctx *ctx, struct error *err)
 {
     static const struct option opts[] = {
-        {"to", required_argument, NULL, 't'},     {"from", required_argument, NULL, 'f'},
-        {"jobs", required_argument, NULL, 'j'},   {"create", no_argument, NULL, 'C'},
-        {"clean", no_argument, NULL, 'x'},        {"no-owner", no_argument, NULL, 'O'},
+        {"to", required_argument, NULL, 't'},       {"from", required_argument, NULL, 'f'},
+        {"jobs", required_argument, NULL, 'j'},     {"create", no_argument, NULL, 'C'},
+        {"clean", no_argument, NULL, 'x'},          {"no-owner", no_argument, NULL, 'O'},
         {"password", required_argument, NULL, 'p'}, {"tmp-dir", required_argument, NULL, 'T'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
     };
     struct restore_request req;
     struct restore_result res;

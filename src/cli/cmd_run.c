@@ -1,6 +1,7 @@
 /* permafrost run [JOB...] */
 #include <stdio.h>
 #include <string.h>
+
 #include <getopt.h>
 
 #include "cli/commands.h"
@@ -38,8 +39,8 @@ static void run_print_text(const struct cfg_job *job, const struct backup_result
     if (r->is_ok)
         printf("job '%s': snapshot %s ok in %s\n", job->name, r->snapshot_id, dur);
     else
-        printf("job '%s': FAILED after %s%s%s\n", job->name, dur, r->snapshot_id[0] ? ", snapshot " : "",
-               r->snapshot_id);
+        printf("job '%s': FAILED after %s%s%s\n", job->name, dur,
+               r->snapshot_id[0] ? ", snapshot " : "", r->snapshot_id);
     if (r->database) {
         output_format_size((uint64_t)(r->database_size_bytes > 0 ? r->database_size_bytes : 0),
                            dbsize);

@@ -23,14 +23,13 @@ const struct command *commands_find(const char *name)
 
 void commands_print_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: permafrost [-c FILE] [-v|-q] [--json] [--state-dir DIR] [--log-format "
-            "text|json] COMMAND [ARGS]\n"
-            "\n"
-            "Backups of a Mastodon server's PostgreSQL database to several stores, with\n"
-            "retention and restores, in stock formats (pg_dump custom format, zstd).\n"
-            "\n"
-            "commands:\n");
+    fprintf(out, "usage: permafrost [-c FILE] [-v|-q] [--json] [--state-dir DIR] [--log-format "
+                 "text|json] COMMAND [ARGS]\n"
+                 "\n"
+                 "Backups of a Mastodon server's PostgreSQL database to several stores, with\n"
+                 "retention and restores, in stock formats (pg_dump custom format, zstd).\n"
+                 "\n"
+                 "commands:\n");
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].summary);
     fprintf(out,

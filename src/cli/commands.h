@@ -1,6 +1,6 @@
-/* The command table (git's builtins): one cmd_<name>.c per command, each with its getopt_long table next
- * to its usage text. main.c parses the shared flags, loads the config for commands that need it, and
- * dispatches here. */
+/* The command table (git's builtins): one cmd_<name>.c per command, each with its getopt_long table
+ * next to its usage text. main.c parses the shared flags, loads the config for commands that need
+ * it, and dispatches here. */
 #ifndef PERMAFROST_CLI_COMMANDS_H
 #define PERMAFROST_CLI_COMMANDS_H
 
@@ -22,8 +22,9 @@ struct cli_ctx {
     bool is_tty; /* stderr is a terminal: show progress */
 };
 
-/* A command returns 0, or -1 with err set (main prints it once and maps it to an exit code). A command
- * that failed but already reported its failures (e.g. some jobs of several) sets err too. */
+/* A command returns 0, or -1 with err set (main prints it once and maps it to an exit code). A
+ * command that failed but already reported its failures (e.g. some jobs of several) sets err too.
+ */
 typedef int (*command_fn)(int argc, char **argv, struct cli_ctx *ctx, struct error *err);
 
 struct command {

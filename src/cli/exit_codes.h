@@ -1,4 +1,5 @@
-/* The documented, stable exit codes (docs/exit-codes.md). The only place error kinds become codes. */
+/* The documented, stable exit codes (docs/exit-codes.md). The only place error kinds become codes.
+ */
 #ifndef PERMAFROST_CLI_EXIT_CODES_H
 #define PERMAFROST_CLI_EXIT_CODES_H
 

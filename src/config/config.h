@@ -1,6 +1,6 @@
-/* The typed configuration: one INI file (git-style subsections) parsed by ini.c, checked against the one
- * option table in schema.c, secrets resolved (env:NAME, file:PATH), cross-references checked (targets name
- * existing stores). Every error is reported as "FILE:LINE: message". */
+/* The typed configuration: one INI file (git-style subsections) parsed by ini.c, checked against
+ * the one option table in schema.c, secrets resolved (env:NAME, file:PATH), cross-references
+ * checked (targets name existing stores). Every error is reported as "FILE:LINE: message". */
 #ifndef PERMAFROST_CONFIG_CONFIG_H
 #define PERMAFROST_CONFIG_CONFIG_H
 
@@ -12,8 +12,8 @@
 #include "util/error.h"
 #include "util/secret.h"
 
-/* keep = last 3, hourly 24, daily 7, weekly 4, monthly 6, yearly 2 (restic's forget policy). A field is 0
- * when not given. An unset or all-zero policy means "keep everything". */
+/* keep = last 3, hourly 24, daily 7, weekly 4, monthly 6, yearly 2 (restic's forget policy). A
+ * field is 0 when not given. An unset or all-zero policy means "keep everything". */
 struct keep_policy {
     int last;
     int hourly;
@@ -42,10 +42,10 @@ struct cfg_store {
 struct cfg_job {
     char *name;
     enum job_kind kind;
-    char *database;          /* libpq conninfo without a password */
-    struct secret password;  /* resolved from env:/file:/inline; unset when not configured */
-    char *password_ref;      /* "env:DB_PASS", "file:/run/...", "inline", or NULL (for config show) */
-    char **targets;          /* store names, in order */
+    char *database;         /* libpq conninfo without a password */
+    struct secret password; /* resolved from env:/file:/inline; unset when not configured */
+    char *password_ref; /* "env:DB_PASS", "file:/run/...", "inline", or NULL (for config show) */
+    char **targets;     /* store names, in order */
     size_t target_count;
     struct keep_policy keep; /* all zero: keep everything */
     char *keep_text;         /* the keep value as written, or NULL */
@@ -53,8 +53,8 @@ struct cfg_job {
     int compression_level;   /* zstd level, 1..19, default 3 */
     int compression_threads; /* 0: all cores */
     enum row_counts_mode row_counts;
-    char *pg_dump;           /* explicit pg_dump path, or NULL to pick the newest installed */
-    int line;                /* line of the [job "name"] header */
+    char *pg_dump; /* explicit pg_dump path, or NULL to pick the newest installed */
+    int line;      /* line of the [job "name"] header */
 };
 
 struct config {
@@ -66,9 +66,10 @@ struct config {
     size_t job_count;
 };
 
-/* Parses text (the contents of the file named path, used in messages). On success fills *cfg (release
- * with config_release). On failure returns -1 with err->kind ERR_CONFIG and err->msg "PATH:LINE: message",
- * with a did-you-mean hint for unknown keys; *cfg is left empty. Reads the environment and secret files. */
+/* Parses text (the contents of the file named path, used in messages). On success fills *cfg
+ * (release with config_release). On failure returns -1 with err->kind ERR_CONFIG and err->msg
+ * "PATH:LINE: message", with a did-you-mean hint for unknown keys; *cfg is left empty. Reads the
+ * environment and secret files. */
 int config_parse(const char *path, const char *text, size_t len, struct config *cfg,
                  struct error *err);
 /* Reads the file at path and parses it. */
@@ -87,8 +88,8 @@ void config_show(const struct config *cfg, struct buf *out);
 int config_parse_keep(const char *text, struct keep_policy *out, struct error *err);
 
 /* Resolves a secret reference given outside the file (e.g. a command-line flag): "env:NAME" or
- * "file:PATH" (one trailing newline stripped). Inline values are refused here, so secrets never have to
- * pass through argv. The value never appears in an error message. */
+ * "file:PATH" (one trailing newline stripped). Inline values are refused here, so secrets never
+ * have to pass through argv. The value never appears in an error message. */
 int config_resolve_secret(const char *ref, struct secret *out, struct error *err);
 
 #endif

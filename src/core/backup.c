@@ -409,8 +409,8 @@ int backup_run(const struct backup_request *req, struct backup_result *res, stru
             goto out;
         }
     }
-    /* Ids sort by their second; a run in the same second as the newest snapshot (quick retries, tests)
-     * waits for the next one, so "newest" by id is always newest by creation. */
+    /* Ids sort by their second; a run in the same second as the newest snapshot (quick retries,
+     * tests) waits for the next one, so "newest" by id is always newest by creation. */
     while (time(NULL) <= scan.newest && !cancel_requested())
         usleep(50000);
     started = time(NULL);

@@ -1,6 +1,7 @@
-/* Running a postgres job: preflight, exported snapshot and row counts, pg_dump streamed through zstd and
- * SHA-256 into the first target, globals, the manifest written last, copies to the other targets, the
- * catalog updated, retention applied. core/ never prints: progress goes to a callback. */
+/* Running a postgres job: preflight, exported snapshot and row counts, pg_dump streamed through
+ * zstd and SHA-256 into the first target, globals, the manifest written last, copies to the other
+ * targets, the catalog updated, retention applied. core/ never prints: progress goes to a callback.
+ */
 #ifndef PERMAFROST_CORE_BACKUP_H
 #define PERMAFROST_CORE_BACKUP_H
 
@@ -14,9 +15,9 @@
 
 struct backup_progress {
     const char *job;
-    const char *phase; /* "dump", "globals", "copy to 'x'", "prune" */
-    uint64_t raw_bytes;    /* read from the source so far */
-    uint64_t stored_bytes; /* written to the first target so far */
+    const char *phase;           /* "dump", "globals", "copy to 'x'", "prune" */
+    uint64_t raw_bytes;          /* read from the source so far */
+    uint64_t stored_bytes;       /* written to the first target so far */
     uint64_t expected_raw_bytes; /* a rough total (database size), 0 if unknown */
     int64_t elapsed_ms;
 };

@@ -1,6 +1,6 @@
-/* The catalog: a SQLite database (WAL) in the state directory with the runs and the snapshots known on
- * each store. It is a cache only: `catalog rebuild` recreates it from the manifests in the stores. The
- * only file that includes sqlite3.h. */
+/* The catalog: a SQLite database (WAL) in the state directory with the runs and the snapshots known
+ * on each store. It is a cache only: `catalog rebuild` recreates it from the manifests in the
+ * stores. The only file that includes sqlite3.h. */
 #ifndef PERMAFROST_CORE_CATALOG_H
 #define PERMAFROST_CORE_CATALOG_H
 

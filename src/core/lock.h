@@ -1,5 +1,6 @@
-/* One lock per job (flock on <state>/locks/<job>.lock), held for a whole run, prune or restore of that
- * job, so two runs of a job never overlap. The file names the holder, so the refusal can say who. */
+/* One lock per job (flock on <state>/locks/<job>.lock), held for a whole run, prune or restore of
+ * that job, so two runs of a job never overlap. The file names the holder, so the refusal can say
+ * who. */
 #ifndef PERMAFROST_CORE_LOCK_H
 #define PERMAFROST_CORE_LOCK_H
 

@@ -1,5 +1,6 @@
-/* The manifest: JSON beside the artifacts of a snapshot, written last (the commit point). It records what
- * is needed to check and restore the snapshot without Permafrost's catalog. Never holds a secret. */
+/* The manifest: JSON beside the artifacts of a snapshot, written last (the commit point). It
+ * records what is needed to check and restore the snapshot without Permafrost's catalog. Never
+ * holds a secret. */
 #ifndef PERMAFROST_CORE_MANIFEST_H
 #define PERMAFROST_CORE_MANIFEST_H
 
@@ -38,7 +39,7 @@ struct manifest {
     char *snapshot_id;
     time_t started_at;
     time_t ended_at;
-    char *host;               /* machine that took it */
+    char *host; /* machine that took it */
     char *permafrost_version;
 
     struct manifest_artifact *artifacts;
@@ -46,24 +47,24 @@ struct manifest {
 
     /* postgres facts (NULL / 0 / -1 when not known) */
     char *pg_database;
-    char *pg_server_version;  /* "15.18" */
+    char *pg_server_version;   /* "15.18" */
     int pg_server_version_num; /* 150018 */
-    char *pg_dump_version;    /* "15.18" */
+    char *pg_dump_version;     /* "15.18" */
     int64_t pg_database_size_bytes;
     char *pg_encoding;
     char *pg_collate;
     char *pg_ctype;
     char *pg_schema_migrations_head; /* Mastodon: max(version) of schema_migrations */
-    char *row_counts;         /* "exact", "estimate", "off" */
+    char *row_counts;                /* "exact", "estimate", "off" */
     struct manifest_table *tables;
     size_t table_count;
 };
 
 /* Serialises m as pretty-printed JSON into out. */
 void manifest_to_json(const struct manifest *m, struct buf *out);
-/* Parses JSON (at most MANIFEST_MAX_BYTES). On success fills *m (release with manifest_release); on any
- * malformed, missing or out-of-range field returns -1 with ERR_INTEGRITY naming the field. Unknown
- * fields are ignored (forward compatibility); a format_version above ours is refused. */
+/* Parses JSON (at most MANIFEST_MAX_BYTES). On success fills *m (release with manifest_release); on
+ * any malformed, missing or out-of-range field returns -1 with ERR_INTEGRITY naming the field.
+ * Unknown fields are ignored (forward compatibility); a format_version above ours is refused. */
 int manifest_from_json(const char *text, size_t len, struct manifest *m, struct error *err);
 /* Frees everything; safe on a zeroed struct. */
 void manifest_release(struct manifest *m);

@@ -1,5 +1,5 @@
-/* `catalog rebuild`: the catalog is only a cache of the stores' manifests, so it can be recreated from
- * them (after losing the machine, or after copying stores around). */
+/* `catalog rebuild`: the catalog is only a cache of the stores' manifests, so it can be recreated
+ * from them (after losing the machine, or after copying stores around). */
 #ifndef PERMAFROST_CORE_REBUILD_H
 #define PERMAFROST_CORE_REBUILD_H
 
@@ -14,8 +14,9 @@ struct rebuild_report {
     size_t bad;        /* manifests that could not be read or parsed (ignored, logged) */
 };
 
-/* Forgets every snapshot row and re-reads the manifests of every store in cfg. A store that cannot be
- * read makes the rebuild fail (nothing is committed), so a flaky store does not empty the catalog. */
+/* Forgets every snapshot row and re-reads the manifests of every store in cfg. A store that cannot
+ * be read makes the rebuild fail (nothing is committed), so a flaky store does not empty the
+ * catalog. */
 int rebuild_catalog(const struct config *cfg, const char *state_dir, struct rebuild_report *rep,
                     struct error *err);
 

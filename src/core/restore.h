@@ -1,6 +1,7 @@
-/* Restoring a postgres snapshot with pg_restore: from the first store (or --from) that holds it, the
- * artifact streamed through SHA-256 and zstd into pg_restore (one transaction, so a failed or corrupt
- * restore leaves nothing behind), or, for a parallel restore, decompressed to a temporary file first. */
+/* Restoring a postgres snapshot with pg_restore: from the first store (or --from) that holds it,
+ * the artifact streamed through SHA-256 and zstd into pg_restore (one transaction, so a failed or
+ * corrupt restore leaves nothing behind), or, for a parallel restore, decompressed to a temporary
+ * file first. */
 #ifndef PERMAFROST_CORE_RESTORE_H
 #define PERMAFROST_CORE_RESTORE_H
 

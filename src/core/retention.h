@@ -19,15 +19,17 @@ struct retention_item {
 
 struct retention_decision {
     bool keep;
-    char reason[RETENTION_REASON_LEN]; /* e.g. "last 1, daily 2026-11-24, weekly 2026-W48"; "" if removed */
+    char reason[RETENTION_REASON_LEN]; /* e.g. "last 1, daily 2026-11-24, weekly 2026-W48"; "" if
+                                          removed */
 };
 
 /* Plans retention for `count` items (any order). decisions[i] is written for items[i].
- * Semantics (restic forget): items are considered newest first; `last N` keeps the N newest; for each
- * bucket kind (hourly, daily, weekly = ISO week, monthly, yearly) the newest item of each of the N newest
- * distinct buckets is kept, buckets computed in local time of `timezone` (IANA name, NULL or "" = the
- * machine's). An item may be kept for several reasons. The newest item is always kept, whatever the
- * policy. An all-zero policy keeps everything. Returns 0, or -1 with ERR_CONFIG on an unknown timezone. */
+ * Semantics (restic forget): items are considered newest first; `last N` keeps the N newest; for
+ * each bucket kind (hourly, daily, weekly = ISO week, monthly, yearly) the newest item of each of
+ * the N newest distinct buckets is kept, buckets computed in local time of `timezone` (IANA name,
+ * NULL or "" = the machine's). An item may be kept for several reasons. The newest item is always
+ * kept, whatever the policy. An all-zero policy keeps everything. Returns 0, or -1 with ERR_CONFIG
+ * on an unknown timezone. */
 int retention_plan(const struct retention_item *items, size_t count, const struct keep_policy *keep,
                    const char *timezone, struct retention_decision *decisions, struct error *err);
 

@@ -40,7 +40,8 @@ uint32_t snapshot_id_random(void)
         n = getrandom(&bits, sizeof(bits), 0);
     } while (n < 0 && errno == EINTR);
     /* Only a kernel without getrandom fails here. The suffix only separates ids of different jobs'
-     * snapshots (a job's own ids differ by their second, see backup.c), so a weaker source will do. */
+     * snapshots (a job's own ids differ by their second, see backup.c), so a weaker source will do.
+     */
     if (n != (ssize_t)sizeof(bits))
         bits = (uint32_t)time_now_ms() ^ ((uint32_t)getpid() << 10); /* LCOV_EXCL_LINE: see above */
     return bits;

@@ -1,5 +1,5 @@
-/* Snapshot ids sort by time as plain strings: "20261124T031500Z-k3f9" (UTC, compact ISO 8601, a dash,
- * 4 characters of a lowercase base32 alphabet from a random source). */
+/* Snapshot ids sort by time as plain strings: "20261124T031500Z-k3f9" (UTC, compact ISO 8601, a
+ * dash, 4 characters of a lowercase base32 alphabet from a random source). */
 #ifndef PERMAFROST_CORE_SNAPSHOT_ID_H
 #define PERMAFROST_CORE_SNAPSHOT_ID_H
 

@@ -1,5 +1,6 @@
 /* Where local state (the catalog, locks) lives. One precedence everywhere: --state-dir flag >
- * $PERMAFROST_STATE_DIR > [global] state_dir > $XDG_STATE_HOME/permafrost > ~/.local/state/permafrost. */
+ * $PERMAFROST_STATE_DIR > [global] state_dir > $XDG_STATE_HOME/permafrost >
+ * ~/.local/state/permafrost. */
 #ifndef PERMAFROST_CORE_STATE_H
 #define PERMAFROST_CORE_STATE_H
 

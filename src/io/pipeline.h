@@ -1,5 +1,5 @@
-/* A chain of stream filters ending in a sink: bytes written in go through every filter in order and the
- * last filter's output goes to the sink (a store writer, a child's stdin, ...). */
+/* A chain of stream filters ending in a sink: bytes written in go through every filter in order and
+ * the last filter's output goes to the sink (a store writer, a child's stdin, ...). */
 #ifndef PERMAFROST_IO_PIPELINE_H
 #define PERMAFROST_IO_PIPELINE_H
 

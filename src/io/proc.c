@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
@@ -221,8 +222,8 @@ int proc_wait(struct proc *p, int *exit_code, struct error *err)
 
     proc_close_fd(&p->stdin_fd);
     proc_close_fd(&p->stdout_fd);
-    /* Read stderr to EOF, so its last lines are in the tail. EINTR (a cancel signal) is retried: the
-     * caller has killed or will reap the child either way. */
+    /* Read stderr to EOF, so its last lines are in the tail. EINTR (a cancel signal) is retried:
+     * the caller has killed or will reap the child either way. */
     while (p->stderr_fd >= 0) {
         struct pollfd pfd = {p->stderr_fd, POLLIN, 0};
         int r = poll(&pfd, 1, cancel_requested() ? 2000 : -1);

@@ -154,14 +154,15 @@ int pg_read_facts(struct pg_conn *c, struct pg_facts *out, struct error *err)
     struct pg_facts f;
 
     memset(&f, 0, sizeof(f));
-    if (pg_query(c,
-                 "SELECT current_database(), split_part(current_setting('server_version'), ' ', 1),"
-                 " current_setting('server_version_num')::int, pg_database_size(current_database()),"
-                 " pg_encoding_to_char(d.encoding), d.datcollate, d.datctype, current_user,"
-                 " (SELECT rolsuper FROM pg_roles WHERE rolname = current_user),"
-                 " to_regclass('public.schema_migrations') IS NOT NULL"
-                 " FROM pg_database d WHERE d.datname = current_database()",
-                 0, NULL, &res, err) < 0)
+    if (pg_query(
+            c,
+            "SELECT current_database(), split_part(current_setting('server_version'), ' ', 1),"
+            " current_setting('server_version_num')::int, pg_database_size(current_database()),"
+            " pg_encoding_to_char(d.encoding), d.datcollate, d.datctype, current_user,"
+            " (SELECT rolsuper FROM pg_roles WHERE rolname = current_user),"
+            " to_regclass('public.schema_migrations') IS NOT NULL"
+            " FROM pg_database d WHERE d.datname = current_database()",
+            0, NULL, &res, err) < 0)
         goto out;
     if (PQntuples(res) != 1) {
         error_set(err, ERR_REMOTE, "cannot read the current database from pg_database");

@@ -1,6 +1,7 @@
-/* PostgreSQL through libpq (the only file that includes libpq-fe.h): the preflight facts, the exported
- * snapshot that pg_dump joins, row counts inside that snapshot, and the small admin queries restore
- * needs. Every query uses PQexecParams; identifiers are quoted with PQescapeIdentifier. */
+/* PostgreSQL through libpq (the only file that includes libpq-fe.h): the preflight facts, the
+ * exported snapshot that pg_dump joins, row counts inside that snapshot, and the small admin
+ * queries restore needs. Every query uses PQexecParams; identifiers are quoted with
+ * PQescapeIdentifier. */
 #ifndef PERMAFROST_SOURCES_PG_H
 #define PERMAFROST_SOURCES_PG_H
 
@@ -34,9 +35,10 @@ struct pg_table_count {
 
 enum pg_count_mode { PG_COUNT_EXACT, PG_COUNT_ESTIMATE, PG_COUNT_OFF };
 
-/* Connects with a libpq conninfo (key=value or URI) and an optional password (NULL: libpq's defaults,
- * e.g. ~/.pgpass). Adds application_name=permafrost and connect_timeout=10 unless the conninfo sets
- * them. Errors are ERR_NETWORK with libpq's message and a hint. *out: free with pg_close. */
+/* Connects with a libpq conninfo (key=value or URI) and an optional password (NULL: libpq's
+ * defaults, e.g. ~/.pgpass). Adds application_name=permafrost and connect_timeout=10 unless the
+ * conninfo sets them. Errors are ERR_NETWORK with libpq's message and a hint. *out: free with
+ * pg_close. */
 int pg_connect(const char *conninfo, const char *password, struct pg_conn **out, struct error *err);
 /* Same, overriding the database name (for CREATE DATABASE through the maintenance database). */
 int pg_connect_db(const char *conninfo, const char *dbname, const char *password,
@@ -49,8 +51,8 @@ void pg_facts_release(struct pg_facts *f);
 /* BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SELECT pg_export_snapshot(). *snapshot_name is
  * owned by the caller (xfree). The snapshot stays valid while the transaction is open. */
 int pg_export_snapshot(struct pg_conn *c, char **snapshot_name, struct error *err);
-/* Lists the ordinary tables outside the system schemas, sorted by schema and name, with row counts by
- * mode, inside the current transaction. *out is an array of *count entries (pg_tables_free). */
+/* Lists the ordinary tables outside the system schemas, sorted by schema and name, with row counts
+ * by mode, inside the current transaction. *out is an array of *count entries (pg_tables_free). */
 int pg_count_tables(struct pg_conn *c, enum pg_count_mode mode, struct pg_table_count **out,
                     size_t *count, struct error *err);
 void pg_tables_free(struct pg_table_count *t, size_t count);

@@ -1,6 +1,7 @@
-/* The PostgreSQL client programs as child processes: pg_dump, pg_dumpall, pg_restore. Picks the newest
- * installed major version (Debian keeps them in /usr/lib/postgresql/<major>/bin), reads their versions,
- * and passes the password through a private 0600 passfile (PGPASSFILE), never argv. */
+/* The PostgreSQL client programs as child processes: pg_dump, pg_dumpall, pg_restore. Picks the
+ * newest installed major version (Debian keeps them in /usr/lib/postgresql/<major>/bin), reads
+ * their versions, and passes the password through a private 0600 passfile (PGPASSFILE), never argv.
+ */
 #ifndef PERMAFROST_SOURCES_PG_DUMP_H
 #define PERMAFROST_SOURCES_PG_DUMP_H
 
@@ -23,8 +24,8 @@ void pg_tool_release(struct pg_tool *t);
 /* Parses "pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)" into "15.18" and 15. */
 bool pg_tool_parse_version(const char *text, char **version, int *major);
 
-/* A private passfile: a 0700 directory under $TMPDIR (or /tmp) holding a 0600 file "*:*:*:*:PASSWORD"
- * with ':' and '\' escaped. env_entry is "PGPASSFILE=<path>" for proc_spawn. */
+/* A private passfile: a 0700 directory under $TMPDIR (or /tmp) holding a 0600 file
+ * "*:*:*:*:PASSWORD" with ':' and '\' escaped. env_entry is "PGPASSFILE=<path>" for proc_spawn. */
 struct pg_passfile {
     char *dir;
     char *path;

@@ -1,6 +1,6 @@
-/* Growable byte buffer with a hard cap (curl's dynbuf). data is never NULL and always NUL-terminated, so
- * text can be used as a C string. Every buffer fed from outside input (network, child stderr, files) gets
- * a cap; a write past the cap fails and leaves the contents unchanged. */
+/* Growable byte buffer with a hard cap (curl's dynbuf). data is never NULL and always
+ * NUL-terminated, so text can be used as a C string. Every buffer fed from outside input (network,
+ * child stderr, files) gets a cap; a write past the cap fails and leaves the contents unchanged. */
 #ifndef PERMAFROST_UTIL_BUF_H
 #define PERMAFROST_UTIL_BUF_H
 
@@ -20,7 +20,8 @@ struct buf {
 
 /* Initialises an empty buffer holding at most max_len bytes. */
 void buf_init(struct buf *b, size_t max_len);
-/* Frees the storage and leaves an empty buffer with the same cap. NULL-safe on the struct's data. */
+/* Frees the storage and leaves an empty buffer with the same cap. NULL-safe on the struct's data.
+ */
 void buf_release(struct buf *b);
 /* Empties the buffer, keeping its storage. */
 void buf_reset(struct buf *b);

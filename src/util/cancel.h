@@ -1,5 +1,6 @@
-/* Cancellation requested by SIGINT/SIGTERM. main.c installs handlers (without SA_RESTART, so blocking
- * calls return EINTR); long loops check cancel_requested() and unwind with ERR_CANCELLED. */
+/* Cancellation requested by SIGINT/SIGTERM. main.c installs handlers (without SA_RESTART, so
+ * blocking calls return EINTR); long loops check cancel_requested() and unwind with ERR_CANCELLED.
+ */
 #ifndef PERMAFROST_UTIL_CANCEL_H
 #define PERMAFROST_UTIL_CANCEL_H
 

@@ -1,12 +1,12 @@
 #include "util/error.h"
 
-#include "util/buf.h"
-
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "util/buf.h"
 
 static void error_vformat(char *dst, size_t cap, const char *fmt, va_list ap) PRINTF(3, 0);
 

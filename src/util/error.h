@@ -1,5 +1,5 @@
-/* One error type for the whole program: a kind (mapped to an exit code in cli/exit_codes.c only) and a
- * message that grows context on its way up ("outer: inner: root cause"). Never allocated. */
+/* One error type for the whole program: a kind (mapped to an exit code in cli/exit_codes.c only)
+ * and a message that grows context on its way up ("outer: inner: root cause"). Never allocated. */
 #ifndef PERMAFROST_UTIL_ERROR_H
 #define PERMAFROST_UTIL_ERROR_H
 
@@ -26,7 +26,10 @@ struct error {
     char hint[256]; /* optional "what to try" line, empty when none */
 };
 
-#define ERROR_INIT {ERR_NONE, 0, "", ""}
+#define ERROR_INIT                                                                                 \
+    {                                                                                              \
+        ERR_NONE, 0, "", ""                                                                        \
+    }
 
 /* Each sets *err and returns -1, so callers can write `return error_set(...)`. */
 int error_set(struct error *err, enum err_kind kind, const char *fmt, ...) PRINTF(3, 4);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>

@@ -1,10 +1,11 @@
-/* File-system helpers with the durability rules of DESIGN.md: atomic replacement is temp file, fsync,
- * rename, fsync of the directory. */
+/* File-system helpers with the durability rules of DESIGN.md: atomic replacement is temp file,
+ * fsync, rename, fsync of the directory. */
 #ifndef PERMAFROST_UTIL_FS_H
 #define PERMAFROST_UTIL_FS_H
 
 #include <stdbool.h>
 #include <stddef.h>
+
 #include <sys/types.h>
 
 #include "util/buf.h"
@@ -22,7 +23,8 @@ int fs_read_file(const char *path, struct buf *out, struct error *err);
 int fs_write_all(int fd, const void *data, size_t len, const char *what, struct error *err);
 /* Removes path; a directory is removed with everything under it. A missing path is not an error. */
 int fs_remove_tree(const char *path, struct error *err);
-/* Returns the directory part of path in a new string (free with xfree): "a/b/c" -> "a/b", "c" -> ".". */
+/* Returns the directory part of path in a new string (free with xfree): "a/b/c" -> "a/b", "c" ->
+ * ".". */
 char *fs_dirname(const char *path);
 /* True when path exists (any type). */
 bool fs_exists(const char *path);

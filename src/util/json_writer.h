@@ -1,5 +1,6 @@
-/* A small escaping JSON writer into a struct buf. It tracks nesting so commas come out right; keys and
- * strings are escaped per RFC 8259 (control characters as \u00XX; invalid UTF-8 bytes as U+FFFD). */
+/* A small escaping JSON writer into a struct buf. It tracks nesting so commas come out right; keys
+ * and strings are escaped per RFC 8259 (control characters as \u00XX; invalid UTF-8 bytes as
+ * U+FFFD). */
 #ifndef PERMAFROST_UTIL_JSON_WRITER_H
 #define PERMAFROST_UTIL_JSON_WRITER_H
 
@@ -11,11 +12,11 @@
 #define JSON_WRITER_MAX_DEPTH 32
 
 struct json_writer {
-    struct buf *out;   /* borrowed */
+    struct buf *out; /* borrowed */
     int depth;
     bool need_comma[JSON_WRITER_MAX_DEPTH];
     bool after_key;
-    int indent;        /* 0: compact; >0: pretty-printed with this many spaces per level */
+    int indent; /* 0: compact; >0: pretty-printed with this many spaces per level */
 };
 
 void json_writer_init(struct json_writer *w, struct buf *out);

@@ -1,5 +1,6 @@
-/* One line per event on stderr: UTC time, level, component (the source file's stem), message; or one JSON
- * object per line with --log-format=json. Below core/, modules log at debug or trace only. */
+/* One line per event on stderr: UTC time, level, component (the source file's stem), message; or
+ * one JSON object per line with --log-format=json. Below core/, modules log at debug or trace only.
+ */
 #ifndef PERMAFROST_UTIL_LOG_H
 #define PERMAFROST_UTIL_LOG_H
 

@@ -11,7 +11,10 @@ struct secret {
     size_t len;
 };
 
-#define SECRET_INIT {NULL, 0}
+#define SECRET_INIT                                                                                \
+    {                                                                                              \
+        NULL, 0                                                                                    \
+    }
 
 /* Copies len bytes of value into s (replacing any earlier value). */
 void secret_set(struct secret *s, const char *value, size_t len);

@@ -1,6 +1,7 @@
 #include "util/strv.h"
 
 #include <string.h>
+
 #include <strings.h>
 
 #include "util/xalloc.h"

@@ -1,5 +1,5 @@
-/* Borrowed string views with cursor parsing (curl's strparse). A view never owns its bytes and need not
- * be NUL-terminated. */
+/* Borrowed string views with cursor parsing (curl's strparse). A view never owns its bytes and need
+ * not be NUL-terminated. */
 #ifndef PERMAFROST_UTIL_STRV_H
 #define PERMAFROST_UTIL_STRV_H
 
@@ -16,8 +16,8 @@ struct strv strv_from(const char *s);
 struct strv strv_make(const char *ptr, size_t len);
 /* Strips ASCII blanks (space, tab, CR, LF) at both ends. */
 struct strv strv_trim(struct strv s);
-/* Splits *rest at the first `sep`: *head gets the part before it, *rest the part after. Returns false
- * (and puts everything in *head, leaving *rest empty) when sep is absent. */
+/* Splits *rest at the first `sep`: *head gets the part before it, *rest the part after. Returns
+ * false (and puts everything in *head, leaving *rest empty) when sep is absent. */
 bool strv_cut(struct strv *rest, char sep, struct strv *head);
 bool strv_eq(struct strv s, const char *lit);
 bool strv_eq_nocase(struct strv s, const char *lit);

@@ -46,7 +46,8 @@ bool time_parse_utc(const char *s, time_t *out)
     struct tm tm;
     const char *end;
 
-    /* strptime alone accepts blanks, one-digit fields and seconds up to 61: check the shape first. */
+    /* strptime alone accepts blanks, one-digit fields and seconds up to 61: check the shape first.
+     */
     if (!time_matches(s, "9999-99-99T99:99:99Z") && !time_matches(s, "99999999T999999Z"))
         return false;
 

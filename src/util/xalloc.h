@@ -1,5 +1,5 @@
-/* Allocation that aborts on out-of-memory (git, tmux, OpenSSH): callers never check for NULL. The only
- * file allowed to call malloc/free directly is xalloc.c. */
+/* Allocation that aborts on out-of-memory (git, tmux, OpenSSH): callers never check for NULL. The
+ * only file allowed to call malloc/free directly is xalloc.c. */
 #ifndef PERMAFROST_UTIL_XALLOC_H
 #define PERMAFROST_UTIL_XALLOC_H
 
@@ -22,7 +22,7 @@ void xfree(void *ptr);
 #define XGROW(ptr, need, alloc)                                                                    \
     do {                                                                                           \
         if ((need) > (alloc)) {                                                                    \
-            size_t xgrow_n_ = (alloc) < 8 ? 8 : (alloc) * 2;                                       \
+            size_t xgrow_n_ = (alloc) < 8 ? 8 : (alloc)*2;                                         \
             while (xgrow_n_ < (need))                                                              \
                 xgrow_n_ *= 2;                                                                     \
             (ptr) = xreallocarray((ptr), xgrow_n_, sizeof(*(ptr)));                                \

@@ -1,11 +1,12 @@
-/* Replays a fuzz target's corpus without libFuzzer (zstd's regression driver): every file under the given
- * directories (or the given files) is fed to LLVMFuzzerTestOneInput once. A crash or sanitizer report
- * fails the test; otherwise prints "replay: N passed, 0 failed". */
+/* Replays a fuzz target's corpus without libFuzzer (zstd's regression driver): every file under the
+ * given directories (or the given files) is fed to LLVMFuzzerTestOneInput once. A crash or
+ * sanitizer report fails the test; otherwise prints "replay: N passed, 0 failed". */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
 #include <dirent.h>
 #include <sys/stat.h>
 

@@ -1,6 +1,7 @@
-/* The unit-test harness. Each test_<module>.c exports `const struct unit_test <module>_tests[]`, ended by
- * {NULL, NULL}, and is listed in unit_main.c. Every test runs in a forked child, so a crash or an abort
- * fails that one named test; a CHECK failure prints file:line and the values, and ends the test. */
+/* The unit-test harness. Each test_<module>.c exports `const struct unit_test <module>_tests[]`,
+ * ended by {NULL, NULL}, and is listed in unit_main.c. Every test runs in a forked child, so a
+ * crash or an abort fails that one named test; a CHECK failure prints file:line and the values, and
+ * ends the test. */
 #ifndef PERMAFROST_TESTS_UNIT_H
 #define PERMAFROST_TESTS_UNIT_H
 
@@ -16,7 +17,8 @@ struct unit_test {
     void (*fn)(void);
 };
 
-/* Directory of committed fixtures (tests/fixtures), and a scratch directory made fresh for each test. */
+/* Directory of committed fixtures (tests/fixtures), and a scratch directory made fresh for each
+ * test. */
 const char *unit_fixture_dir(void);
 const char *unit_tmp_dir(void);
 
@@ -51,8 +53,8 @@ __attribute__((noreturn)) void unit_fail(const char *file, int line, const char 
             unit_fail(__FILE__, __LINE__, "%s failed: %s", #call, unit_last_error()->msg);         \
     } while (0)
 
-/* The call (which must use `&err` as its error argument, a `struct error err` in scope) must fail with
- * the given kind and a message containing substr. */
+/* The call (which must use `&err` as its error argument, a `struct error err` in scope) must fail
+ * with the given kind and a message containing substr. */
 #define CHECK_ERR(call, err, want_kind, substr)                                                    \
     do {                                                                                           \
         error_clear(&(err));                                                                       \
@@ -66,7 +68,8 @@ __attribute__((noreturn)) void unit_fail(const char *file, int line, const char 
                       (substr));                                                                   \
     } while (0)
 
-/* An error struct that CHECK_OK reports from; tests pass unit_err() to calls checked with CHECK_OK. */
+/* An error struct that CHECK_OK reports from; tests pass unit_err() to calls checked with CHECK_OK.
+ */
 struct error *unit_last_error(void);
 #define unit_err() unit_last_error()
 
