@@ -88,9 +88,9 @@ static int manifest_field_error(struct error *err, const char *path, const char 
 static void manifest_path(char out[MANIFEST_PATH_LEN], const char *parent, const char *key)
 {
     if (parent)
-        (void)snprintf(out, MANIFEST_PATH_LEN, "%s.%s", parent, key);
+        buf_format_fixed(out, MANIFEST_PATH_LEN, "%s.%s", parent, key);
     else
-        (void)snprintf(out, MANIFEST_PATH_LEN, "%s", key);
+        buf_format_fixed(out, MANIFEST_PATH_LEN, "%s", key);
 }
 
 static void manifest_free_artifact(struct manifest_artifact *a)

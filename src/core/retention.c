@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/buf.h"
 #include "util/xalloc.h"
 
 #define RETENTION_ZONEINFO_DIR "/usr/share/zoneinfo"
@@ -232,7 +233,7 @@ static void retention_reason_add(char *reasons, size_t len, const char *piece)
 {
     size_t used = strlen(reasons);
 
-    (void)snprintf(reasons + used, len - used, "%s%s", used ? ", " : "", piece);
+    buf_format_fixed(reasons + used, len - used, "%s%s", used ? ", " : "", piece);
 }
 
 /* Copies reasons into dst; when too long, cuts at a ", " boundary and ends with ", ...". */
