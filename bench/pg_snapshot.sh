@@ -195,7 +195,8 @@ print(sum(a.get("raw_bytes", 0) for a in m["artifacts"]))
 pf_version=$("$PERMAFROST" version 2>/dev/null | head -n 1 || echo '?')
 python3 - "$work/results" "$work/sizes" "$runs" "$db_bytes" "$raw_bytes" "$pf_version" \
     "$(nproc)" "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)" \
-    "$("$PG_BIN/pg_dump" --version)" "$(zstd --version)" "${BENCH_STRICT:-0}" <<'PY'
+    "$("$PG_BIN/pg_dump" --version)" "$(zstd --version | sed -E 's/.*(v[0-9.]+).*/zstd \1/')" \
+    "${BENCH_STRICT:-0}" <<'PY'
 import statistics, sys
 results, sizes, runs, db_bytes, raw_bytes, pf_version, ncpu, cpu, pgv, zstdv, strict = sys.argv[1:12]
 wall, rss, size = {}, {}, {}
@@ -212,24 +213,24 @@ MB = 1048576.0
 print()
 print("Permafrost PostgreSQL snapshot benchmark")
 print("  machine     %s CPUs, %s" % (ncpu, cpu))
-print("  versions    %s; %s; permafrost %s" % (pgv, zstdv, pf_version))
+print("  versions    %s; %s; %s" % (pgv, zstdv, pf_version))
 print("  database    %.0f MB (pg_database_size), raw custom dump %.0f MB, median of %s runs"
       % (int(db_bytes) / MB, int(raw_bytes) / MB, runs))
 print()
 rows = [
     ("A", "pg_dump -Fc (gzip, default)"),
-    ("B", "pg_dump -Fc -Z0 | zstd -3 -T0"),
+    ("B", "pg_dump -Fc -Z0 \\| zstd -3 -T0"),
     ("C", "pg_dump -Fc -Z0 > /dev/null"),
     ("D", "permafrost run (zstd:3)"),
 ]
-print("| %-32s | %8s | %9s | %17s |" % ("variant", "wall s", "size MB", "peak RSS MB"))
-print("|%s|%s|%s|%s|" % ("-" * 34, "-" * 10, "-" * 11, "-" * 19))
+print("| %-32s | %8s | %9s | %-30s |" % ("variant", "wall s", "size MB", "peak RSS MB"))
+print("|%s|%s|%s|%s|" % ("-" * 34, "-" * 10, "-" * 11, "-" * 32))
 for key, label in rows:
     s = ("%9.1f" % (med(size[key]) / MB)) if key in size else "%9s" % "-"
     r = "%.1f" % (max(rss[key]) / 1024.0)
     if key == "D":
-        r = "%.1f own, %s tree" % (max(rss["D-own"]) / 1024.0, r)
-    print("| %-32s | %8.2f | %s | %17s |" % (label, med(wall[key]), s, r))
+        r = "%.1f own (%s with pg_dump)" % (max(rss["D-own"]) / 1024.0, r)
+    print("| %-32s | %8.2f | %s | %-30s |" % (label, med(wall[key]), s, r))
 print()
 
 checks = []

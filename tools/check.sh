@@ -21,8 +21,8 @@ suite() {
     line=$(grep -E '[0-9]+ passed, [0-9]+ failed' "$log_dir/$name.log" | tail -n 1)
     if [ -n "$line" ]; then
         local p f
-        p=$(sed -E 's/.*[^0-9]?([0-9]+) passed.*/\1/' <<<"$line")
-        f=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")
+        p=$(grep -oE '[0-9]+ passed' <<<"$line" | grep -oE '[0-9]+')
+        f=$(grep -oE '[0-9]+ failed' <<<"$line" | grep -oE '[0-9]+')
         total_pass=$((total_pass + p))
         total_fail=$((total_fail + f))
         if [ "$status" != 0 ] && [ "$f" = 0 ]; then

@@ -22,7 +22,8 @@ it is fast: about 100 MB in ~10 s on 2 cores. The objects belong to the connecti
 the role that the backup will use (e.g. mastodon), not as a superuser.
 
 options:
-  --size-mb N   target pg_database_size in MB, approximately (default 100; 1600 gives ~1.6 GB)
+  --size-mb N   target pg_database_size in MB, approximately (default 100; 1600 gives ~1.6 GB;
+                the smallest database it makes is ~12 MB)
   --seed N      seed for the generated data (default 1); the same seed gives the same rows
   --replace     drop the generated tables first if they exist (otherwise refuse)
   -q, --quiet   print only errors
