@@ -5,6 +5,7 @@
 #
 # usage: tests/integration/run.sh PERMAFROST-BINARY [t_name ...]
 #
+# A test that leaves a process behind fails (its processes carry PF_TEST_RUN in their environment).
 # Prints "ok"/"FAIL"/"skip" per test (with the end of a failed test's log) and ends with
 # "integration: N passed, N failed" (", N skipped" when a test exits 77); exits 1 if any failed.
 # Environment: TEST_TIMEOUT (seconds per test, default 300), KEEP_LOGS=1 keeps the logs directory.
@@ -18,7 +19,7 @@ root=$(cd "$here/../.." && pwd)
 SERVERS_LOG_PREFIX=integration
 
 if (($# < 1)) || [[ $1 == -h || $1 == --help ]]; then
-    sed -n '2,11s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+    sed -n '2,12s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
     exit 2
 fi
 bin=$1
@@ -64,6 +65,22 @@ if ! pg_start "$run_dir/pg" >"$logs/pg_start.log" 2>&1; then
 fi
 echo "integration: PostgreSQL on 127.0.0.1:$PGPORT_TEST, binary $bin"
 
+# Processes whose environment holds PF_TEST_RUN=$1: what a test started and left behind (the mark is
+# inherited across fork, exec and setsid), printed as "PID:STARTTIME ARGS".
+marked_processes()
+{
+    local f pid start
+    for f in /proc/[0-9]*/environ; do
+        pid=${f#/proc/}
+        pid=${pid%/environ}
+        [[ $pid == "$$" || $pid == "$BASHPID" ]] && continue
+        if grep -qzx -- "PF_TEST_RUN=$1" "$f" 2>/dev/null; then
+            start=$(_pid_starttime "$pid") || continue
+            printf '%s:%s %s\n' "$pid" "$start" "$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)"
+        fi
+    done
+}
+
 pass=0
 failed=0
 skipped=0
@@ -76,9 +93,27 @@ for t in "${tests[@]}"; do
     t0=$SECONDS
     rc=0
     # timeout sends TERM on expiry, so the test's own trap still cleans up; KILL 20 s later.
-    PERMAFROST=$bin TEST_TMP=$tdir timeout -k 20 "${TEST_TIMEOUT:-300}" bash "$t" \
+    mark=$name.$$.$RANDOM
+    PF_TEST_RUN=$mark PERMAFROST=$bin TEST_TMP=$tdir timeout -k 20 "${TEST_TIMEOUT:-300}" bash "$t" \
         >"$logs/$name.log" 2>&1 </dev/null || rc=$?
     dt=$((SECONDS - t0))
+    # A test must not leave processes behind. Give stragglers a moment, then report and end them.
+    left=""
+    for ((i = 0; i < 50; i++)); do
+        left=$(marked_processes "$mark")
+        [[ -z $left ]] && break
+        sleep 0.1
+    done
+    if [[ -n $left ]]; then
+        {
+            echo "FAIL: processes left behind:"
+            printf '%s\n' "$left"
+        } >>"$logs/$name.log"
+        while read -r pidstart _; do
+            kill_tracked "${pidstart%%:*}" "${pidstart#*:}"
+        done <<<"$left"
+        ((rc != 0)) || rc=1
+    fi
     if ((rc == 0)); then
         pass=$((pass + 1))
         printf 'ok   %-22s %3ds\n' "$name" "$dt"
@@ -95,16 +130,8 @@ for t in "${tests[@]}"; do
     rm -rf "$tdir"
 done
 
-# A test must not leave processes behind: anything still running from a test's directory is a bug.
-strays=$(pgrep -af -- "$run_dir/t_" || true)
-if [[ -n $strays ]]; then
-    echo "integration: processes left behind by a test:" >&2
-    printf '%s\n' "$strays" >&2
-    failed=$((failed + 1))
-fi
-
 if ((failed)); then
-    echo "integration: failed: ${failed_names[*]:-stray processes}"
+    echo "integration: failed: ${failed_names[*]}"
 fi
 [[ ${KEEP_LOGS:-0} == 1 ]] && echo "integration: logs in $logs"
 echo "integration: $((SECONDS - start)) s"
