@@ -101,7 +101,7 @@ run_psql()
 # 1/16 account and 8 follows per account: roughly the shape of a federated instance.
 data_kb=$((size_mb * 1024 - 7600))
 ((data_kb > 200)) || data_kb=200
-statuses=$((data_kb * 1000 / 1170))
+statuses=$((data_kb * 1000 / 1140))
 ((statuses >= 3000)) || statuses=3000
 accounts=$((statuses / 16))
 ((accounts >= 200)) || accounts=200

@@ -23,7 +23,7 @@ int cmd_catalog(int argc, char **argv, struct cli_ctx *ctx, struct error *err)
     int rc = -1;
 
     if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-        fputs(catalog_usage, stdout);
+        (void)fputs(catalog_usage, stdout);
         return 0;
     }
     if (argc != 2 || strcmp(argv[1], "rebuild") != 0) {

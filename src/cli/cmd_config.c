@@ -20,7 +20,7 @@ int cmd_config(int argc, char **argv, struct cli_ctx *ctx, struct error *err)
     struct buf out;
 
     if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-        fputs(config_usage, stdout);
+        (void)fputs(config_usage, stdout);
         return 0;
     }
     if (argc != 2 || (strcmp(argv[1], "check") != 0 && strcmp(argv[1], "show") != 0)) {
@@ -37,7 +37,7 @@ int cmd_config(int argc, char **argv, struct cli_ctx *ctx, struct error *err)
     }
     buf_init(&out, BUF_NO_CAP);
     config_show(ctx->cfg, &out);
-    fputs(out.data, stdout);
+    (void)fputs(out.data, stdout);
     buf_release(&out);
     return 0;
 }

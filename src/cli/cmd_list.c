@@ -52,7 +52,7 @@ int cmd_list(int argc, char **argv, struct cli_ctx *ctx, struct error *err)
             ctx->is_json = true;
             break;
         case 'h':
-            fputs(list_usage, stdout);
+            (void)fputs(list_usage, stdout);
             rc = 0;
             goto out;
         default:

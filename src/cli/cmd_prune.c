@@ -55,7 +55,7 @@ int cmd_prune(int argc, char **argv, struct cli_ctx *ctx, struct error *err)
             ctx->is_json = true;
             break;
         case 'h':
-            fputs(prune_usage, stdout);
+            (void)fputs(prune_usage, stdout);
             rc = 0;
             goto out;
         default:

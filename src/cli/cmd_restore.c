@@ -96,7 +96,7 @@ int cmd_restore(int argc, char **argv, struct cli_ctx *ctx, struct error *err)
             req.tmp_dir = optarg;
             break;
         case 'h':
-            fputs(restore_usage, stdout);
+            (void)fputs(restore_usage, stdout);
             rc = 0;
             goto out;
         default:

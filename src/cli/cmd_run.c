@@ -157,7 +157,7 @@ int cmd_run(int argc, char **argv, struct cli_ctx *ctx, struct error *err)
             ctx->is_json = true;
             break;
         case 'h':
-            fputs(run_usage, stdout);
+            (void)fputs(run_usage, stdout);
             rc = 0;
             goto out;
         default:

@@ -79,7 +79,7 @@ int cmd_version(int argc, char **argv, struct cli_ctx *ctx, struct error *err)
                 buf_addf(&out, "  %-11s not found\n", version_tools[i]);
         }
     }
-    fputs(out.data, stdout);
+    (void)fputs(out.data, stdout);
     buf_release(&out);
     for (size_t i = 0; i < 3; i++)
         pg_tool_release(&tools[i]);

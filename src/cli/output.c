@@ -40,7 +40,7 @@ void output_progress(const struct backup_progress *p, void *arg)
         rate = (double)p->raw_bytes / 1048576.0 / ((double)p->elapsed_ms / 1000.0);
     fprintf(stderr, "\r\033[K%s: %s: %s read, %s stored, %.0f MiB/s, %s", p->job, p->phase, raw,
             stored, rate, elapsed);
-    fflush(stderr);
+    (void)fflush(stderr);
     output_progress_drawn = true;
 }
 
@@ -48,7 +48,7 @@ void output_progress_end(void)
 {
     if (output_progress_drawn) {
         fprintf(stderr, "\r\033[K");
-        fflush(stderr);
+        (void)fflush(stderr);
         output_progress_drawn = false;
     }
 }

@@ -377,7 +377,7 @@ int backup_run(const struct backup_request *req, struct backup_result *res, stru
     struct backup_scan scan = {NULL, 0};
     char host[256] = "unknown";
     int64_t run_id = -1;
-    time_t started = time(NULL);
+    time_t started = 0;
     size_t ok_targets = 0;
     bool manifest_written = false;
     int rc = -1;
@@ -405,6 +405,7 @@ int backup_run(const struct backup_request *req, struct backup_result *res, stru
     if (catalog_open(req->state_dir, &catalog, err) < 0)
         goto out;
 
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of store pointers */
     ctx.stores = xcalloc(job->target_count, sizeof(*ctx.stores));
     for (size_t i = 0; i < job->target_count; i++) {
         if (targets_open(req->cfg, job->targets[i], &ctx.stores[i], err) < 0)

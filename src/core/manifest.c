@@ -691,7 +691,7 @@ int manifest_from_json(const char *text, size_t len, struct manifest *m, struct 
 
     memset(&tmp, 0, sizeof(tmp));
     if (len > (size_t)MANIFEST_MAX_BYTES) {
-        error_set(err, ERR_INTEGRITY, "manifest: %zu bytes is over the limit of %u bytes", len,
+        error_set(err, ERR_INTEGRITY, "manifest: %zu bytes is over the limit of %zu bytes", len,
                   MANIFEST_MAX_BYTES);
         goto out;
     }

@@ -13,7 +13,7 @@
 #include "util/error.h"
 
 #define MANIFEST_FORMAT_VERSION 1
-#define MANIFEST_MAX_BYTES      (16u * 1024u * 1024u) /* cap when reading one from a store */
+#define MANIFEST_MAX_BYTES      ((size_t)16 * 1024 * 1024) /* cap when reading one from a store */
 
 struct manifest_artifact {
     char *name;        /* file name in the snapshot directory: "mastodon_production.dump.zst" */

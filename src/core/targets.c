@@ -124,7 +124,7 @@ int targets_read_manifest(struct store *s, const char *job, const char *id, stru
         if (got == 0)
             break;
         if (!buf_add(&b, chunk, got)) {
-            error_set(err, ERR_INTEGRITY, "manifest is larger than %u bytes", MANIFEST_MAX_BYTES);
+            error_set(err, ERR_INTEGRITY, "manifest is larger than %zu bytes", MANIFEST_MAX_BYTES);
             goto out;
         }
     }

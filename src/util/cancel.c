@@ -20,7 +20,7 @@ void cancel_install_handlers(void)
     sa.sa_flags = 0; /* no SA_RESTART: blocking reads return EINTR so loops can notice */
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    (void)signal(SIGPIPE, SIG_IGN);
 }
 
 bool cancel_requested(void)

@@ -55,11 +55,11 @@ void log_write(enum log_level level, const char *file, const char *fmt, ...)
     if (!log_enabled(level))
         return;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    (void)vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
-    strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+    (void)strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
     buf_format_fixed(stamp + strlen(stamp), sizeof(stamp) - strlen(stamp), ".%03dZ",
                      (int)(ts.tv_nsec / 1000000));
     log_component(file, component, sizeof(component));

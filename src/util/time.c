@@ -21,14 +21,14 @@ void time_format_iso(time_t t, char out[TIME_ISO_LEN])
 {
     struct tm tm;
     gmtime_r(&t, &tm);
-    strftime(out, TIME_ISO_LEN, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    (void)strftime(out, TIME_ISO_LEN, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
 void time_format_compact(time_t t, char out[TIME_ISO_LEN])
 {
     struct tm tm;
     gmtime_r(&t, &tm);
-    strftime(out, TIME_ISO_LEN, "%Y%m%dT%H%M%SZ", &tm);
+    (void)strftime(out, TIME_ISO_LEN, "%Y%m%dT%H%M%SZ", &tm);
 }
 
 /* True when s has exactly the digits and separators of pattern ('9' = a digit). */

@@ -66,7 +66,7 @@ char *xasprintf(const char *fmt, ...)
         xalloc_die(0);
     p = xmalloc((size_t)n + 1);
     va_start(ap, fmt);
-    vsnprintf(p, (size_t)n + 1, fmt, ap);
+    (void)vsnprintf(p, (size_t)n + 1, fmt, ap);
     va_end(ap);
     return p;
 }
