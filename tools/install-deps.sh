@@ -9,7 +9,7 @@ build-essential meson ninja-build pkg-config
 clang clang-tidy clang-format shellcheck
 libzstd-dev libpq-dev libsqlite3-dev libssl-dev libjansson-dev
 postgresql-15 postgresql-client-15
-zstd sqlite3 util-linux procps
+zstd sqlite3 util-linux procps python3 time
 "
 
 missing=""

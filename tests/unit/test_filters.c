@@ -130,39 +130,6 @@ static void check_round_trip(const char *data, size_t len, int level, int thread
     buf_release(&plain);
 }
 
-/* Runs argv[0] from PATH with stdin and stdout on files (NULL: /dev/null), without a shell. Returns
- * the exit status, or -1 when it could not start or died by a signal. */
-static int run_cmd(const char *const *argv, const char *stdin_path, const char *stdout_path)
-{
-    posix_spawn_file_actions_t fa;
-    char *args[16];
-    size_t n = 0;
-    pid_t pid;
-    int status = 0;
-    int r;
-
-    for (; argv[n]; n++) {
-        CHECK(n < sizeof(args) / sizeof(args[0]) - 1);
-        args[n] = xstrdup(argv[n]);
-    }
-    args[n] = NULL;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, stdin_path ? stdin_path : "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, stdout_path ? stdout_path : "/dev/null",
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    r = posix_spawnp(&pid, args[0], &fa, NULL, args, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    for (size_t i = 0; i < n; i++)
-        xfree(args[i]);
-    if (r != 0)
-        return -1;
-    while (waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR)
-            return -1;
-    }
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 static char *tmp_file(const char *name)
 {
     return xasprintf("%s/%s", unit_tmp_dir(), name);
@@ -234,8 +201,8 @@ static void test_zstd_output_is_verified_and_decoded_by_zstd_command(void)
         buf_init(&back, BUF_NO_CAP);
         zstd_compress_buf(text, sizes[i], 3, 0, &z);
         write_file(zst, z.data, z.len);
-        CHECK_INT_EQ(run_cmd(test_argv, NULL, NULL), 0);
-        CHECK_INT_EQ(run_cmd(decode_argv, NULL, plain), 0);
+        CHECK_INT_EQ(unit_run_cmd(test_argv, NULL, NULL), 0);
+        CHECK_INT_EQ(unit_run_cmd(decode_argv, NULL, plain), 0);
         CHECK_OK(fs_read_file(plain, &back, unit_err()));
         CHECK_INT_EQ(back.len, sizes[i]);
         CHECK(sizes[i] == 0 || memcmp(back.data, text, sizes[i]) == 0);
@@ -267,8 +234,8 @@ static void test_zstd_decodes_concatenated_frames_of_zstd_command(void)
     buf_init(&out, BUF_NO_CAP);
     write_file(path_a, a, len_a);
     write_file(path_b, b, len_b);
-    CHECK_INT_EQ(run_cmd(argv_a, NULL, zst_a), 0);
-    CHECK_INT_EQ(run_cmd(argv_b, NULL, zst_b), 0);
+    CHECK_INT_EQ(unit_run_cmd(argv_a, NULL, zst_a), 0);
+    CHECK_INT_EQ(unit_run_cmd(argv_b, NULL, zst_b), 0);
     CHECK_OK(fs_read_file(zst_a, &both, unit_err()));
     CHECK_OK(fs_read_file(zst_b, &both, unit_err()));
     CHECK_OK(zstd_decompress_buf(both.data, both.len, &out, unit_err()));
@@ -439,7 +406,7 @@ static void test_zstd_refuses_window_over_128_mib(void)
     buf_init(&z, BUF_NO_CAP);
     buf_init(&out, BUF_NO_CAP);
     write_file(src, data, 4 * KIB);
-    CHECK_INT_EQ(run_cmd(argv, src, zst), 0);
+    CHECK_INT_EQ(unit_run_cmd(argv, src, zst), 0);
     CHECK_OK(fs_read_file(zst, &z, unit_err()));
     CHECK_ERR(zstd_decompress_buf(z.data, z.len, &out, &err), err, ERR_INTEGRITY,
               "Frame requires too much memory");
@@ -577,7 +544,7 @@ static void test_compress_then_sha256_pipeline(void)
     CHECK_STR_EQ(hex, hex_check);
 
     write_file(zst, sink.data, sink.len);
-    CHECK_INT_EQ(run_cmd(sum_argv, NULL, sum), 0);
+    CHECK_INT_EQ(unit_run_cmd(sum_argv, NULL, sum), 0);
     buf_reset(&ignored);
     CHECK_OK(fs_read_file(sum, &ignored, unit_err()));
     CHECK(ignored.len > 64);

@@ -124,37 +124,6 @@ static int mode_of(const char *path)
     return (int)(st.st_mode & 07777);
 }
 
-/* Runs argv[0] from PATH with stdout and stderr on /dev/null, without a shell; returns the exit
- * status, or -1 when it could not start or died by a signal. */
-static int run_cmd(const char *const *argv)
-{
-    posix_spawn_file_actions_t fa;
-    char *args[16];
-    size_t n = 0;
-    pid_t pid;
-    int status = 0;
-    int r;
-
-    for (; argv[n]; n++) {
-        CHECK(n < sizeof(args) / sizeof(args[0]) - 1);
-        args[n] = xstrdup(argv[n]);
-    }
-    args[n] = NULL;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    r = posix_spawnp(&pid, args[0], &fa, NULL, args, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    for (size_t i = 0; i < n; i++)
-        xfree(args[i]);
-    if (r != 0)
-        return -1;
-    while (waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR)
-            return -1;
-    }
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 static void test_local_put_commit_get_round_trip(void)
 {
     char *root = tmp_path("store");
@@ -692,8 +661,8 @@ static void test_local_full_disk_reports_enospc_and_leaves_nothing(void)
         unit_fail(__FILE__, __LINE__,
                   "needs root to mount a tmpfs (CI runs the unit tests as root)");
     CHECK(mkdir(mnt, 0700) == 0);
-    is_private = unshare(CLONE_NEWNS) == 0 && run_cmd(private_argv) == 0;
-    if (run_cmd(mount_argv) != 0)
+    is_private = unshare(CLONE_NEWNS) == 0 && unit_run_cmd(private_argv, NULL, NULL) == 0;
+    if (unit_run_cmd(mount_argv, NULL, NULL) != 0)
         unit_fail(__FILE__, __LINE__, "mount -t tmpfs failed: this test needs root");
 
     /* No CHECK until the tmpfs is unmounted, so a failure cannot leave it mounted. */
@@ -713,7 +682,7 @@ static void test_local_full_disk_reports_enospc_and_leaves_nothing(void)
     if (s)
         store_list(s, "", collect_key, &keys, &commit_err);
     store_free(s);
-    umount_rc = run_cmd(umount_argv);
+    umount_rc = unit_run_cmd(umount_argv, NULL, NULL);
 
     CHECK(is_private || umount_rc == 0);
     CHECK(did_fail);

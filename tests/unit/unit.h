@@ -22,6 +22,10 @@ struct unit_test {
 const char *unit_fixture_dir(void);
 const char *unit_tmp_dir(void);
 
+/* Runs argv[0] from PATH without a shell, stdin and stdout on the given files (NULL: /dev/null).
+ * Returns the exit status, or -1 when it could not start or died by a signal. */
+int unit_run_cmd(const char *const *argv, const char *stdin_path, const char *stdout_path);
+
 __attribute__((noreturn)) void unit_fail(const char *file, int line, const char *fmt, ...)
     PRINTF(3, 4);
 

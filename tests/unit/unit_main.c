@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <fcntl.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -62,6 +64,39 @@ void unit_fail(const char *file, int line, const char *fmt, ...)
     fprintf(stderr, "\n");
     fflush(stderr);
     _exit(1);
+}
+
+/* Runs argv[0] from PATH with stdin and stdout on files (NULL: /dev/null), without a shell. Returns
+ * the exit status, or -1 when it could not start or died by a signal. */
+int unit_run_cmd(const char *const *argv, const char *stdin_path, const char *stdout_path)
+{
+    posix_spawn_file_actions_t fa;
+    char *args[16];
+    size_t n = 0;
+    pid_t pid;
+    int status = 0;
+    int r;
+
+    for (; argv[n]; n++) {
+        CHECK(n < sizeof(args) / sizeof(args[0]) - 1);
+        args[n] = xstrdup(argv[n]);
+    }
+    args[n] = NULL;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, stdin_path ? stdin_path : "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, stdout_path ? stdout_path : "/dev/null",
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    r = posix_spawnp(&pid, args[0], &fa, NULL, args, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    for (size_t i = 0; i < n; i++)
+        xfree(args[i]);
+    if (r != 0)
+        return -1;
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR)
+            return -1;
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 static int unit_run_one(const struct unit_suite *s, const struct unit_test *t)
