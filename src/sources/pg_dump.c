@@ -8,6 +8,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -114,22 +115,13 @@ void pg_tool_release(struct pg_tool *t)
 
 int pg_passfile_create(const char *password, struct pg_passfile *pf, struct error *err)
 {
-    const char *tmp = getenv("TMPDIR");
     struct buf line;
     int fd = -1;
     int rc = -1;
 
     memset(pf, 0, sizeof(*pf));
+    pf->fd = -1;
     buf_init(&line, BUF_NO_CAP);
-    pf->dir = xasprintf("%s/permafrost-pg-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(pf->dir)) {
-        error_errno(err, ERR_IO, "create a private directory for the passfile in '%s'",
-                    tmp && *tmp ? tmp : "/tmp");
-        xfree(pf->dir);
-        pf->dir = NULL;
-        goto out;
-    }
-    pf->path = xasprintf("%s/pgpass", pf->dir);
     buf_adds(&line, "*:*:*:*:");
     for (const char *p = password; *p; p++) {
         if (*p == ':' || *p == '\\')
@@ -137,51 +129,41 @@ int pg_passfile_create(const char *password, struct pg_passfile *pf, struct erro
         buf_add(&line, p, 1);
     }
     buf_adds(&line, "\n");
-    fd = open(pf->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    /* Not close-on-exec: the PostgreSQL client programs we start open it by its /proc path. */
+    fd = memfd_create("permafrost-pgpass", 0);
     if (fd < 0) {
-        error_errno(err, ERR_IO, "create passfile '%s'", pf->path);
+        error_errno(err, ERR_IO, "create an in-memory passfile");
         goto out;
     }
-    if (fs_write_all(fd, line.data, line.len, pf->path, err) < 0)
+    /* libpq ignores a passfile that group or others may read. */
+    if (fchmod(fd, 0600) < 0) {
+        error_errno(err, ERR_IO, "chmod the in-memory passfile");
         goto out;
-    pf->env_entry = xasprintf("PGPASSFILE=%s", pf->path);
+    }
+    if (fs_write_all(fd, line.data, line.len, "in-memory passfile", err) < 0)
+        goto out;
+    pf->env_entry = xasprintf("PGPASSFILE=/proc/self/fd/%d", fd);
+    pf->fd = fd;
+    fd = -1;
     rc = 0;
 out:
     if (fd >= 0)
         close(fd);
     explicit_bzero(line.data, line.len);
     buf_release(&line);
-    if (rc < 0)
-        pg_passfile_remove(pf);
     return rc;
 }
 
 void pg_passfile_remove(struct pg_passfile *pf)
 {
-    if (pf->path) {
-        /* Overwrite before unlinking, so the password does not linger in a freed block. */
-        int fd = open(pf->path, O_WRONLY | O_CLOEXEC);
-        if (fd >= 0) {
-            struct stat st;
-            if (fstat(fd, &st) == 0 && st.st_size > 0) {
-                char zero[256];
-                off_t left = st.st_size;
-                memset(zero, 0, sizeof(zero));
-                while (left > 0) {
-                    size_t n = left > (off_t)sizeof(zero) ? sizeof(zero) : (size_t)left;
-                    if (write(fd, zero, n) < 0)
-                        break;
-                    left -= (off_t)n;
-                }
-            }
-            close(fd);
+    if (pf->env_entry && pf->fd >= 0) {
+        /* Wipe before closing, in case another process still holds the memfd. */
+        if (ftruncate(pf->fd, 0) < 0) {
+            /* nothing more to do: close drops our reference either way */
         }
-        unlink(pf->path);
+        close(pf->fd);
     }
-    if (pf->dir)
-        rmdir(pf->dir);
-    xfree(pf->dir);
-    xfree(pf->path);
     xfree(pf->env_entry);
     memset(pf, 0, sizeof(*pf));
+    pf->fd = -1;
 }

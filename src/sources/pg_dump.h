@@ -24,16 +24,17 @@ void pg_tool_release(struct pg_tool *t);
 /* Parses "pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)" into "15.18" and 15. */
 bool pg_tool_parse_version(const char *text, char **version, int *major);
 
-/* A private passfile: a 0700 directory under $TMPDIR (or /tmp) holding a 0600 file
- * "*:*:*:*:PASSWORD" with ':' and '\' escaped. env_entry is "PGPASSFILE=<path>" for proc_spawn. */
+/* A passfile that never touches a disk: a memfd (mode 0600) holding "*:*:*:*:PASSWORD" with ':' and
+ * '\' escaped, inherited by the child processes and named to libpq as PGPASSFILE=/proc/self/fd/N.
+ * It disappears with the last process holding it, even after kill -9. env_entry goes to
+ * proc_spawn. */
 struct pg_passfile {
-    char *dir;
-    char *path;
+    int fd;
     char *env_entry;
 };
 
 int pg_passfile_create(const char *password, struct pg_passfile *pf, struct error *err);
-/* Wipes and removes the file and its directory; safe on a zeroed struct. */
+/* Closes the memfd (the kernel frees its pages); safe on a zeroed struct. */
 void pg_passfile_remove(struct pg_passfile *pf);
 
 #endif

@@ -44,7 +44,8 @@ tr '\0' '\n' </proc/\$\$/cmdline >"$T/argv.txt"
 tr '\0' '\n' </proc/\$PPID/cmdline >"$T/parent-argv.txt"
 {
     echo "PGPASSFILE=\${PGPASSFILE:-}"
-    [[ -n \${PGPASSFILE:-} ]] && stat -c 'mode=%a' "\$PGPASSFILE"
+    [[ -n \${PGPASSFILE:-} ]] && stat -L -c 'mode=%a' "\$PGPASSFILE"
+    [[ -n \${PGPASSFILE:-} ]] && echo "target=\$(readlink "\$PGPASSFILE")"
     [[ -n \${PGPASSWORD:-} ]] && echo "PGPASSWORD is set"
 } >"$T/spy-env.txt"
 exec "$PG_BIN/pg_dump" "\$@"
@@ -87,10 +88,11 @@ check_clean "pg_dump's argv" "$(cat "$T/argv.txt")"
 check_clean "permafrost's argv" "$(cat "$T/parent-argv.txt")"
 cat "$T/spy-env.txt"
 passfile=$(sed -n 's/^PGPASSFILE=//p' "$T/spy-env.txt")
-if [[ -n $passfile ]]; then
-    assert_file_contains "$T/spy-env.txt" "mode=600"
-    assert_missing "$passfile"
-fi
+assert_match "$passfile" '^/proc/self/fd/[0-9]+$' "PGPASSFILE"
+assert_file_contains "$T/spy-env.txt" "mode=600"
+# An in-memory file: nothing on disk to leak, even when permafrost is killed with -9.
+assert_file_contains "$T/spy-env.txt" "target=/memfd:permafrost-pgpass"
+assert_eq "" "$(find "$TMPDIR" -mindepth 1 -print -quit)" "files left in TMPDIR"
 
 step "the password is not in the logs (-v), the store or the catalog"
 check_clean "run -v output" "$logs"
