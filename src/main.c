@@ -123,6 +123,11 @@ dispatch:
     optind++;
     code = EXIT_OK;
     if (cmd->fn(argc - optind + 1, argv + optind - 1, &ctx, &err) < 0) {
+        /* Whatever failed last, a requested stop is what the operator needs to see. */
+        if (cancel_requested() && err.kind != ERR_CANCELLED) {
+            error_wrap(&err, "cancelled by signal %d", cancel_signal());
+            err.kind = ERR_CANCELLED;
+        }
         main_print_error(&err);
         code = exit_code_for(err.kind == ERR_NONE ? ERR_FAILED : err.kind);
     }

@@ -9,6 +9,7 @@
 #include "core/backup.h"
 #include "core/state.h"
 #include "util/buf.h"
+#include "util/cancel.h"
 #include "util/json_writer.h"
 #include "util/time.h"
 #include "util/xalloc.h"
@@ -214,7 +215,7 @@ int cmd_run(int argc, char **argv, struct cli_ctx *ctx, struct error *err)
         else if (!ctx->is_quiet || !res.is_ok)
             run_print_text(job, &res, &jerr);
         backup_result_release(&res);
-        if (worst.kind == ERR_CANCELLED)
+        if (worst.kind == ERR_CANCELLED || cancel_requested())
             break;
     }
     if (ctx->is_json) {

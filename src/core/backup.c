@@ -149,14 +149,14 @@ static int backup_stream_child(struct backup_ctx *ctx, const char *const *argv,
     }
     if (proc_wait(&child, &exit_code, err) < 0)
         goto out;
+    if (cancel_requested()) {
+        error_set(err, ERR_CANCELLED, "cancelled");
+        goto out;
+    }
     if (exit_code != 0) {
         const char *text = proc_stderr_text(&child);
         error_set(err, ERR_FAILED, "%s exited with status %d%s%s", child.name, exit_code,
                   *text ? ": " : "", text);
-        goto out;
-    }
-    if (cancel_requested()) {
-        error_set(err, ERR_CANCELLED, "cancelled");
         goto out;
     }
     if (store_writer_commit(w, err) < 0) {
@@ -418,14 +418,19 @@ int backup_run(const struct backup_request *req, struct backup_result *res, stru
     }
     /* Ids sort by their second; a run in the same second as the newest snapshot (quick retries,
      * tests) waits for the next one, so "newest" by id is always newest by creation. */
-    if (scan.newest > time(NULL) + 2)
-        log_warn("job '%s': a snapshot id is newer than the clock (%lld s ahead); is the clock "
-                 "right?",
-                 job->name, (long long)(scan.newest - time(NULL)));
-    else
+    started = time(NULL);
+    if (scan.newest > started + 2) {
+        /* An id from the future (the clock was ahead, or went back): the new snapshot must still
+         * sort newest, or retention would take it for an old one and remove it. */
+        log_warn("job '%s': a snapshot on a store is dated %lld s in the future; is the clock "
+                 "right? the new snapshot's id is dated after it",
+                 job->name, (long long)(scan.newest - started));
+        started = scan.newest + 1;
+    } else {
         while (time(NULL) <= scan.newest && !cancel_requested())
             usleep(50000);
-    started = time(NULL);
+        started = time(NULL);
+    }
     snapshot_id_make(started, snapshot_id_random(), res->snapshot_id);
     if (catalog_run_begin(catalog, job->name, res->snapshot_id, started, &run_id, err) < 0)
         goto out;
@@ -470,6 +475,11 @@ int backup_run(const struct backup_request *req, struct backup_result *res, stru
         struct error terr = ERROR_INIT;
         char phase[128];
 
+        if (cancel_requested()) {
+            error_set(err, ERR_CANCELLED, "job '%s': cancelled before the copy to store '%s'",
+                      job->name, job->targets[i]);
+            goto out;
+        }
         snprintf(phase, sizeof(phase), "copy to '%s'", job->targets[i]);
         ctx.phase = phase;
         backup_report_progress(&ctx, manifest_raw_bytes(&ctx.m), ctx.stored_so_far, true);
@@ -486,6 +496,11 @@ int backup_run(const struct backup_request *req, struct backup_result *res, stru
     res->raw_bytes = manifest_raw_bytes(&ctx.m);
     res->stored_bytes = manifest_stored_bytes(&ctx.m);
 
+    if (cancel_requested()) {
+        error_set(err, ERR_CANCELLED, "job '%s': cancelled after snapshot '%s' was written",
+                  job->name, res->snapshot_id);
+        goto out;
+    }
     if (!req->skip_prune) {
         struct prune_report rep;
 

@@ -58,18 +58,21 @@ static int restore_locate(const struct restore_request *req, struct store **out_
         error_set(err, ERR_USAGE, "'%s' is not a snapshot id", want);
         return error_hint(err, "use 'latest' or an id from 'permafrost list %s'", job->name);
     }
-    for (size_t i = 0; i < job->target_count; i++) {
+    /* --from may name any configured store, not only the job's targets: after an incident the copy
+     * may be somewhere the job never wrote to (a store synced by hand). */
+    if (req->from_store && !config_find_store(req->cfg, req->from_store))
+        return error_set(err, ERR_USAGE, "unknown store '%s'", req->from_store);
+    for (size_t i = 0; i < (req->from_store ? 1 : job->target_count); i++) {
+        const char *name = req->from_store ? req->from_store : job->targets[i];
         struct store *s = NULL;
         struct latest_state st;
         struct error e = ERROR_INIT;
 
-        if (req->from_store && strcmp(req->from_store, job->targets[i]) != 0)
-            continue;
         memset(&st, 0, sizeof(st));
         st.want = want;
-        if (targets_open(req->cfg, job->targets[i], &s, &e) < 0 ||
+        if (targets_open(req->cfg, name, &s, &e) < 0 ||
             targets_scan(s, job->name, restore_pick, &st, &e) < 0) {
-            log_warn("job '%s': store '%s': %s", job->name, job->targets[i], e.msg);
+            log_warn("job '%s': store '%s': %s", job->name, name, e.msg);
             if (first_err.kind == ERR_NONE)
                 first_err = e;
             store_free(s);
@@ -82,8 +85,6 @@ static int restore_locate(const struct restore_request *req, struct store **out_
         }
         store_free(s);
     }
-    if (req->from_store && !config_find_store(req->cfg, req->from_store))
-        return error_set(err, ERR_USAGE, "unknown store '%s'", req->from_store);
     if (first_err.kind != ERR_NONE) {
         *err = first_err;
         return error_wrap(err, "find a snapshot of job '%s'", job->name);
@@ -95,8 +96,14 @@ static int restore_locate(const struct restore_request *req, struct store **out_
                      req->from_store ? req->from_store : "any of its stores");
 }
 
+/* Streaming into pg_restore holds back the last bytes of the dump until the artifact's digest has
+ * been checked: without them pg_restore cannot finish, so it cannot commit a restore of data that
+ * turns out not to match the manifest. */
+#define RESTORE_HOLDBACK_BYTES ((size_t)1 << 20)
+
 struct restore_sink {
     struct proc *child; /* streaming: pg_restore's stdin */
+    struct buf held;    /* streaming: decompressed bytes not yet passed on */
     int fd;             /* to file: the temporary file */
     const char *path;
 };
@@ -105,9 +112,27 @@ static int restore_sink_write(void *arg, const void *data, size_t len, struct er
 {
     struct restore_sink *s = arg;
 
-    if (s->child)
-        return proc_write(s->child, data, len, err);
-    return fs_write_all(s->fd, data, len, s->path, err);
+    if (!s->child)
+        return fs_write_all(s->fd, data, len, s->path, err);
+    ASSERT(buf_add(&s->held, data, len));
+    if (s->held.len > 2 * RESTORE_HOLDBACK_BYTES) {
+        size_t n = s->held.len - RESTORE_HOLDBACK_BYTES;
+        if (proc_write(s->child, s->held.data, n, err) < 0)
+            return -1;
+        buf_consume(&s->held, n);
+    }
+    return 0;
+}
+
+/* Passes on what was held back (after the digest matched). */
+static int restore_sink_flush(struct restore_sink *s, struct error *err)
+{
+    if (!s->child || s->held.len == 0)
+        return 0;
+    if (proc_write(s->child, s->held.data, s->held.len, err) < 0)
+        return -1;
+    buf_reset(&s->held);
+    return 0;
 }
 
 /* Streams the artifact from the store through sha256 and zstd into sink; checks the digest and size
@@ -142,6 +167,12 @@ static int restore_stream(const struct restore_request *req, struct store *s, co
         if (got == 0)
             break;
         stored += got;
+        if (stored > art->size_bytes) {
+            error_set(err, ERR_INTEGRITY,
+                      "'%s' on store '%s' is larger than its manifest says (%llu bytes)", key,
+                      store_name(s), (unsigned long long)art->size_bytes);
+            goto out;
+        }
         /* The digest is over the stored bytes, so it is taken before decompression. */
         if (filter_process(hash, chunk, got, &pl.stage[0], err) < 0)
             goto out;
@@ -169,6 +200,8 @@ static int restore_stream(const struct restore_request *req, struct store *s, co
         error_hint(err, "restore another snapshot, or the same one from another store with --from");
         goto out;
     }
+    if (restore_sink_flush(sink, err) < 0)
+        goto out;
     rc = 0;
 out:
     store_reader_close(r);
@@ -206,7 +239,7 @@ static void restore_build_argv(const struct restore_request *req, const char *pa
 /* Makes sure the target database is there (creating it with --create) and empty (unless --clean).
  */
 static int restore_prepare_target(const struct restore_request *req, const struct manifest *m,
-                                  const char *dbname, struct error *err)
+                                  const char *dbname, bool *created, struct error *err)
 {
     struct pg_conn *conn = NULL;
     int64_t relations = 0;
@@ -226,6 +259,7 @@ static int restore_prepare_target(const struct restore_request *req, const struc
         }
         if (pg_create_database(conn, dbname, m->pg_encoding, err) < 0)
             goto out;
+        *created = true;
         pg_close(conn);
         conn = NULL;
     }
@@ -269,6 +303,8 @@ int restore_run(const struct restore_request *req, struct restore_result *res, s
     const char *argv[RESTORE_MAX_ARGS];
     int64_t start = time_mono_ms();
     bool child_started = false;
+    bool created = false;
+    char fd_path[64];
     int exit_code = 0;
     int rc = -1;
 
@@ -279,6 +315,7 @@ int restore_run(const struct restore_request *req, struct restore_result *res, s
     memset(&child, 0, sizeof(child));
     memset(&sink, 0, sizeof(sink));
     sink.fd = -1;
+    buf_init(&sink.held, BUF_NO_CAP);
 
     dbname = pg_conninfo_dbname(req->to);
     if (!dbname) {
@@ -313,7 +350,7 @@ int restore_run(const struct restore_request *req, struct restore_result *res, s
             goto out;
         }
     }
-    if (restore_prepare_target(req, &m, dbname, err) < 0)
+    if (restore_prepare_target(req, &m, dbname, &created, err) < 0)
         goto out;
     if (req->password && pg_passfile_create(req->password, &passfile, err) < 0)
         goto out;
@@ -330,15 +367,21 @@ int restore_run(const struct restore_request *req, struct restore_result *res, s
         sink.fd = mkstemp(tmp_path);
         if (sink.fd < 0) {
             error_errno(err, ERR_IO, "create temporary file in '%s'", tmp && *tmp ? tmp : "/tmp");
-            xfree(tmp_path);
-            tmp_path = NULL;
             goto out;
         }
+        /* The plaintext dump must not outlive us, even after kill -9: the file is unlinked at once
+         * and pg_restore (and its parallel workers, which inherit the descriptor) open it as
+         * /proc/self/fd/N. */
+        if (unlink(tmp_path) < 0) {
+            error_errno(err, ERR_IO, "unlink temporary file '%s'", tmp_path);
+            goto out;
+        }
+        snprintf(fd_path, sizeof(fd_path), "/proc/self/fd/%d", sink.fd);
         sink.path = tmp_path;
         if (restore_stream(req, s, key, art, &sink, err) < 0)
             goto out;
         jobs_arg = xasprintf("--jobs=%d", req->jobs);
-        restore_build_argv(req, pg_restore.path, dbname_arg, jobs_arg, tmp_path, argv);
+        restore_build_argv(req, pg_restore.path, dbname_arg, jobs_arg, fd_path, argv);
         if (proc_spawn(argv, env[0] ? env : NULL, 0, &child, err) < 0)
             goto out;
         child_started = true;
@@ -355,12 +398,24 @@ int restore_run(const struct restore_request *req, struct restore_result *res, s
         /* One transaction: when the stream turns out corrupt, pg_restore is killed before it
          * commits, so the target is left as it was. */
         if (restore_stream(req, s, key, art, &sink, err) < 0) {
+            if (err->sys_errno == EPIPE) {
+                /* pg_restore quit on an error of its own: its message says more than the pipe. */
+                struct error werr = ERROR_INIT;
+                if (proc_wait(&child, &exit_code, &werr) == 0 && exit_code != 0)
+                    error_set(err, ERR_FAILED, "pg_restore exited with status %d: %s", exit_code,
+                              proc_stderr_text(&child));
+                goto out;
+            }
             proc_kill(&child, SIGKILL);
             goto out;
         }
         proc_close_stdin(&child);
         if (proc_wait(&child, &exit_code, err) < 0)
             goto out;
+    }
+    if (cancel_requested() && exit_code != 0) {
+        error_set(err, ERR_CANCELLED, "cancelled; pg_restore stopped (exit status %d)", exit_code);
+        goto out;
     }
     if (exit_code != 0) {
         error_set(err, ERR_FAILED, "pg_restore exited with status %d: %s", exit_code,
@@ -385,8 +440,17 @@ out:
     proc_release(&child);
     if (sink.fd >= 0)
         close(sink.fd);
-    if (tmp_path)
-        unlink(tmp_path);
+    buf_release(&sink.held);
+    if (rc < 0 && created) {
+        /* --create made it, so a failed restore takes it away again: a retry must not find it. */
+        struct error derr = ERROR_INIT;
+        struct pg_conn *conn = NULL;
+        if (pg_connect_db(req->to, "postgres", req->password, &conn, &derr) < 0 ||
+            pg_drop_database(conn, dbname, &derr) < 0)
+            log_warn("could not drop database '%s' created for the failed restore: %s", dbname,
+                     derr.msg);
+        pg_close(conn);
+    }
     pg_passfile_remove(&passfile);
     pg_tool_release(&pg_restore);
     manifest_release(&m);

@@ -4,6 +4,7 @@
 
 #include "core/snapshot_id.h"
 #include "util/buf.h"
+#include "util/cancel.h"
 #include "util/xalloc.h"
 
 int targets_open(const struct config *cfg, const char *name, struct store **out, struct error *err)
@@ -153,6 +154,10 @@ int targets_copy_object(struct store *src, struct store *dst, const char *key, s
         goto out;
     for (;;) {
         size_t got;
+        if (cancel_requested()) {
+            error_set(err, ERR_CANCELLED, "cancelled");
+            goto out;
+        }
         if (store_reader_read(r, chunk, 1u << 20, &got, err) < 0)
             goto out;
         if (got == 0)

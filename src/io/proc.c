@@ -102,6 +102,10 @@ int proc_spawn(const char *const *argv, const char *const *env_add, int flags, s
         goto out;
     }
     p->is_waited = false;
+    /* Our end of the child's stdin never blocks: proc_write waits in poll, draining stderr, so a
+     * child that writes much to stderr while we feed it cannot deadlock us. */
+    if (in_pipe[1] >= 0)
+        (void)fcntl(in_pipe[1], F_SETFL, fcntl(in_pipe[1], F_GETFL) | O_NONBLOCK);
     p->stdin_fd = in_pipe[1];
     in_pipe[1] = -1;
     p->stdout_fd = out_pipe[0];
@@ -201,8 +205,11 @@ int proc_write(struct proc *p, const void *data, size_t len, struct error *err)
         if (n < 0) {
             if (errno == EINTR || errno == EAGAIN)
                 continue;
-            if (errno == EPIPE)
-                return error_set(err, ERR_FAILED, "'%s' stopped reading its input", p->name);
+            if (errno == EPIPE) {
+                error_set(err, ERR_FAILED, "'%s' stopped reading its input", p->name);
+                err->sys_errno = EPIPE;
+                return -1;
+            }
             return error_errno(err, ERR_IO, "write input of '%s'", p->name);
         }
         ptr += n;
@@ -216,17 +223,30 @@ void proc_close_stdin(struct proc *p)
     proc_close_fd(&p->stdin_fd);
 }
 
+/* A cancel (SIGINT/SIGTERM to us) is passed on to the child once, as SIGTERM, so that it stops
+ * (pg_restore rolls back) instead of running on unsupervised. */
+static void proc_forward_cancel(struct proc *p, bool *forwarded)
+{
+    if (cancel_requested() && !*forwarded && p->pid > 0 && !p->is_waited) {
+        kill(p->pid, SIGTERM);
+        *forwarded = true;
+    }
+}
+
 int proc_wait(struct proc *p, int *exit_code, struct error *err)
 {
     int status = 0;
+    bool forwarded = false;
 
     proc_close_fd(&p->stdin_fd);
     proc_close_fd(&p->stdout_fd);
-    /* Read stderr to EOF, so its last lines are in the tail. EINTR (a cancel signal) is retried:
-     * the caller has killed or will reap the child either way. */
+    /* Read stderr to EOF, so its last lines are in the tail. A signal interrupts the poll. */
     while (p->stderr_fd >= 0) {
         struct pollfd pfd = {p->stderr_fd, POLLIN, 0};
-        int r = poll(&pfd, 1, cancel_requested() ? 2000 : -1);
+        int r;
+
+        proc_forward_cancel(p, &forwarded);
+        r = poll(&pfd, 1, forwarded ? 5000 : -1);
         if (r < 0 && errno == EINTR)
             continue;
         if (r <= 0)
@@ -234,7 +254,10 @@ int proc_wait(struct proc *p, int *exit_code, struct error *err)
         proc_drain_stderr(p);
     }
     proc_close_fd(&p->stderr_fd);
-    while (waitpid(p->pid, &status, 0) < 0) {
+    for (;;) {
+        proc_forward_cancel(p, &forwarded);
+        if (waitpid(p->pid, &status, 0) >= 0)
+            break;
         if (errno != EINTR)
             return error_errno(err, ERR_IO, "wait for '%s'", p->name);
     }

@@ -39,11 +39,13 @@ int proc_spawn(const char *const *argv, const char *const *env_add, int flags, s
 /* Reads up to cap bytes of the child's stdout; *got = 0 at EOF. Returns ERR_CANCELLED when a
  * cancellation was requested while waiting. */
 int proc_read(struct proc *p, void *data, size_t cap, size_t *got, struct error *err);
-/* Writes all of data to the child's stdin (EPIPE becomes an error naming the child). */
+/* Writes all of data to the child's stdin. When the child has stopped reading, fails with
+ * ERR_FAILED and err->sys_errno = EPIPE (the caller may then wait for it and report its stderr). */
 int proc_write(struct proc *p, const void *data, size_t len, struct error *err);
 void proc_close_stdin(struct proc *p);
 /* Closes our pipe ends, drains stderr and waits. *exit_code = the exit status, or 128 + signal
- * number when killed by a signal. */
+ * number when killed by a signal. A cancellation requested meanwhile is passed on to the child as
+ * SIGTERM; callers check cancel_requested() afterwards. */
 int proc_wait(struct proc *p, int *exit_code, struct error *err);
 void proc_kill(struct proc *p, int sig);
 /* Kills (SIGKILL) and reaps a child that was not waited for; closes fds; frees. Safe after

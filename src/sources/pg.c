@@ -7,6 +7,7 @@
 #include <libpq-fe.h>
 
 #include "util/buf.h"
+#include "util/cancel.h"
 #include "util/xalloc.h"
 
 struct pg_conn {
@@ -214,6 +215,15 @@ int pg_export_snapshot(struct pg_conn *c, char **snapshot_name, struct error *er
     int rc = -1;
 
     *snapshot_name = NULL;
+    /* This session sits idle in its transaction while pg_dump runs, and counts whole tables: a
+     * server or role default for these timeouts would kill it and fail a good dump. */
+    if (pg_query(c, "SET idle_in_transaction_session_timeout = 0", 0, NULL, &res, err) < 0)
+        goto out;
+    PQclear(res);
+    if (pg_query(c, "SET statement_timeout = 0", 0, NULL, &res, err) < 0)
+        goto out;
+    PQclear(res);
+    res = NULL;
     if (pg_query(c, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", 0, NULL, &res, err) < 0)
         goto out;
     PQclear(res);
@@ -282,6 +292,10 @@ int pg_count_tables(struct pg_conn *c, enum pg_count_mode mode, struct pg_table_
             int64_t est = pg_value_i64(res, row, 2);
             t[i].rows = est < 0 ? -1 : est; /* -1: never analyzed */
         } else if (mode == PG_COUNT_EXACT) {
+            if (cancel_requested()) {
+                error_set(err, ERR_CANCELLED, "cancelled while counting rows");
+                goto out;
+            }
             char *qs = PQescapeIdentifier(c->conn, t[i].schema, strlen(t[i].schema));
             char *qn = PQescapeIdentifier(c->conn, t[i].name, strlen(t[i].name));
             char *sql = xasprintf("SELECT count(*) FROM %s.%s", qs ? qs : "", qn ? qn : "");
@@ -377,6 +391,25 @@ int pg_create_database(struct pg_conn *c, const char *dbname, const char *encodi
     xfree(sql);
     PQfreemem(qn);
     PQfreemem(qe);
+    return rc;
+}
+
+int pg_drop_database(struct pg_conn *c, const char *dbname, struct error *err)
+{
+    PGresult *res = NULL;
+    char *qn = PQescapeIdentifier(c->conn, dbname, strlen(dbname));
+    char *sql;
+    int rc;
+
+    if (!qn)
+        return error_set(err, ERR_USAGE, "invalid database name '%s'", dbname);
+    sql = xasprintf("DROP DATABASE IF EXISTS %s", qn);
+    rc = pg_query(c, sql, 0, NULL, &res, err);
+    if (rc < 0)
+        error_wrap(err, "drop database '%s'", dbname);
+    PQclear(res);
+    xfree(sql);
+    PQfreemem(qn);
     return rc;
 }
 

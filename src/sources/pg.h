@@ -67,6 +67,9 @@ int pg_database_exists(struct pg_conn *c, const char *dbname, bool *exists, stru
 int pg_create_database(struct pg_conn *c, const char *dbname, const char *encoding,
                        struct error *err);
 
+/* DROP DATABASE IF EXISTS (through a connection to another database). */
+int pg_drop_database(struct pg_conn *c, const char *dbname, struct error *err);
+
 /* "15.6" for PQlibVersion. */
 const char *pg_client_version(void);
 
