@@ -280,10 +280,11 @@ static int conninfo_hex(char c)
     return -1;
 }
 
-/* True when the percent-encoded URI component s decodes to "password" (any case). */
+/* True when the percent-encoded URI component s decodes to "password" or "sslpassword" (the key of
+ * a client certificate), in any case. */
 static bool conninfo_uri_is_password(struct strv s)
 {
-    static const char want[] = "password";
+    char decoded[16];
     size_t n = 0;
 
     for (size_t i = 0; i < s.len; i++) {
@@ -293,11 +294,12 @@ static bool conninfo_uri_is_password(struct strv s)
             c = (char)(conninfo_hex(s.ptr[i + 1]) * 16 + conninfo_hex(s.ptr[i + 2]));
             i += 2;
         }
-        if (n >= sizeof(want) - 1 || (c | 0x20) != want[n])
+        if (n >= sizeof(decoded) - 1)
             return false;
-        n++;
+        decoded[n++] = c;
     }
-    return n == sizeof(want) - 1;
+    return strv_eq_nocase(strv_make(decoded, n), "password") ||
+           strv_eq_nocase(strv_make(decoded, n), "sslpassword");
 }
 
 static enum conninfo_verdict conninfo_check_uri(struct strv s)
@@ -369,7 +371,7 @@ static enum conninfo_verdict conninfo_check_pairs(struct strv s, bool expand_dbn
         i++;
         while (i < s.len && conninfo_is_space(s.ptr[i]))
             i++;
-        if (strv_eq_nocase(key, "password"))
+        if (strv_eq_nocase(key, "password") || strv_eq_nocase(key, "sslpassword"))
             return CONNINFO_HAS_PASSWORD;
         value_start = i;
         if (i < s.len && s.ptr[i] == '\'') {

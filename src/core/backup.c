@@ -107,7 +107,8 @@ static int backup_stream_child(struct backup_ctx *ctx, const char *const *argv,
     const struct cfg_job *job = ctx->job;
     struct store *first = ctx->stores[0];
     char *key = xasprintf("%s%s", ctx->prefix, file_name);
-    const char *env[2] = {ctx->passfile.env_entry, NULL};
+    /* With our passfile, a PGPASSWORD from the environment must not win over it. */
+    const char *env[3] = {ctx->passfile.env_entry, "PGPASSWORD", NULL};
     struct store_writer *w = NULL;
     struct pipeline pl;
     struct filter *hash = NULL;
@@ -192,19 +193,21 @@ out:
     return rc;
 }
 
-static int backup_check_versions(struct backup_ctx *ctx, const struct pg_facts *facts,
-                                 struct error *err)
+/* pg_dump and pg_dumpall refuse a server newer than themselves: say so before starting, with both
+ * versions named. */
+static int backup_check_version(struct backup_ctx *ctx, const struct pg_tool *tool,
+                                const char *name, const struct pg_facts *facts, struct error *err)
 {
     int server_major = facts->server_version_num / 10000;
 
-    if (ctx->pg_dump.major < server_major) {
+    if (tool->major < server_major) {
         error_set(err, ERR_FAILED,
-                  "pg_dump %s ('%s') is older than the server (PostgreSQL %s): pg_dump cannot "
-                  "dump a newer server",
-                  ctx->pg_dump.version, ctx->pg_dump.path, facts->server_version);
+                  "%s %s ('%s') is older than the server (PostgreSQL %s): %s cannot dump a newer "
+                  "server",
+                  name, tool->version, tool->path, facts->server_version, name);
         return error_hint(err,
-                          "install postgresql-client-%d (or newer) or set 'pg_dump = PATH' "
-                          "in [job \"%s\"]",
+                          "install postgresql-client-%d (or newer) or set 'pg_dump = PATH' in "
+                          "[job \"%s\"]",
                           server_major, ctx->job->name);
     }
     return 0;
@@ -235,7 +238,7 @@ static int backup_dump(struct backup_ctx *ctx, struct error *err)
         goto out;
     if (pg_read_facts(conn, &facts, err) < 0)
         goto out;
-    if (backup_check_versions(ctx, &facts, err) < 0)
+    if (backup_check_version(ctx, &ctx->pg_dump, "pg_dump", &facts, err) < 0)
         goto out;
     ctx->expected_raw_bytes =
         facts.database_size_bytes > 0 ? (uint64_t)facts.database_size_bytes : 0;
@@ -270,7 +273,8 @@ static int backup_dump(struct backup_ctx *ctx, struct error *err)
     }
     if (job->globals) {
         ctx->phase = "globals";
-        if (pg_tool_find("pg_dumpall", NULL, &ctx->pg_dumpall, err) < 0)
+        if (pg_tool_find_sibling("pg_dumpall", &ctx->pg_dump, &ctx->pg_dumpall, err) < 0 ||
+            backup_check_version(ctx, &ctx->pg_dumpall, "pg_dumpall", &facts, err) < 0)
             goto out;
         {
             /* Reading role passwords needs a superuser (pg_authid). Mastodon's own role usually is
@@ -360,6 +364,16 @@ out:
     return rc;
 }
 
+static void backup_catalog_add(struct catalog *catalog, const struct cfg_job *job,
+                               const char *store, const struct manifest *m)
+{
+    struct error cerr = ERROR_INIT;
+
+    if (catalog && catalog_add_snapshot(catalog, store, m, &cerr) < 0)
+        log_warn("job '%s': %s; 'permafrost catalog rebuild' will pick the snapshot up", job->name,
+                 cerr.msg);
+}
+
 static void backup_set_target(struct backup_result *res, size_t i, bool ok, const struct error *e)
 {
     res->targets[i].is_ok = ok;
@@ -402,8 +416,13 @@ int backup_run(const struct backup_request *req, struct backup_result *res, stru
     }
     if (lock_acquire(req->state_dir, job->name, "run", &lock, err) < 0)
         goto out;
-    if (catalog_open(req->state_dir, &catalog, err) < 0)
-        goto out;
+    /* The catalog is a cache of the manifests (catalog rebuild recreates it): a problem with it is
+     * reported, but never costs a backup. */
+    {
+        struct error cerr = ERROR_INIT;
+        if (catalog_open(req->state_dir, &catalog, &cerr) < 0)
+            log_warn("job '%s': %s; the run goes on without it", job->name, cerr.msg);
+    }
 
     /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of store pointers */
     ctx.stores = xcalloc(job->target_count, sizeof(*ctx.stores));
@@ -432,8 +451,11 @@ int backup_run(const struct backup_request *req, struct backup_result *res, stru
         started = time(NULL);
     }
     snapshot_id_make(started, snapshot_id_random(), res->snapshot_id);
-    if (catalog_run_begin(catalog, job->name, res->snapshot_id, started, &run_id, err) < 0)
-        goto out;
+    if (catalog) {
+        struct error cerr = ERROR_INIT;
+        if (catalog_run_begin(catalog, job->name, res->snapshot_id, started, &run_id, &cerr) < 0)
+            log_warn("job '%s': %s", job->name, cerr.msg);
+    }
     ctx.prefix = xasprintf("%s/%s/", job->name, res->snapshot_id);
     log_info("job '%s': snapshot '%s' to %s", job->name, res->snapshot_id,
              store_location(ctx.stores[0]));
@@ -468,8 +490,7 @@ int backup_run(const struct backup_request *req, struct backup_result *res, stru
     manifest_written = true;
     backup_set_target(res, 0, true, NULL);
     ok_targets = 1;
-    if (catalog_add_snapshot(catalog, job->targets[0], &ctx.m, err) < 0)
-        goto out;
+    backup_catalog_add(catalog, job, job->targets[0], &ctx.m);
 
     for (size_t i = 1; i < job->target_count; i++) {
         struct error terr = ERROR_INIT;
@@ -483,13 +504,13 @@ int backup_run(const struct backup_request *req, struct backup_result *res, stru
         snprintf(phase, sizeof(phase), "copy to '%s'", job->targets[i]);
         ctx.phase = phase;
         backup_report_progress(&ctx, manifest_raw_bytes(&ctx.m), ctx.stored_so_far, true);
-        if (backup_replicate(&ctx, i, &terr) < 0 ||
-            catalog_add_snapshot(catalog, job->targets[i], &ctx.m, &terr) < 0) {
+        if (backup_replicate(&ctx, i, &terr) < 0) {
             log_error("job '%s': store '%s': %s", job->name, job->targets[i], terr.msg);
             backup_set_target(res, i, false, &terr);
             continue;
         }
         backup_set_target(res, i, true, NULL);
+        backup_catalog_add(catalog, job, job->targets[i], &ctx.m);
         ok_targets++;
     }
 

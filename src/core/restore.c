@@ -361,7 +361,7 @@ int restore_run(const struct restore_request *req, struct restore_result *res, s
              store_name(s), dbname);
     if (req->jobs > 1) {
         const char *tmp = req->tmp_dir ? req->tmp_dir : getenv("TMPDIR");
-        const char *env[2] = {passfile.env_entry, NULL};
+        const char *env[3] = {passfile.env_entry, "PGPASSWORD", NULL};
 
         tmp_path = xasprintf("%s/permafrost-restore-XXXXXX", tmp && *tmp ? tmp : "/tmp");
         sink.fd = mkstemp(tmp_path);
@@ -388,7 +388,7 @@ int restore_run(const struct restore_request *req, struct restore_result *res, s
         if (proc_wait(&child, &exit_code, err) < 0)
             goto out;
     } else {
-        const char *env[2] = {passfile.env_entry, NULL};
+        const char *env[3] = {passfile.env_entry, "PGPASSWORD", NULL};
 
         restore_build_argv(req, pg_restore.path, dbname_arg, "--single-transaction", NULL, argv);
         if (proc_spawn(argv, env[0] ? env : NULL, PROC_STDIN_PIPE, &child, err) < 0)

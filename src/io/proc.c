@@ -16,7 +16,8 @@
 #include "util/cancel.h"
 #include "util/xalloc.h"
 
-/* Builds the child's environment: ours, with the NAME= entries of env_add replaced or added. */
+/* Builds the child's environment: ours, with the NAME=VALUE entries of env_add replacing or adding
+ * to it, and the bare NAME entries of env_add removing NAME. */
 static char **proc_build_env(const char *const *env_add)
 {
     size_t n = 0;
@@ -32,15 +33,16 @@ static char **proc_build_env(const char *const *env_add)
     for (size_t i = 0; i < n; i++) {
         bool replaced = false;
         for (size_t j = 0; j < add; j++) {
-            size_t klen = strcspn(env_add[j], "=") + 1;
-            if (strncmp(environ[i], env_add[j], klen) == 0)
+            size_t klen = strcspn(env_add[j], "=");
+            if (strncmp(environ[i], env_add[j], klen) == 0 && environ[i][klen] == '=')
                 replaced = true;
         }
         if (!replaced)
             env[out++] = environ[i];
     }
     for (size_t j = 0; j < add; j++)
-        env[out++] = (char *)(uintptr_t)env_add[j];
+        if (strchr(env_add[j], '='))
+            env[out++] = (char *)(uintptr_t)env_add[j];
     env[out] = NULL;
     return env;
 }

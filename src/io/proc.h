@@ -32,8 +32,8 @@ struct proc {
 };
 
 /* Starts argv[0] (searched in PATH when it has no '/'). env_add: NULL or a NULL-terminated list of
- * "NAME=VALUE" added to (or replacing in) our environment for the child. On success *p must be
- * ended with proc_wait (or proc_kill + proc_wait) and proc_release. */
+ * "NAME=VALUE" added to (or replacing in) our environment for the child, or "NAME" to remove it. On
+ * success *p must be ended with proc_wait (or proc_kill + proc_wait) and proc_release. */
 int proc_spawn(const char *const *argv, const char *const *env_add, int flags, struct proc *p,
                struct error *err);
 /* Reads up to cap bytes of the child's stdout; *got = 0 at EOF. Returns ERR_CANCELLED when a

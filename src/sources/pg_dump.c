@@ -106,6 +106,24 @@ out:
     return rc;
 }
 
+int pg_tool_find_sibling(const char *name, const struct pg_tool *beside, struct pg_tool *out,
+                         struct error *err)
+{
+    const char *slash = beside->path ? strrchr(beside->path, '/') : NULL;
+    char *candidate;
+    int rc;
+
+    if (!slash)
+        return pg_tool_find(name, NULL, out, err);
+    candidate = xasprintf("%.*s/%s", (int)(slash - beside->path), beside->path, name);
+    if (access(candidate, X_OK) == 0)
+        rc = pg_tool_find(name, candidate, out, err);
+    else
+        rc = pg_tool_find(name, NULL, out, err);
+    xfree(candidate);
+    return rc;
+}
+
 void pg_tool_release(struct pg_tool *t)
 {
     xfree(t->path);

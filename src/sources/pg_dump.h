@@ -20,6 +20,10 @@ struct pg_tool {
  * highest /usr/lib/postgresql/N/bin/NAME; else NAME in PATH. Runs `NAME --version`. */
 int pg_tool_find(const char *name, const char *explicit_path, struct pg_tool *out,
                  struct error *err);
+/* Finds `name` next to an already found tool (pg_dumpall beside a configured pg_dump), falling back
+ * to pg_tool_find's search when the directory has none. */
+int pg_tool_find_sibling(const char *name, const struct pg_tool *beside, struct pg_tool *out,
+                         struct error *err);
 void pg_tool_release(struct pg_tool *t);
 /* Parses "pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)" into "15.18" and 15. */
 bool pg_tool_parse_version(const char *text, char **version, int *major);

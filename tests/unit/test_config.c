@@ -611,6 +611,9 @@ static void test_conninfo_with_a_password_is_rejected(void)
         "postgresql://db/m?%70assword=s3cret",
         "dbname='host=db password=s3cret'",
         "dbname=postgresql://u:s3cret@db/m",
+        "host=db sslpassword=s3cret sslkey=/k",
+        "postgresql://db/m?SSLPassword=s3cret",
+        "postgresql://db/m?ssl%70assword=s3cret",
     };
     char text[512];
     struct config cfg;
