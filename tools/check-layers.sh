@@ -67,7 +67,8 @@ check_wrapper() {
     pass=$((pass + 1))
 }
 check_wrapper 'zstd\.h' src/io/zstd_filter.c
-check_wrapper 'openssl/' src/io/hash_filter.c
+check_wrapper 'openssl/' src/io/digest.c
+check_wrapper 'expat\.h' src/stores/s3_xml.c
 check_wrapper 'sqlite3\.h' src/core/catalog.c
 check_wrapper 'libpq-fe\.h' src/sources/pg.c
 check_wrapper 'jansson\.h' src/core/manifest.c

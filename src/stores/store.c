@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "stores/local_store.h"
+#include "stores/rclone_store.h"
+#include "stores/s3_store.h"
 #include "util/xalloc.h"
 
 int store_open(const struct store_options *opts, struct store **out, struct error *err)
@@ -18,7 +20,12 @@ int store_open(const struct store_options *opts, struct store **out, struct erro
             return error_wrap(err, "store '%s'", name);
         return 0;
     }
-    return error_set(err, ERR_CONFIG, "store '%s': unknown type '%s' (known: local)", name, type);
+    if (strcmp(type, "s3") == 0)
+        return s3_store_open(opts, out, err);
+    if (strcmp(type, "rclone") == 0)
+        return rclone_store_open(opts, out, err);
+    return error_set(err, ERR_CONFIG, "store '%s': unknown type '%s' (known: local, s3, rclone)",
+                     name, type);
 }
 
 void store_free(struct store *s)

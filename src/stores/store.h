@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "util/error.h"
+#include "util/secret.h"
 
 struct store;
 struct store_writer;
@@ -22,8 +23,29 @@ struct store_reader;
  */
 struct store_options {
     const char *name; /* the [store "name"] */
-    const char *type; /* "local" */
+    const char *type; /* "local", "s3" or "rclone" */
     const char *path; /* local: the root directory, created (0700) when missing */
+
+    /* s3 (and rclone remotes whose rclone.conf section is type = s3) */
+    const char *endpoint; /* "https://nyc3.digitaloceanspaces.com"; NULL: AWS for region */
+    const char *region;   /* NULL: "us-east-1" */
+    const char *bucket;
+    const char *prefix;           /* key prefix inside the bucket, without leading/trailing '/' */
+    int path_style;               /* 1 yes, 0 no (virtual-hosted), -1 default (yes for endpoint) */
+    const struct secret *access_key; /* unset: AWS_ACCESS_KEY_ID */
+    const struct secret *secret_key; /* unset: AWS_SECRET_ACCESS_KEY */
+    const struct secret *session_token; /* unset: AWS_SESSION_TOKEN when set */
+    const char *ca_file;
+    double max_requests_per_second; /* 0: unlimited */
+    uint64_t part_size_bytes;       /* 0: default (16 MiB) */
+    int concurrency;                /* parts or requests in flight; 0: default (4) */
+    int connect_timeout_ms;         /* 0: default */
+    int low_speed_timeout_ms;       /* 0: default: fail a transfer stalled for this long */
+
+    /* rclone */
+    const char *remote;        /* "NAME:path" */
+    const char *rclone_config; /* rclone.conf path; NULL: RCLONE_CONFIG, else the default */
+    const char *rclone_binary; /* NULL: "rclone" from PATH */
 };
 
 struct store_entry {

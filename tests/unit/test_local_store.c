@@ -22,7 +22,7 @@
 
 static struct store *open_local(const char *path)
 {
-    struct store_options opts = {"test", "local", path};
+    struct store_options opts = {.name = "test", .type = "local", .path = path};
     struct store *s = NULL;
 
     CHECK_OK(store_open(&opts, &s, unit_err()));
@@ -326,7 +326,7 @@ static void test_local_missing_root_is_created(void)
     char *file = tmp_path("plain-file");
     char real_tmp[PATH_MAX];
     char *want = NULL;
-    struct store_options opts = {"offsite", "local", NULL};
+    struct store_options opts = {.name = "offsite", .type = "local", .path = NULL};
     struct error err = ERROR_INIT;
     struct store *s;
 
@@ -359,7 +359,7 @@ static void test_local_missing_root_is_created(void)
     opts.path = root;
     opts.type = "nfs";
     CHECK_ERR(store_open(&opts, &s, &err), err, ERR_CONFIG,
-              "store 'offsite': unknown type 'nfs' (known: local)");
+              "store 'offsite': unknown type 'nfs' (known: local, s3, rclone)");
     CHECK(s == NULL);
     xfree(want);
     xfree(root);
@@ -667,7 +667,7 @@ static void test_local_full_disk_reports_enospc_and_leaves_nothing(void)
 
     /* No CHECK until the tmpfs is unmounted, so a failure cannot leave it mounted. */
     {
-        struct store_options opts = {"small", "local", mnt};
+        struct store_options opts = {.name = "small", .type = "local", .path = mnt};
         if (store_open(&opts, &s, &write_err) == 0 &&
             store_put_open(s, "db/snap/big.bin", &w, &write_err) == 0) {
             for (int i = 0; i < 32 && !did_fail; i++)

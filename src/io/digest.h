@@ -1,0 +1,36 @@
+/* Message digests (SHA-256, HMAC-SHA-256, MD5) over OpenSSL's libcrypto: the only file that
+ * includes OpenSSL headers. Used by the sha256 pipeline filter, SigV4 signing (stores/s3_sign.c)
+ * and Content-MD5. None of these can fail except when libcrypto itself is broken, which aborts. */
+#ifndef PERMAFROST_IO_DIGEST_H
+#define PERMAFROST_IO_DIGEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define DIGEST_SHA256_LEN 32
+#define DIGEST_MD5_LEN    16
+
+struct digest_sha256;
+
+/* A streaming SHA-256. Free with digest_sha256_free (NULL-safe). */
+struct digest_sha256 *digest_sha256_new(void);
+void digest_sha256_update(struct digest_sha256 *d, const void *data, size_t len);
+/* Ends the digest; further updates are a bug. */
+void digest_sha256_final(struct digest_sha256 *d, unsigned char out[DIGEST_SHA256_LEN]);
+void digest_sha256_free(struct digest_sha256 *d);
+
+/* One-shot digests. */
+void digest_sha256(const void *data, size_t len, unsigned char out[DIGEST_SHA256_LEN]);
+void digest_hmac_sha256(const void *key, size_t key_len, const void *data, size_t len,
+                        unsigned char out[DIGEST_SHA256_LEN]);
+void digest_md5(const void *data, size_t len, unsigned char out[DIGEST_MD5_LEN]);
+
+/* Lowercase hex of len bytes into out (2 * len + 1 bytes, NUL-terminated). */
+void digest_hex(const unsigned char *bytes, size_t len, char *out);
+/* Standard base64 (with padding) of len bytes into out (4 * ((len + 2) / 3) + 1 bytes). */
+void digest_base64(const unsigned char *bytes, size_t len, char *out);
+
+/* OpenSSL's version string, for `permafrost version`. */
+const char *digest_version(void);
+
+#endif

@@ -1,0 +1,1 @@
+#include "stores/rclone_conf.h"

@@ -1,0 +1,1 @@
+#include "stores/s3_sign.h"

@@ -1,0 +1,71 @@
+/* AWS Signature Version 4 for S3, as a pure function: no clock, no network, no environment. The
+ * caller supplies the time and every header to sign; the result is the Authorization header value.
+ * Checked against AWS's published SigV4 test vectors (tests/fixtures/sigv4/, source named there).
+ *
+ * S3 differs from the generic SigV4 rules in two ways that matter here: the path is not
+ * normalised ("a/../b" and "//" are signed as given) and it is URI-encoded once, not twice. */
+#ifndef PERMAFROST_STORES_S3_SIGN_H
+#define PERMAFROST_STORES_S3_SIGN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "util/buf.h"
+#include "util/error.h"
+
+#define S3_SIGN_UNSIGNED_PAYLOAD "UNSIGNED-PAYLOAD"
+/* SHA-256 of the empty string: the payload hash of every request without a body. */
+#define S3_SIGN_EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+struct s3_sign_header {
+    const char *name;  /* any case; signed lowercased */
+    const char *value; /* signed trimmed, with inner runs of blanks collapsed to one space */
+};
+
+struct s3_sign_request {
+    const char *method; /* "GET", "PUT", ... */
+    /* The path exactly as it goes on the wire, already URI-encoded ("/bucket/my%20key"). */
+    const char *path;
+    /* The query string as it goes on the wire, without '?': "list-type=2&prefix=db%2F", or NULL
+     * or "" for none. A parameter without '=' ("uploads") signs as "uploads=". Canonicalisation
+     * sorts the parameters by name (then value); names and values are expected to be encoded
+     * already (s3_sign_uri_encode) and are not re-encoded. */
+    const char *query;
+    /* Every header to sign. Must include host, x-amz-date and x-amz-content-sha256 (and
+     * x-amz-security-token with temporary credentials); SignedHeaders lists exactly these. Names
+     * must be unique (case-insensitively). */
+    const struct s3_sign_header *headers;
+    size_t header_count;
+    const char *payload_hash; /* lowercase hex SHA-256 of the body, or S3_SIGN_UNSIGNED_PAYLOAD */
+    const char *access_key;
+    const char *secret_key;
+    const char *region;   /* "us-east-1" */
+    const char *service;  /* "s3" */
+    const char *amz_date; /* "20130524T000000Z": the x-amz-date value, UTC */
+};
+
+/* The intermediate strings, for tests and for --trace (never contains the secret key). */
+struct s3_sign_debug {
+    struct buf canonical_request;
+    struct buf string_to_sign;
+};
+
+/* Computes the Authorization header value ("AWS4-HMAC-SHA256 Credential=AKID/20130524/us-east-1/
+ * s3/aws4_request, SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, Signature=<64 hex>")
+ * and appends it to out (which should be empty). debug may be NULL; when given, its buffers
+ * (initialised by the caller) receive the canonical request and the string to sign. Fails with
+ * ERR_USAGE on a malformed request (missing field, amz_date not in the basic ISO 8601 form,
+ * duplicate header names); out is then unchanged. */
+int s3_sign(const struct s3_sign_request *req, struct buf *out, struct s3_sign_debug *debug,
+            struct error *err);
+
+/* Appends the URI encoding of len bytes of s to out as SigV4 requires: unreserved characters
+ * (A-Z a-z 0-9 - . _ ~) as they are, every other byte as %XY with upper-case hex; '/' is kept
+ * when keep_slash (paths) and encoded otherwise (query names and values). Returns false only when
+ * out reaches its cap. */
+bool s3_sign_uri_encode(struct buf *out, const char *s, size_t len, bool keep_slash);
+
+/* Formats t (seconds since the epoch) as the x-amz-date value "YYYYMMDDTHHMMSSZ" (UTC). */
+void s3_sign_format_date(long long t, char out[17]);
+
+#endif

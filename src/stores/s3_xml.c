@@ -1,0 +1,1 @@
+#include "stores/s3_xml.h"

@@ -1,0 +1,5 @@
+#include "unit.h"
+
+const struct unit_test rclone_conf_tests[] = {
+    {NULL, NULL},
+};

@@ -1,0 +1,5 @@
+#include "unit.h"
+
+const struct unit_test s3_xml_tests[] = {
+    {NULL, NULL},
+};
