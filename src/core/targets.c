@@ -143,36 +143,8 @@ out:
 
 int targets_copy_object(struct store *src, struct store *dst, const char *key, struct error *err)
 {
-    struct store_reader *r = NULL;
-    struct store_writer *w = NULL;
-    char *chunk = xmalloc(1u << 20);
-    int rc = -1;
-
-    if (store_get_open(src, key, &r, err) < 0)
-        goto out;
-    if (store_put_open(dst, key, &w, err) < 0)
-        goto out;
-    for (;;) {
-        size_t got;
-        if (cancel_requested()) {
-            error_set(err, ERR_CANCELLED, "cancelled");
-            goto out;
-        }
-        if (store_reader_read(r, chunk, 1u << 20, &got, err) < 0)
-            goto out;
-        if (got == 0)
-            break;
-        if (store_writer_write(w, chunk, got, err) < 0)
-            goto out;
-    }
-    rc = store_writer_commit(w, err);
-    w = NULL;
-out:
-    store_writer_abort(w);
-    store_reader_close(r);
-    xfree(chunk);
-    if (rc < 0)
-        error_wrap(err, "copy '%s' from store '%s' to store '%s'", key, store_name(src),
-                   store_name(dst));
-    return rc;
+    if (store_copy(src, dst, key, NULL, err) < 0)
+        return error_wrap(err, "copy '%s' from store '%s' to store '%s'", key, store_name(src),
+                          store_name(dst));
+    return 0;
 }

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <curl/curl.h>
 
@@ -440,8 +441,19 @@ static void http_dequeue(struct http_client *c, struct http_request *r)
     http_xfer_end(x);
 }
 
-int http_wait(struct http_client *c, struct http_request **done, struct error *err)
+static int64_t http_now_ms(void)
 {
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int http_wait(struct http_client *c, long timeout_ms, struct http_request **done,
+              struct error *err)
+{
+    int64_t deadline = timeout_ms >= 0 ? http_now_ms() + timeout_ms : INT64_MAX;
+
     *done = NULL;
     for (;;) {
         if (c->done_count > 0) {
@@ -452,6 +464,8 @@ int http_wait(struct http_client *c, struct http_request **done, struct error *e
         }
         if (c->in_flight == 0)
             return error_set(err, ERR_USAGE, "http_wait: nothing in flight");
+        if (http_now_ms() >= deadline)
+            return 0;
         if (http_drive(c, true, err) < 0)
             return -1;
         http_collect(c);

@@ -82,9 +82,11 @@ void http_client_free(struct http_client *c);
 /* Starts r without waiting. It makes progress whenever the client is driven (http_wait,
  * http_perform, http_read on any request). */
 int http_start(struct http_client *c, struct http_request *r, struct error *err);
-/* Drives the client until one started, non-stream request ends, and returns it in *done. Fails
- * with ERR_USAGE when nothing is in flight and ERR_CANCELLED on SIGINT/SIGTERM. */
-int http_wait(struct http_client *c, struct http_request **done, struct error *err);
+/* Drives the client until one started, non-stream request ends, and returns it in *done; after
+ * timeout_ms (-1: no limit) returns 0 with *done = NULL. Fails with ERR_USAGE when nothing is in
+ * flight and ERR_CANCELLED on SIGINT/SIGTERM. */
+int http_wait(struct http_client *c, long timeout_ms, struct http_request **done,
+              struct error *err);
 /* Starts r and drives the client until r ends (other requests progress meanwhile; those that end
  * are returned by later http_wait calls). Returns 0 when r ended, whatever its outcome; -1 only
  * on cancellation. */

@@ -4,6 +4,8 @@
 
 #include <string.h>
 
+#include "util/cancel.h"
+
 #include "stores/local_store.h"
 #include "stores/rclone_store.h"
 #include "stores/s3_store.h"
@@ -158,4 +160,50 @@ int store_put_bytes(struct store *s, const char *key, const void *data, size_t l
         return -1;
     }
     return store_writer_commit(w, err);
+}
+
+int store_copy(struct store *src, struct store *dst, const char *key, bool *is_server_side,
+               struct error *err)
+{
+    struct store_reader *r = NULL;
+    struct store_writer *w = NULL;
+    size_t chunk_len = 1u << 20;
+    char *chunk = NULL;
+    int rc = -1;
+
+    if (is_server_side)
+        *is_server_side = false;
+    if (dst->ops->copy_from) {
+        int r0 = dst->ops->copy_from(dst, src, key, err);
+        if (r0 <= 0) {
+            if (r0 == 0 && is_server_side)
+                *is_server_side = true;
+            return r0;
+        }
+    }
+    chunk = xmalloc(chunk_len);
+    if (store_get_open(src, key, &r, err) < 0)
+        goto out;
+    if (store_put_open(dst, key, &w, err) < 0)
+        goto out;
+    for (;;) {
+        size_t got;
+        if (cancel_requested()) {
+            error_set(err, ERR_CANCELLED, "cancelled");
+            goto out;
+        }
+        if (store_reader_read(r, chunk, chunk_len, &got, err) < 0)
+            goto out;
+        if (got == 0)
+            break;
+        if (store_writer_write(w, chunk, got, err) < 0)
+            goto out;
+    }
+    rc = store_writer_commit(w, err);
+    w = NULL;
+out:
+    store_writer_abort(w);
+    store_reader_close(r);
+    xfree(chunk);
+    return rc;
 }

@@ -72,6 +72,9 @@ struct store_ops {
                 struct error *err);
     int (*remove)(struct store *s, const char *key, struct error *err);
     int (*remove_prefix)(struct store *s, const char *prefix, struct error *err);
+    /* Optional (NULL: not supported): copies key from src into this store without the bytes
+     * passing through us (S3 CopyObject). Returns 1 when it cannot for this pair of stores. */
+    int (*copy_from)(struct store *dst, struct store *src, const char *key, struct error *err);
     void (*free)(struct store *s);
 };
 
@@ -140,6 +143,11 @@ int store_list_partial(struct store *s, const char *prefix, store_list_fn fn, vo
 /* Removes every key under prefix (which must end in '/'), including data of unfinished writes left
  * by a crashed process; used to garbage-collect unfinished snapshots. */
 int store_remove_prefix(struct store *s, const char *prefix, struct error *err);
+/* Copies key from src to dst (same key): server-side when both stores allow it (same S3 service
+ * and credentials), else streamed through a 1 MiB buffer. *is_server_side (may be NULL) says
+ * which. The copy is atomic like any write. */
+int store_copy(struct store *src, struct store *dst, const char *key, bool *is_server_side,
+               struct error *err);
 /* Convenience: writes a whole small object (a manifest) atomically. */
 int store_put_bytes(struct store *s, const char *key, const void *data, size_t len,
                     struct error *err);
