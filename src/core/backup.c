@@ -364,6 +364,28 @@ out:
     return rc;
 }
 
+/* Each target gets its own tries: a store that is briefly unreachable (a network blip between
+ * geographies) should not cost the snapshot its second copy, and the other targets are not held
+ * up. Requests are already retried inside the store; this covers a copy that failed as a whole. */
+#define BACKUP_REPLICATE_ATTEMPTS 3
+
+static int backup_replicate_retrying(struct backup_ctx *ctx, size_t i, struct error *err)
+{
+    for (int attempt = 1;; attempt++) {
+        struct timespec pause = {(time_t)(2 * attempt), 0};
+        if (backup_replicate(ctx, i, err) == 0)
+            return 0;
+        if (attempt >= BACKUP_REPLICATE_ATTEMPTS ||
+            (err->kind != ERR_NETWORK && err->kind != ERR_REMOTE) || cancel_requested())
+            return -1;
+        log_warn("job '%s': store '%s': copy attempt %d of %d failed: %s; trying again",
+                 ctx->job->name, store_name(ctx->stores[i]), attempt, BACKUP_REPLICATE_ATTEMPTS,
+                 err->msg);
+        (void)nanosleep(&pause, NULL);
+        error_clear(err);
+    }
+}
+
 static void backup_catalog_add(struct catalog *catalog, const struct cfg_job *job,
                                const char *store, const struct manifest *m)
 {
@@ -504,7 +526,7 @@ int backup_run(const struct backup_request *req, struct backup_result *res, stru
         snprintf(phase, sizeof(phase), "copy to '%s'", job->targets[i]);
         ctx.phase = phase;
         backup_report_progress(&ctx, manifest_raw_bytes(&ctx.m), ctx.stored_so_far, true);
-        if (backup_replicate(&ctx, i, &terr) < 0) {
+        if (backup_replicate_retrying(&ctx, i, &terr) < 0) {
             log_error("job '%s': store '%s': %s", job->name, job->targets[i], terr.msg);
             backup_set_target(res, i, false, &terr);
             continue;
