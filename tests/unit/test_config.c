@@ -1551,7 +1551,7 @@ static void test_show_of_s3_and_rclone_stores_parses_back(void)
 
 /* A local store, an s3 store and a job replicating to both: lines 1-10; a case appends keys. */
 #define TWO                                                                                        \
-    STORE "[store \"spaces-nyc\"]\ntype = s3\nbucket = bkt\n"                                        \
+    STORE "[store \"spaces-nyc\"]\ntype = s3\nbucket = bkt\n"                                      \
           "[job \"db\"]\nkind = postgres\ndatabase = dbname=m\ntargets = local, spaces-nyc\n"
 
 static void test_keep_override_applies_to_its_target_only(void)
@@ -1775,6 +1775,33 @@ static void test_targets_open_passes_s3_options_to_the_store(void)
     CHECK(targets_open(&cfg, "nowhere", &s, &err) < 0);
     CHECK_STR_EQ(err.msg, "unknown store 'nowhere'");
     config_release(&cfg);
+}
+
+static void test_replicated_example_is_valid(void)
+{
+    char *path = xasprintf("%s/../../examples/replicated.conf", unit_fixture_dir());
+    struct config cfg;
+    const struct cfg_job *job;
+
+    setenv("DB_PASS", "example", 1);
+    setenv("SPACES_KEY", "example", 1);
+    setenv("SPACES_SECRET", "example", 1);
+    setenv("B2_KEY_ID", "example", 1);
+    setenv("B2_APPLICATION_KEY", "example", 1);
+    CHECK_OK(config_load(path, &cfg, unit_err()));
+    job = config_find_job(&cfg, "db");
+    CHECK(job != NULL);
+    CHECK_INT_EQ(job->target_count, 3);
+    CHECK_STR_EQ(config_find_store(&cfg, job->targets[0])->type, "local");
+    CHECK_STR_EQ(config_find_store(&cfg, job->targets[1])->type, "s3");
+    CHECK_STR_EQ(config_find_store(&cfg, job->targets[2])->type, "s3");
+    CHECK(strcmp(config_find_store(&cfg, "spaces-nyc")->region,
+                 config_find_store(&cfg, "b2-eu")->region) != 0);
+    CHECK(config_job_keep_for(job, "local") == &job->keep);
+    CHECK_INT_EQ(config_job_keep_for(job, "spaces-nyc")->daily, 14);
+    CHECK_INT_EQ(config_job_keep_for(job, "b2-eu")->daily, 30);
+    config_release(&cfg);
+    xfree(path);
 }
 
 /* ---- config show ---- */
@@ -2230,6 +2257,7 @@ const struct unit_test config_tests[] = {
     {"test_prune_applies_each_targets_policy", test_prune_applies_each_targets_policy},
     {"test_targets_open_passes_s3_options_to_the_store",
      test_targets_open_passes_s3_options_to_the_store},
+    {"test_replicated_example_is_valid", test_replicated_example_is_valid},
     {"test_show_fills_in_defaults", test_show_fills_in_defaults},
     {"test_show_lists_every_schema_option", test_show_lists_every_schema_option},
     {"test_show_never_prints_a_secret_value", test_show_never_prints_a_secret_value},
