@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <strings.h>
+
 #include "config/ini.h"
 #include "config/schema.h"
 #include "util/fs.h"
@@ -175,8 +177,10 @@ static size_t config_known_keys(enum schema_section kind, const char *applies_to
 {
     size_t n = 0;
 
+    /* A family (keep.STORE) is not suggested: its documented name is not a key. */
     for (size_t i = 0; i < schema_option_count; i++)
-        if (schema_option_applies(&schema_options[i], kind, applies_to))
+        if (schema_option_applies(&schema_options[i], kind, applies_to) &&
+            !schema_options[i].key_prefix)
             names[n++] = schema_options[i].name;
     return n;
 }
@@ -187,8 +191,17 @@ static int config_unknown_key(const struct config_builder *b, const struct ini_e
 {
     const char *names[SCHEMA_MAX_OPTIONS];
     size_t n = config_known_keys(kind, applies_to, names);
+    const struct schema_option *other = applies_to ? schema_find(kind, NULL, e->key) : NULL;
     const char *near;
 
+    /* A key of another store type (path on s3, bucket on local) is named as such. */
+    if (other) {
+        const struct schema_option *disc = schema_discriminator(kind);
+        config_fail(b, e->line, err, "key '%s' does not apply to %s '%s' in %s", e->key,
+                    disc->choice_label, applies_to, label);
+        return error_hint(err, "'%s' is an option of %s '%s'", e->key, disc->choice_label,
+                          other->applies_to);
+    }
     config_fail(b, e->line, err, "unknown key '%s' in %s", e->key, label);
     near = schema_suggest(e->key, names, n);
     if (near)
@@ -260,6 +273,15 @@ static int config_read_section(const struct config_builder *b, const struct ini_
         }
         if (e == disc_entry)
             continue;
+        if (opt->key_prefix) {
+            /* Repeats of a family's key are found by the cross-checks, in O(n log n). */
+            if (opt->set_item(opt, obj, e->key + strlen(opt->key_prefix), e->value, e->line, err) <
+                0) {
+                error_wrap(err, "%s:%d: %s", b->path, e->line, e->key);
+                goto out;
+            }
+            continue;
+        }
         idx = config_option_index(opt);
         if (seen[idx]) {
             config_fail(b, e->line, err, "duplicate key '%s' in %s (first at line %d)", e->key,
@@ -413,6 +435,124 @@ out:
     return rc;
 }
 
+/* Case-insensitive: keys are lowercased by the parser, store names are not. */
+static int config_compare_names_nocase(const void *a, const void *b)
+{
+    const char *const *x = a;
+    const char *const *y = b;
+    return strcasecmp(*x, *y);
+}
+
+static int config_compare_overrides(const void *a, const void *b)
+{
+    const struct cfg_keep_override *const *x = a;
+    const struct cfg_keep_override *const *y = b;
+    int c = strcmp((*x)->store, (*y)->store);
+
+    if (c)
+        return c;
+    return (*x)->line < (*y)->line ? -1 : (*x)->line > (*y)->line;
+}
+
+static int config_unknown_keep_target(const struct config_builder *b, const struct cfg_job *job,
+                                      const struct cfg_keep_override *o, struct error *err)
+{
+    char **lowered = xcalloc(job->target_count, sizeof(*lowered));
+    struct buf known;
+    const char *near;
+    char shown[80];
+    size_t listed;
+
+    buf_init(&known, BUF_NO_CAP);
+    for (listed = 0; listed < job->target_count && known.len < 160; listed++)
+        buf_addf(&known, "%s%s", listed ? ", " : "", job->targets[listed]);
+    if (listed < job->target_count)
+        buf_adds(&known, ", ...");
+    config_fail(b, o->line, err,
+                "job '%s': keep.%s names a store that is not in targets (targets: %s)", job->name,
+                schema_printable(o->store, shown, sizeof(shown)), known.data);
+    buf_release(&known);
+    for (size_t i = 0; i < job->target_count; i++) {
+        lowered[i] = xstrdup(job->targets[i]);
+        for (char *p = lowered[i]; *p; p++)
+            if (*p >= 'A' && *p <= 'Z')
+                *p = (char)(*p - 'A' + 'a');
+    }
+    near = schema_suggest(o->store, (const char *const *)lowered, job->target_count);
+    if (near)
+        error_hint(err, "did you mean 'keep.%s'?", near);
+    for (size_t i = 0; i < job->target_count; i++)
+        xfree(lowered[i]);
+    xfree(lowered);
+    return -1;
+}
+
+/* Each keep.STORE of a job names one of its targets (in any letter case, since keys are
+ * lowercased), at most once; the override then takes the target's spelling. */
+static int config_check_job_keep(const struct config_builder *b, struct cfg_job *job,
+                                 struct error *err)
+{
+    const char **targets = xcalloc(job->target_count, sizeof(*targets));
+    struct cfg_keep_override **sorted = xcalloc(job->keep_override_count, sizeof(*sorted));
+    size_t dup = 0; /* index in sorted of the repeat that comes first in the file; 0: none */
+    int rc = -1;
+
+    for (size_t i = 0; i < job->keep_override_count; i++)
+        sorted[i] = &job->keep_overrides[i];
+    /* Sorted by name, then line: the entry before a repeat is its first occurrence. */
+    qsort(sorted, job->keep_override_count, sizeof(*sorted), config_compare_overrides);
+    for (size_t i = 1; i < job->keep_override_count; i++)
+        if (strcmp(sorted[i]->store, sorted[i - 1]->store) == 0 &&
+            (!dup || sorted[i]->line < sorted[dup]->line))
+            dup = i;
+    if (dup) {
+        config_fail(b, sorted[dup]->line, err,
+                    "duplicate key 'keep.%s' in [job \"%s\"] (first at line %d)",
+                    sorted[dup]->store, job->name, sorted[dup - 1]->line);
+        goto out;
+    }
+    for (size_t i = 0; i < job->target_count; i++)
+        targets[i] = job->targets[i];
+    qsort(targets, job->target_count, sizeof(*targets), config_compare_names_nocase);
+    for (size_t i = 0; i < job->keep_override_count; i++) {
+        struct cfg_keep_override *o = &job->keep_overrides[i];
+        const char *key = o->store;
+        const char **hit = bsearch(&key, targets, job->target_count, sizeof(*targets),
+                                   config_compare_names_nocase);
+        size_t at;
+        if (!hit) {
+            config_unknown_keep_target(b, job, o, err);
+            goto out;
+        }
+        at = (size_t)(hit - targets);
+        if ((at > 0 && strcasecmp(targets[at - 1], key) == 0) ||
+            (at + 1 < job->target_count && strcasecmp(targets[at + 1], key) == 0)) {
+            config_fail(b, o->line, err,
+                        "job '%s': keep.%s matches more than one target (store names differ "
+                        "only in letter case)",
+                        job->name, o->store);
+            error_hint(err, "rename one of the stores: keys such as keep.NAME are not "
+                            "case-sensitive");
+            goto out;
+        }
+        xfree(o->store);
+        o->store = xstrdup(*hit);
+    }
+    rc = 0;
+out:
+    xfree(sorted);
+    xfree(targets);
+    return rc;
+}
+
+static int config_check_keep_overrides(const struct config_builder *b, struct error *err)
+{
+    for (size_t j = 0; j < b->cfg->job_count; j++)
+        if (config_check_job_keep(b, &b->cfg->jobs[j], err) < 0)
+            return -1;
+    return 0;
+}
+
 /* ---- public ---- */
 
 int config_parse(const char *path, const char *text, size_t len, struct config *cfg,
@@ -442,6 +582,8 @@ int config_parse(const char *path, const char *text, size_t len, struct config *
     if (config_read_sections(&b, err) < 0)
         goto out;
     if (config_check_targets(&b, err) < 0)
+        goto out;
+    if (config_check_keep_overrides(&b, err) < 0)
         goto out;
     *cfg = tmp;
     memset(&tmp, 0, sizeof(tmp));
@@ -490,7 +632,33 @@ static void config_release_job(struct cfg_job *job)
         xfree(job->targets[i]);
     xfree(job->targets);
     xfree(job->keep_text);
+    for (size_t i = 0; i < job->keep_override_count; i++) {
+        xfree(job->keep_overrides[i].store);
+        xfree(job->keep_overrides[i].keep_text);
+    }
+    xfree(job->keep_overrides);
     xfree(job->pg_dump);
+}
+
+static void config_release_store(struct cfg_store *store)
+{
+    xfree(store->name);
+    xfree(store->type);
+    xfree(store->path);
+    xfree(store->endpoint);
+    xfree(store->region);
+    xfree(store->bucket);
+    xfree(store->prefix);
+    secret_release(&store->access_key);
+    xfree(store->access_key_ref);
+    secret_release(&store->secret_key);
+    xfree(store->secret_key_ref);
+    secret_release(&store->session_token);
+    xfree(store->session_token_ref);
+    xfree(store->ca_file);
+    xfree(store->remote);
+    xfree(store->rclone_config);
+    xfree(store->rclone_binary);
 }
 
 void config_release(struct config *cfg)
@@ -498,11 +666,8 @@ void config_release(struct config *cfg)
     xfree(cfg->path);
     xfree(cfg->global.state_dir);
     xfree(cfg->global.timezone);
-    for (size_t i = 0; i < cfg->store_count; i++) {
-        xfree(cfg->stores[i].name);
-        xfree(cfg->stores[i].type);
-        xfree(cfg->stores[i].path);
-    }
+    for (size_t i = 0; i < cfg->store_count; i++)
+        config_release_store(&cfg->stores[i]);
     xfree(cfg->stores);
     for (size_t i = 0; i < cfg->job_count; i++)
         config_release_job(&cfg->jobs[i]);
@@ -516,6 +681,14 @@ const struct cfg_store *config_find_store(const struct config *cfg, const char *
         if (strcmp(cfg->stores[i].name, name) == 0)
             return &cfg->stores[i];
     return NULL;
+}
+
+const struct keep_policy *config_job_keep_for(const struct cfg_job *job, const char *store)
+{
+    for (size_t i = 0; i < job->keep_override_count; i++)
+        if (strcmp(job->keep_overrides[i].store, store) == 0)
+            return &job->keep_overrides[i].keep;
+    return &job->keep;
 }
 
 const struct cfg_job *config_find_job(const struct config *cfg, const char *name)
@@ -545,6 +718,11 @@ static void config_show_section(struct buf *out, enum schema_section kind, const
         if (!schema_option_applies(opt, kind, disc ? applies_to.data : NULL))
             continue;
         buf_reset(&value);
+        if (opt->key_prefix) {
+            if (!opt->format_items(opt, obj, out))
+                buf_addf(out, "# %s = (not set: %s)\n", opt->name, opt->unset_doc);
+            continue;
+        }
         if (opt->format(opt, obj, &value))
             ini_write_entry(out, opt->name, value.data);
         else

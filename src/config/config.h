@@ -32,11 +32,48 @@ struct cfg_global {
     int line;
 };
 
+/* A yes/no option whose absence means "decide from the other options" (path_style). */
+enum cfg_tristate { CFG_TRISTATE_UNSET = 0, CFG_TRISTATE_YES, CFG_TRISTATE_NO };
+
 struct cfg_store {
     char *name;
-    char *type; /* "local" (later issues: "s3", "rclone") */
+    char *type; /* "local", "s3" or "rclone" */
     char *path; /* local: the directory */
-    int line;   /* line of the [store "name"] header */
+
+    /* s3. A NULL string, unset secret or zero number means "not set": the store applies its own
+     * default when it is opened (AWS_* environment variables for the keys, 16 MiB parts, ...). */
+    char *endpoint; /* "http(s)://host[:port]", no trailing '/' */
+    char *region;
+    char *bucket;
+    char *prefix; /* without leading or trailing '/' */
+    enum cfg_tristate path_style;
+    struct secret access_key;
+    char *access_key_ref; /* "env:NAME", "file:PATH", "inline", or NULL (for config show) */
+    struct secret secret_key;
+    char *secret_key_ref;
+    struct secret session_token;
+    char *session_token_ref;
+    char *ca_file;
+    double max_requests_per_second; /* 0: unlimited */
+    uint64_t part_size_bytes;       /* 0: the store's default */
+    int concurrency;                /* 0: the store's default */
+    int connect_timeout_ms;         /* 0: the store's default */
+    int low_speed_timeout_ms;       /* 0: the store's default */
+
+    /* rclone */
+    char *remote;        /* "NAME:path" */
+    char *rclone_config; /* NULL: $RCLONE_CONFIG, else rclone's default */
+    char *rclone_binary; /* NULL: "rclone" from PATH */
+
+    int line; /* line of the [store "name"] header */
+};
+
+/* keep.STORE = ...: the retention of one target, instead of the job's keep. */
+struct cfg_keep_override {
+    char *store;             /* the target as spelt in `targets` */
+    struct keep_policy keep; /* all zero: keep everything on that store */
+    char *keep_text;         /* as written */
+    int line;
 };
 
 struct cfg_job {
@@ -47,8 +84,11 @@ struct cfg_job {
     char *password_ref; /* "env:DB_PASS", "file:/run/...", "inline", or NULL (for config show) */
     char **targets;     /* store names, in order */
     size_t target_count;
-    struct keep_policy keep; /* all zero: keep everything */
-    char *keep_text;         /* the keep value as written, or NULL */
+    struct keep_policy keep;                  /* all zero: keep everything */
+    char *keep_text;                          /* the keep value as written, or NULL */
+    struct cfg_keep_override *keep_overrides; /* file order; each names a distinct target */
+    size_t keep_override_count;
+    size_t keep_override_alloc;
     bool globals;            /* also pg_dumpall --globals-only */
     int compression_level;   /* zstd level, 1..19, default 3 */
     int compression_threads; /* 0: all cores */
@@ -83,6 +123,10 @@ const struct cfg_job *config_find_job(const struct config *cfg, const char *name
 /* Writes the effective configuration (defaults filled in) as INI to out, every secret redacted: the
  * reference (env:NAME / file:PATH) is shown, never the value. */
 void config_show(const struct config *cfg, struct buf *out);
+
+/* The retention policy of job on target store: its keep.STORE override when there is one, else the
+ * job's keep. Borrowed from job. */
+const struct keep_policy *config_job_keep_for(const struct cfg_job *job, const char *store);
 
 /* Parses a keep policy ("last 3, daily 7"). */
 int config_parse_keep(const char *text, struct keep_policy *out, struct error *err);

@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "config/config.h"
+#include "config/ini.h"
 #include "util/strv.h"
 #include "util/xalloc.h"
 
@@ -514,26 +515,32 @@ static bool schema_format_row_counts(const struct schema_option *opt, const void
     return true;
 }
 
-static int schema_set_bool(const struct schema_option *opt, void *obj, const char *value,
-                           struct error *err)
+static int schema_parse_bool(const char *value, bool *out, struct error *err)
 {
     static const char *const yes[] = {"yes", "true", "on", "1"};
     static const char *const no[] = {"no", "false", "off", "0"};
-    bool *field = schema_field(obj, opt->offset);
     char shown[80];
 
     for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
         if (strcasecmp(value, yes[i]) == 0) {
-            *field = true;
+            *out = true;
             return 0;
         }
         if (strcasecmp(value, no[i]) == 0) {
-            *field = false;
+            *out = false;
             return 0;
         }
     }
     return error_set(err, ERR_CONFIG, "expected yes or no (or true/false, on/off, 1/0), got '%s'",
                      schema_printable(value, shown, sizeof(shown)));
+}
+
+static int schema_set_bool(const struct schema_option *opt, void *obj, const char *value,
+                           struct error *err)
+{
+    bool *field = schema_field(obj, opt->offset);
+
+    return schema_parse_bool(value, field, err);
 }
 
 static bool schema_format_bool(const struct schema_option *opt, const void *obj, struct buf *out)
@@ -542,6 +549,37 @@ static bool schema_format_bool(const struct schema_option *opt, const void *obj,
 
     buf_adds(out, *field ? "yes" : "no");
     return true;
+}
+
+static int schema_set_tristate(const struct schema_option *opt, void *obj, const char *value,
+                               struct error *err)
+{
+    enum cfg_tristate *field = schema_field(obj, opt->offset);
+    bool b;
+
+    if (schema_parse_bool(value, &b, err) < 0)
+        return -1;
+    *field = b ? CFG_TRISTATE_YES : CFG_TRISTATE_NO;
+    return 0;
+}
+
+static bool schema_format_tristate(const struct schema_option *opt, const void *obj,
+                                   struct buf *out)
+{
+    const enum cfg_tristate *field = schema_cfield(obj, opt->offset);
+
+    switch (*field) {
+    case CFG_TRISTATE_UNSET:
+        return false;
+    case CFG_TRISTATE_YES:
+        buf_adds(out, "yes");
+        return true;
+    case CFG_TRISTATE_NO:
+        buf_adds(out, "no");
+        return true;
+    }
+    ASSERT(!"unknown tristate");
+    return false;
 }
 
 /* ---- secrets ---- */
@@ -675,9 +713,9 @@ static int schema_set_keep(const struct schema_option *opt, void *obj, const cha
     return 0;
 }
 
-static bool schema_format_keep(const struct schema_option *opt, const void *obj, struct buf *out)
+/* Appends the policy in canonical form; false (nothing appended) when it keeps everything. */
+static bool schema_format_keep_policy(const struct keep_policy *k, struct buf *out)
 {
-    const struct keep_policy *k = schema_cfield(obj, opt->offset);
     const struct {
         const char *unit;
         int count;
@@ -692,6 +730,55 @@ static bool schema_format_keep(const struct schema_option *opt, const void *obj,
         any = true;
     }
     return any;
+}
+
+static bool schema_format_keep(const struct schema_option *opt, const void *obj, struct buf *out)
+{
+    return schema_format_keep_policy(schema_cfield(obj, opt->offset), out);
+}
+
+/* keep.STORE: appends an override to the job; config.c checks afterwards that each names a
+ * distinct target. */
+static int schema_set_keep_item(const struct schema_option *opt, void *obj, const char *item,
+                                const char *value, int line, struct error *err)
+{
+    struct cfg_job *job = obj;
+    struct cfg_keep_override *o;
+    struct keep_policy policy;
+
+    (void)opt;
+    if (config_parse_keep(value, &policy, err) < 0)
+        return -1;
+    XGROW(job->keep_overrides, job->keep_override_count + 1, job->keep_override_alloc);
+    o = &job->keep_overrides[job->keep_override_count++];
+    o->store = xstrdup(item);
+    o->keep = policy;
+    o->keep_text = xstrdup(value);
+    o->line = line;
+    return 0;
+}
+
+static bool schema_format_keep_items(const struct schema_option *opt, const void *obj,
+                                     struct buf *out)
+{
+    const struct cfg_job *job = obj;
+    struct buf key;
+    struct buf value;
+
+    buf_init(&key, BUF_NO_CAP);
+    buf_init(&value, BUF_NO_CAP);
+    for (size_t i = 0; i < job->keep_override_count; i++) {
+        buf_reset(&key);
+        buf_reset(&value);
+        buf_addf(&key, "%s%s", opt->key_prefix, job->keep_overrides[i].store);
+        /* An empty override keeps everything on that store and is shown as such ("keep.x ="),
+         * unlike an absent one, which means the job's keep. */
+        schema_format_keep_policy(&job->keep_overrides[i].keep, &value);
+        ini_write_entry(out, key.data, value.data);
+    }
+    buf_release(&key);
+    buf_release(&value);
+    return job->keep_override_count > 0;
 }
 
 /* ---- compression ---- */
@@ -742,9 +829,493 @@ static bool schema_format_compression(const struct schema_option *opt, const voi
     return true;
 }
 
+/* ---- numbers ---- */
+
+static int schema_set_int(const struct schema_option *opt, void *obj, const char *value,
+                          struct error *err)
+{
+    int *field = schema_field(obj, opt->offset);
+    char shown[80];
+
+    if (!schema_parse_int(strv_from(value), opt->min, opt->max, field))
+        return error_set(err, ERR_CONFIG, "expected a whole number from %lld to %lld, got '%s'",
+                         opt->min, opt->max, schema_printable(value, shown, sizeof(shown)));
+    return 0;
+}
+
+/* An int that is 0 (the calloc'd state) counts as unset: every SCHEMA_INT option has min >= 1. */
+static bool schema_format_int(const struct schema_option *opt, const void *obj, struct buf *out)
+{
+    const int *field = schema_cfield(obj, opt->offset);
+
+    if (!*field)
+        return false;
+    buf_addf(out, "%d", *field);
+    return true;
+}
+
+/* Splits "NUMBER[blanks]UNIT" into the digits and the unit. False when there are no digits. */
+static bool schema_split_quantity(const char *value, struct strv *number, struct strv *unit)
+{
+    struct strv s = schema_trim(strv_from(value));
+    size_t n = 0;
+
+    while (n < s.len && s.ptr[n] >= '0' && s.ptr[n] <= '9')
+        n++;
+    if (n == 0)
+        return false;
+    *number = strv_make(s.ptr, n);
+    *unit = schema_trim(strv_make(s.ptr + n, s.len - n));
+    return true;
+}
+
+struct schema_unit {
+    const char *name;
+    uint64_t factor;
+};
+
+/* Sizes: binary units, with the one-letter forms binary as in rclone ("16M"), and the SI units
+ * decimal. Any letter case. */
+static const struct schema_unit schema_size_units[] = {
+    {"", 1},
+    {"b", 1},
+    {"k", 1024ULL},
+    {"kib", 1024ULL},
+    {"kb", 1000ULL},
+    {"m", 1024ULL * 1024},
+    {"mib", 1024ULL * 1024},
+    {"mb", 1000ULL * 1000},
+    {"g", 1024ULL * 1024 * 1024},
+    {"gib", 1024ULL * 1024 * 1024},
+    {"gb", 1000ULL * 1000 * 1000},
+    {"t", 1024ULL * 1024 * 1024 * 1024},
+    {"tib", 1024ULL * 1024 * 1024 * 1024},
+    {"tb", 1000ULL * 1000 * 1000 * 1000},
+};
+
+/* Durations in milliseconds; a bare number is seconds. */
+static const struct schema_unit schema_time_units[] = {
+    {"", 1000}, {"ms", 1}, {"s", 1000}, {"m", 60 * 1000}, {"h", 3600 * 1000},
+};
+
+/* Parses "NUMBER[UNIT]" into number * factor; false on a malformed value, unknown unit or
+ * overflow. */
+static bool schema_parse_quantity(const char *value, const struct schema_unit *units,
+                                  size_t unit_count, uint64_t *out)
+{
+    struct strv number;
+    struct strv unit;
+    uint64_t n;
+
+    if (!schema_split_quantity(value, &number, &unit) || !strv_to_u64(number, &n))
+        return false;
+    for (size_t i = 0; i < unit_count; i++) {
+        if (!strv_eq_nocase(unit, units[i].name))
+            continue;
+        if (n > UINT64_MAX / units[i].factor)
+            return false;
+        *out = n * units[i].factor;
+        return true;
+    }
+    return false;
+}
+
+/* Writes v with the largest unit that divides it exactly, so the text parses back to v. */
+static void schema_format_size_value(uint64_t v, struct buf *out)
+{
+    static const struct schema_unit shown[] = {
+        {"TiB", 1024ULL * 1024 * 1024 * 1024},
+        {"GiB", 1024ULL * 1024 * 1024},
+        {"MiB", 1024ULL * 1024},
+        {"KiB", 1024ULL},
+        {"TB", 1000ULL * 1000 * 1000 * 1000},
+        {"GB", 1000ULL * 1000 * 1000},
+        {"MB", 1000ULL * 1000},
+        {"KB", 1000ULL},
+    };
+
+    for (size_t i = 0; v && i < sizeof(shown) / sizeof(shown[0]); i++) {
+        if (v % shown[i].factor == 0) {
+            buf_addf(out, "%llu%s", (unsigned long long)(v / shown[i].factor), shown[i].name);
+            return;
+        }
+    }
+    buf_addf(out, "%llu", (unsigned long long)v);
+}
+
+static int schema_set_bytes(const struct schema_option *opt, void *obj, const char *value,
+                            struct error *err)
+{
+    uint64_t *field = schema_field(obj, opt->offset);
+    char shown[80];
+    uint64_t v;
+    struct buf lo;
+    struct buf hi;
+
+    schema_printable(value, shown, sizeof(shown));
+    if (!schema_parse_quantity(value, schema_size_units,
+                               sizeof(schema_size_units) / sizeof(schema_size_units[0]), &v)) {
+        error_set(err, ERR_CONFIG, "expected a size such as 16MiB, got '%s'", shown);
+        return error_hint(err, "units: B, KiB, MiB, GiB, TiB (also K, M, G, T), KB, MB, GB, TB");
+    }
+    if (v < (uint64_t)opt->min || v > (uint64_t)opt->max) {
+        buf_init(&lo, BUF_NO_CAP);
+        buf_init(&hi, BUF_NO_CAP);
+        schema_format_size_value((uint64_t)opt->min, &lo);
+        schema_format_size_value((uint64_t)opt->max, &hi);
+        error_set(err, ERR_CONFIG, "must be from %s to %s, got '%s'", lo.data, hi.data, shown);
+        buf_release(&lo);
+        buf_release(&hi);
+        return -1;
+    }
+    *field = v;
+    return 0;
+}
+
+static bool schema_format_bytes(const struct schema_option *opt, const void *obj, struct buf *out)
+{
+    const uint64_t *field = schema_cfield(obj, opt->offset);
+
+    if (!*field)
+        return false;
+    schema_format_size_value(*field, out);
+    return true;
+}
+
+static void schema_format_ms_value(long long ms, struct buf *out)
+{
+    if (ms % (3600 * 1000) == 0)
+        buf_addf(out, "%lldh", ms / (3600 * 1000));
+    else if (ms % (60 * 1000) == 0)
+        buf_addf(out, "%lldm", ms / (60 * 1000));
+    else if (ms % 1000 == 0)
+        buf_addf(out, "%llds", ms / 1000);
+    else
+        buf_addf(out, "%lldms", ms);
+}
+
+static int schema_set_duration(const struct schema_option *opt, void *obj, const char *value,
+                               struct error *err)
+{
+    int *field = schema_field(obj, opt->offset);
+    char shown[80];
+    uint64_t ms;
+    struct buf lo;
+    struct buf hi;
+
+    schema_printable(value, shown, sizeof(shown));
+    if (!schema_parse_quantity(value, schema_time_units,
+                               sizeof(schema_time_units) / sizeof(schema_time_units[0]), &ms))
+        return error_set(err, ERR_CONFIG,
+                         "expected a duration such as 30s, 500ms, 2m or 1h, got '%s'", shown);
+    if (ms < (uint64_t)opt->min || ms > (uint64_t)opt->max) {
+        buf_init(&lo, BUF_NO_CAP);
+        buf_init(&hi, BUF_NO_CAP);
+        schema_format_ms_value(opt->min, &lo);
+        schema_format_ms_value(opt->max, &hi);
+        error_set(err, ERR_CONFIG, "must be from %s to %s, got '%s'", lo.data, hi.data, shown);
+        buf_release(&lo);
+        buf_release(&hi);
+        return -1;
+    }
+    *field = (int)ms;
+    return 0;
+}
+
+static bool schema_format_duration(const struct schema_option *opt, const void *obj,
+                                   struct buf *out)
+{
+    const int *field = schema_cfield(obj, opt->offset);
+
+    if (!*field)
+        return false;
+    schema_format_ms_value(*field, out);
+    return true;
+}
+
+/* "240", "0.5", "12.125": at most 3 decimals, so config show prints the value back exactly. Parsed
+ * by hand: strtod would follow LC_NUMERIC. */
+#define SCHEMA_RATE_DECIMALS 3
+
+static int schema_set_rate(const struct schema_option *opt, void *obj, const char *value,
+                           struct error *err)
+{
+    double *field = schema_field(obj, opt->offset);
+    struct strv rest = schema_trim(strv_from(value));
+    struct strv whole;
+    uint64_t whole_v = 0;
+    uint64_t frac_v = 0;
+    uint64_t scale = 1;
+    char shown[80];
+    bool has_point;
+
+    schema_printable(value, shown, sizeof(shown));
+    has_point = strv_cut(&rest, '.', &whole);
+    if (!strv_to_u64(whole, &whole_v) || whole_v > (uint64_t)opt->max ||
+        (has_point && (!strv_to_u64(rest, &frac_v) || rest.len > SCHEMA_RATE_DECIMALS)))
+        return error_set(err, ERR_CONFIG,
+                         "expected a number such as 240 or 0.5 (at most %d decimals) up to %lld, "
+                         "got '%s'",
+                         SCHEMA_RATE_DECIMALS, opt->max, shown);
+    for (size_t i = 0; has_point && i < rest.len; i++)
+        scale *= 10;
+    if (whole_v == 0 && frac_v == 0)
+        return error_set(err, ERR_CONFIG, "must be more than 0, got '%s'", shown);
+    if (whole_v == (uint64_t)opt->max && frac_v != 0)
+        return error_set(err, ERR_CONFIG, "must be at most %lld, got '%s'", opt->max, shown);
+    *field = (double)whole_v + (double)frac_v / (double)scale;
+    return 0;
+}
+
+static bool schema_format_rate(const struct schema_option *opt, const void *obj, struct buf *out)
+{
+    const double *field = schema_cfield(obj, opt->offset);
+    size_t len;
+
+    if (!(*field > 0))
+        return false;
+    len = out->len;
+    buf_addf(out, "%.*f", SCHEMA_RATE_DECIMALS, *field);
+    /* "240.000" reads better as "240", "0.500" as "0.5". */
+    while (out->len > len && out->data[out->len - 1] == '0')
+        out->data[--out->len] = '\0';
+    if (out->len > len && out->data[out->len - 1] == '.')
+        out->data[--out->len] = '\0';
+    return true;
+}
+
+/* ---- S3: endpoint, region, bucket, prefix ---- */
+
+static bool schema_is_alnum_lower(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+static bool schema_is_host_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '-';
+}
+
+/* Checks "host", "host:port", "[v6]" or "[v6]:port". */
+static bool schema_authority_is_valid(struct strv a)
+{
+    size_t i = 0;
+    int port;
+
+    if (a.len && a.ptr[0] == '[') {
+        for (i = 1; i < a.len && a.ptr[i] != ']'; i++) {
+            char c = a.ptr[i];
+            if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') ||
+                  c == ':' || c == '.'))
+                return false;
+        }
+        if (i == a.len || i == 1)
+            return false;
+        i++;
+    } else {
+        while (i < a.len && schema_is_host_char(a.ptr[i]))
+            i++;
+        if (i == 0)
+            return false;
+    }
+    if (i == a.len)
+        return true;
+    if (a.ptr[i] != ':')
+        return false;
+    return schema_parse_int(strv_make(a.ptr + i + 1, a.len - i - 1), 1, 65535, &port);
+}
+
+static int schema_set_url(const struct schema_option *opt, void *obj, const char *value,
+                          struct error *err)
+{
+    struct strv rest = strv_from(value);
+    struct strv authority;
+    const char *scheme;
+    char shown[80];
+    char *url;
+
+    if (!*value)
+        return error_set(err, ERR_CONFIG, "empty value");
+    /* The text is not echoed when it might carry credentials (user:secret@host). */
+    if (strchr(value, '@'))
+        return error_set(err, ERR_CONFIG,
+                         "the URL must not contain credentials; use access_key and secret_key");
+    schema_printable(value, shown, sizeof(shown));
+    if (strncasecmp(value, "https://", 8) == 0) {
+        scheme = "https://";
+    } else if (strncasecmp(value, "http://", 7) == 0) {
+        scheme = "http://";
+    } else {
+        error_set(err, ERR_CONFIG, "'%s' is not an http:// or https:// URL", shown);
+        return error_hint(err, "for example https://nyc3.digitaloceanspaces.com");
+    }
+    rest.ptr += strlen(scheme);
+    rest.len -= strlen(scheme);
+    if (rest.len && rest.ptr[rest.len - 1] == '/')
+        rest.len--;
+    authority = rest;
+    for (authority.len = 0; authority.len < rest.len && rest.ptr[authority.len] != '/';
+         authority.len++) {
+    }
+    if (authority.len != rest.len) {
+        error_set(err, ERR_CONFIG, "'%s' has a path; give only the scheme, host and port", shown);
+        return error_hint(err, "the bucket goes in 'bucket', a folder inside it in 'prefix'");
+    }
+    if (!schema_authority_is_valid(authority))
+        return error_set(err, ERR_CONFIG, "'%s' has an invalid host or port", shown);
+    url = xasprintf("%s%.*s", scheme, (int)authority.len, authority.ptr);
+    schema_replace_string(obj, opt->offset, url);
+    xfree(url);
+    return 0;
+}
+
+static int schema_set_name(const struct schema_option *opt, void *obj, const char *value,
+                           struct error *err)
+{
+    char shown[80];
+
+    if (!schema_name_is_valid(value))
+        return error_set(err, ERR_CONFIG,
+                         "invalid value '%s' (use 1 to %d letters, digits, '_', '.' or '-')",
+                         schema_printable(value, shown, sizeof(shown)), SCHEMA_NAME_MAX);
+    schema_replace_string(obj, opt->offset, value);
+    return 0;
+}
+
+/* S3's naming rules for buckets: 3 to 63 lowercase letters, digits, '.' and '-', starting and
+ * ending with a letter or digit, no "..", not an IPv4 address. Virtual-hosted requests put the
+ * name in a host name, which is why the rules are DNS's. */
+static int schema_set_bucket(const struct schema_option *opt, void *obj, const char *value,
+                             struct error *err)
+{
+    size_t n = strlen(value);
+    char shown[80];
+    int dots = 0;
+    bool all_digits_and_dots = true;
+
+    schema_printable(value, shown, sizeof(shown));
+    if (n < 3 || n > 63)
+        return error_set(err, ERR_CONFIG, "bucket name '%s' must be 3 to 63 characters long",
+                         shown);
+    for (size_t i = 0; i < n; i++) {
+        char c = value[i];
+        if (!schema_is_alnum_lower(c) && c != '.' && c != '-') {
+            error_set(err, ERR_CONFIG,
+                      "invalid bucket name '%s' (use lowercase letters, digits, '.' and '-')",
+                      shown);
+            if (c >= 'A' && c <= 'Z')
+                return error_hint(err, "bucket names are lowercase");
+            return -1;
+        }
+        if (c == '.')
+            dots++;
+        if (c != '.' && !(c >= '0' && c <= '9'))
+            all_digits_and_dots = false;
+    }
+    if (!schema_is_alnum_lower(value[0]) || !schema_is_alnum_lower(value[n - 1]))
+        return error_set(err, ERR_CONFIG,
+                         "bucket name '%s' must start and end with a lowercase letter or digit",
+                         shown);
+    if (strstr(value, ".."))
+        return error_set(err, ERR_CONFIG, "bucket name '%s' must not contain '..'", shown);
+    if (all_digits_and_dots && dots == 3)
+        return error_set(err, ERR_CONFIG, "bucket name '%s' must not look like an IP address",
+                         shown);
+    schema_replace_string(obj, opt->offset, value);
+    return 0;
+}
+
+/* A key prefix: segments of [A-Za-z0-9_.-] joined by single '/', none "." or "..", so it reads the
+ * same in every tool (no percent-encoding) and cannot climb out of itself. */
+static int schema_set_prefix(const struct schema_option *opt, void *obj, const char *value,
+                             struct error *err)
+{
+    struct strv rest = strv_from(value);
+    char shown[80];
+    char *prefix;
+
+    while (rest.len && rest.ptr[0] == '/') {
+        rest.ptr++;
+        rest.len--;
+    }
+    while (rest.len && rest.ptr[rest.len - 1] == '/')
+        rest.len--;
+    schema_printable(value, shown, sizeof(shown));
+    if (!rest.len)
+        return error_set(err, ERR_CONFIG,
+                         "empty prefix (leave 'prefix' out to store at the top of the bucket)");
+    if (rest.len > SCHEMA_PREFIX_MAX)
+        return error_set(err, ERR_CONFIG, "prefix is longer than %d bytes", SCHEMA_PREFIX_MAX);
+    prefix = strv_dup(rest);
+    for (struct strv segs = rest, seg; segs.len;) {
+        strv_cut(&segs, '/', &seg);
+        if (!seg.len || strv_eq(seg, ".") || strv_eq(seg, "..")) {
+            xfree(prefix);
+            return error_set(err, ERR_CONFIG, "prefix '%s' has an empty, '.' or '..' segment",
+                             shown);
+        }
+        for (size_t i = 0; i < seg.len; i++) {
+            char c = seg.ptr[i];
+            if (!(schema_is_host_char(c) || c == '_')) {
+                xfree(prefix);
+                return error_set(err, ERR_CONFIG,
+                                 "invalid prefix '%s' (use letters, digits, '_', '.', '-' and '/')",
+                                 shown);
+            }
+        }
+    }
+    schema_replace_string(obj, opt->offset, prefix);
+    xfree(prefix);
+    return 0;
+}
+
+/* ---- rclone ---- */
+
+/* rclone's rule for remote names: letters, digits, '_', '-', '.', '+', '@' and spaces, not starting
+ * with '-' or a space, not ending with a space. */
+static bool schema_rclone_name_is_valid(struct strv name)
+{
+    if (!name.len || name.ptr[0] == '-' || name.ptr[0] == ' ' || name.ptr[name.len - 1] == ' ')
+        return false;
+    for (size_t i = 0; i < name.len; i++) {
+        char c = name.ptr[i];
+        if (!(schema_is_host_char(c) || c == '_' || c == '+' || c == '@' || c == ' '))
+            return false;
+    }
+    return true;
+}
+
+static int schema_set_remote(const struct schema_option *opt, void *obj, const char *value,
+                             struct error *err)
+{
+    struct strv rest = strv_from(value);
+    struct strv name;
+
+    /* The value is not echoed: an rclone connection string (":s3,secret_access_key=...:bucket")
+     * carries credentials. */
+    if (!strv_cut(&rest, ':', &name)) {
+        error_set(err, ERR_CONFIG, "expected NAME:path, with NAME a remote in rclone.conf");
+        return error_hint(err, "for example 'b2:mastodon-backups/permafrost'");
+    }
+    if (!name.len || name.ptr[0] == ':' || memchr(name.ptr, ',', name.len))
+        return error_set(err, ERR_CONFIG,
+                         "on-the-fly remotes and connection strings are not supported; define the "
+                         "remote in rclone.conf and write NAME:path");
+    if (!schema_rclone_name_is_valid(name))
+        return error_set(err, ERR_CONFIG,
+                         "invalid remote name (rclone allows letters, digits, '_', '-', '.', '+', "
+                         "'@' and spaces)");
+    for (size_t i = 0; i < rest.len; i++)
+        if ((unsigned char)rest.ptr[i] < 0x20 || rest.ptr[i] == 0x7f)
+            return error_set(err, ERR_CONFIG, "control character in the remote's path");
+    schema_replace_string(obj, opt->offset, value);
+    return 0;
+}
+
 /* ---- the table ---- */
 
-static const char *const store_types[] = {"local", NULL};
+static const char *const store_types[] = {"local", "s3", "rclone", NULL};
 static const char *const job_kinds[] = {"postgres", NULL}; /* enum job_kind order */
 static const char *const row_counts_modes[] = {"exact", "estimate", "off", NULL}; /* enum order */
 
@@ -789,6 +1360,192 @@ const struct schema_option schema_options[] = {
      .help = "directory that holds the backups (created when missing)",
      .example = "/var/backups/permafrost",
      .offset = offsetof(struct cfg_store, path),
+     .set = schema_set_path,
+     .format = schema_format_string},
+
+    {.name = "endpoint",
+     .section = SCHEMA_SECTION_STORE,
+     .applies_to = "s3",
+     .type = SCHEMA_URL,
+     .unset_doc = "AWS S3 for the region: https://s3.REGION.amazonaws.com",
+     .help = "S3 service URL, http:// or https:// with host and optional port",
+     .example = "https://nyc3.digitaloceanspaces.com",
+     .offset = offsetof(struct cfg_store, endpoint),
+     .set = schema_set_url,
+     .format = schema_format_string},
+    {.name = "region",
+     .section = SCHEMA_SECTION_STORE,
+     .applies_to = "s3",
+     .type = SCHEMA_NAME,
+     .unset_doc = "us-east-1",
+     .help = "region used in request signatures (SigV4)",
+     .example = "nyc3",
+     .offset = offsetof(struct cfg_store, region),
+     .set = schema_set_name,
+     .format = schema_format_string},
+    {.name = "bucket",
+     .section = SCHEMA_SECTION_STORE,
+     .applies_to = "s3",
+     .type = SCHEMA_BUCKET,
+     .is_required = true,
+     .help = "bucket that holds the backups (it must exist)",
+     .example = "mastodon-backups",
+     .offset = offsetof(struct cfg_store, bucket),
+     .set = schema_set_bucket,
+     .format = schema_format_string},
+    {.name = "prefix",
+     .section = SCHEMA_SECTION_STORE,
+     .applies_to = "s3",
+     .type = SCHEMA_PREFIX,
+     .unset_doc = "the top of the bucket",
+     .help = "folder inside the bucket for the backups",
+     .example = "permafrost/social.example",
+     .offset = offsetof(struct cfg_store, prefix),
+     .set = schema_set_prefix,
+     .format = schema_format_string},
+    {.name = "path_style",
+     .section = SCHEMA_SECTION_STORE,
+     .applies_to = "s3",
+     .type = SCHEMA_BOOL,
+     .unset_doc = "yes when endpoint is set, else no",
+     .help = "address the bucket in the URL path (endpoint/bucket/key) instead of the host name "
+             "(bucket.endpoint/key)",
+     .example = "no",
+     .offset = offsetof(struct cfg_store, path_style),
+     .set = schema_set_tristate,
+     .format = schema_format_tristate},
+    {.name = "access_key",
+     .section = SCHEMA_SECTION_STORE,
+     .applies_to = "s3",
+     .type = SCHEMA_SECRET,
+     .unset_doc = "$AWS_ACCESS_KEY_ID when the store is opened",
+     .help = "access key id: env:NAME, file:PATH, or inline",
+     .example = "env:SPACES_KEY",
+     .offset = offsetof(struct cfg_store, access_key),
+     .offset_extra = offsetof(struct cfg_store, access_key_ref),
+     .set = schema_set_secret,
+     .format = schema_format_secret},
+    {.name = "secret_key",
+     .section = SCHEMA_SECTION_STORE,
+     .applies_to = "s3",
+     .type = SCHEMA_SECRET,
+     .unset_doc = "$AWS_SECRET_ACCESS_KEY when the store is opened",
+     .help = "secret access key: env:NAME, file:PATH, or inline (discouraged)",
+     .example = "env:SPACES_SECRET",
+     .offset = offsetof(struct cfg_store, secret_key),
+     .offset_extra = offsetof(struct cfg_store, secret_key_ref),
+     .set = schema_set_secret,
+     .format = schema_format_secret},
+    {.name = "session_token",
+     .section = SCHEMA_SECTION_STORE,
+     .applies_to = "s3",
+     .type = SCHEMA_SECRET,
+     .unset_doc = "$AWS_SESSION_TOKEN when the store is opened and it is set",
+     .help = "session token of temporary credentials: env:NAME, file:PATH, or inline",
+     .example = "env:AWS_SESSION_TOKEN",
+     .offset = offsetof(struct cfg_store, session_token),
+     .offset_extra = offsetof(struct cfg_store, session_token_ref),
+     .set = schema_set_secret,
+     .format = schema_format_secret},
+    {.name = "ca_file",
+     .section = SCHEMA_SECTION_STORE,
+     .applies_to = "s3",
+     .type = SCHEMA_PATH,
+     .unset_doc = "the system's trusted certificates",
+     .help = "PEM file of the certificate authorities to trust for https",
+     .example = "/etc/permafrost/minio-ca.pem",
+     .offset = offsetof(struct cfg_store, ca_file),
+     .set = schema_set_path,
+     .format = schema_format_string},
+    {.name = "max_requests_per_second",
+     .section = SCHEMA_SECTION_STORE,
+     .applies_to = "s3",
+     .type = SCHEMA_RATE,
+     .max = 1000000,
+     .unset_doc = "no limit",
+     .help = "ceiling on requests per second to the service, for providers that throttle",
+     .example = "240",
+     .offset = offsetof(struct cfg_store, max_requests_per_second),
+     .set = schema_set_rate,
+     .format = schema_format_rate},
+    {.name = "part_size",
+     .section = SCHEMA_SECTION_STORE,
+     .applies_to = "s3",
+     .type = SCHEMA_BYTES,
+     .min = 5LL * 1024 * 1024,
+     .max = 5LL * 1024 * 1024 * 1024,
+     .unset_doc = "16MiB",
+     .help = "size of each part of a multipart upload, grown when 10000 parts would not hold the "
+             "artifact",
+     .example = "64MiB",
+     .offset = offsetof(struct cfg_store, part_size_bytes),
+     .set = schema_set_bytes,
+     .format = schema_format_bytes},
+    {.name = "concurrency",
+     .section = SCHEMA_SECTION_STORE,
+     .applies_to = "s3",
+     .type = SCHEMA_INT,
+     .min = 1,
+     .max = 64,
+     .unset_doc = "4",
+     .help = "parts or requests in flight at once; memory used is about concurrency x part_size",
+     .example = "8",
+     .offset = offsetof(struct cfg_store, concurrency),
+     .set = schema_set_int,
+     .format = schema_format_int},
+    {.name = "connect_timeout",
+     .section = SCHEMA_SECTION_STORE,
+     .applies_to = "s3",
+     .type = SCHEMA_DURATION,
+     .min = 100,
+     .max = 600 * 1000,
+     .unset_doc = "the store's default",
+     .help = "how long to wait for a connection to the service",
+     .example = "10s",
+     .offset = offsetof(struct cfg_store, connect_timeout_ms),
+     .set = schema_set_duration,
+     .format = schema_format_duration},
+    {.name = "low_speed_timeout",
+     .section = SCHEMA_SECTION_STORE,
+     .applies_to = "s3",
+     .type = SCHEMA_DURATION,
+     .min = 1000,
+     .max = 3600 * 1000,
+     .unset_doc = "the store's default",
+     .help = "fail (and retry) a transfer that has moved no data for this long",
+     .example = "60s",
+     .offset = offsetof(struct cfg_store, low_speed_timeout_ms),
+     .set = schema_set_duration,
+     .format = schema_format_duration},
+
+    {.name = "remote",
+     .section = SCHEMA_SECTION_STORE,
+     .applies_to = "rclone",
+     .type = SCHEMA_REMOTE,
+     .is_required = true,
+     .help = "rclone remote and path, NAME:path, with NAME a section of rclone.conf",
+     .example = "b2:mastodon-backups/permafrost",
+     .offset = offsetof(struct cfg_store, remote),
+     .set = schema_set_remote,
+     .format = schema_format_string},
+    {.name = "rclone_config",
+     .section = SCHEMA_SECTION_STORE,
+     .applies_to = "rclone",
+     .type = SCHEMA_PATH,
+     .unset_doc = "$RCLONE_CONFIG, else ~/.config/rclone/rclone.conf",
+     .help = "rclone.conf to read the remote from",
+     .example = "/etc/permafrost/rclone.conf",
+     .offset = offsetof(struct cfg_store, rclone_config),
+     .set = schema_set_path,
+     .format = schema_format_string},
+    {.name = "rclone",
+     .section = SCHEMA_SECTION_STORE,
+     .applies_to = "rclone",
+     .type = SCHEMA_PATH,
+     .unset_doc = "rclone from PATH",
+     .help = "rclone binary, for remotes that are not type s3",
+     .example = "/usr/bin/rclone",
+     .offset = offsetof(struct cfg_store, rclone_binary),
      .set = schema_set_path,
      .format = schema_format_string},
 
@@ -845,6 +1602,15 @@ const struct schema_option schema_options[] = {
      .offset_extra = offsetof(struct cfg_job, keep_text),
      .set = schema_set_keep,
      .format = schema_format_keep},
+    {.name = "keep.STORE",
+     .section = SCHEMA_SECTION_JOB,
+     .type = SCHEMA_KEEP,
+     .unset_doc = "keep applies on every target",
+     .help = "retention policy for one target store, instead of keep",
+     .example = "daily 14",
+     .key_prefix = "keep.",
+     .set_item = schema_set_keep_item,
+     .format_items = schema_format_keep_items},
     {.name = "globals",
      .section = SCHEMA_SECTION_JOB,
      .applies_to = "postgres",
@@ -932,10 +1698,15 @@ bool schema_option_applies(const struct schema_option *opt, enum schema_section 
 const struct schema_option *schema_find(enum schema_section section, const char *applies_to,
                                         const char *name)
 {
-    for (size_t i = 0; i < schema_option_count; i++)
-        if (schema_option_applies(&schema_options[i], section, applies_to) &&
-            strcmp(schema_options[i].name, name) == 0)
-            return &schema_options[i];
+    for (size_t i = 0; i < schema_option_count; i++) {
+        const struct schema_option *opt = &schema_options[i];
+        size_t n = opt->key_prefix ? strlen(opt->key_prefix) : 0;
+        if (!schema_option_applies(opt, section, applies_to))
+            continue;
+        if (opt->key_prefix ? strncmp(name, opt->key_prefix, n) == 0 && name[n] != '\0'
+                            : strcmp(opt->name, name) == 0)
+            return opt;
+    }
     return NULL;
 }
 

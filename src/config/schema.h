@@ -30,6 +30,14 @@ enum schema_type {
     SCHEMA_CONNINFO,    /* a libpq conninfo (key=value or URI) that holds no password */
     SCHEMA_PATH,        /* an absolute path */
     SCHEMA_TIMEZONE,    /* "UTC" or an IANA name with a file under SCHEMA_ZONEINFO_DIR */
+    SCHEMA_URL,         /* http:// or https:// with a host and optional port, nothing else */
+    SCHEMA_BUCKET,      /* an S3 bucket name: 3-63 of [a-z0-9.-] */
+    SCHEMA_PREFIX,      /* '/'-separated key segments; leading and trailing '/' stripped */
+    SCHEMA_BYTES,       /* a size such as 16MiB, within [min, max] bytes */
+    SCHEMA_DURATION,    /* a time such as 30s, 500ms, 2m; stored in ms within [min, max] */
+    SCHEMA_RATE,        /* a positive decimal number, at most max */
+    SCHEMA_REMOTE,      /* an rclone remote: NAME:path */
+    SCHEMA_NAME,        /* [A-Za-z0-9_.-], 1 to SCHEMA_NAME_MAX (an S3 region) */
 };
 
 #define SCHEMA_ZONEINFO_DIR "/usr/share/zoneinfo"
@@ -37,6 +45,7 @@ enum schema_type {
 #define SCHEMA_SECRET_MAX   65536 /* largest file:PATH secret, in bytes */
 #define SCHEMA_NAME_MAX     64    /* longest store or job name */
 #define SCHEMA_MAX_OPTIONS  64    /* upper bound on schema_option_count, for per-section arrays */
+#define SCHEMA_PREFIX_MAX   512   /* longest S3 key prefix, in bytes (S3 keys end at 1024) */
 #define SCHEMA_REDACTED     "<redacted>"
 
 struct schema_option;
@@ -52,6 +61,15 @@ typedef int schema_set_fn(const struct schema_option *opt, void *obj, const char
  * (env:NAME, file:PATH) or SCHEMA_REDACTED, never its value. Returns false, appending nothing, when
  * the option is unset. */
 typedef bool schema_format_fn(const struct schema_option *opt, const void *obj, struct buf *out);
+/* For a family of keys (key_prefix + ITEM, as in keep.STORE): parses value for item (borrowed,
+ * non-empty, lowercased like every key) into obj, appending one entry; line is where the key is,
+ * kept for later cross-checks. Repeats of an item are not detected here. Errors as schema_set_fn.
+ */
+typedef int schema_set_item_fn(const struct schema_option *opt, void *obj, const char *item,
+                               const char *value, int line, struct error *err);
+/* Appends one "key = value" line per item set in obj, secrets redacted; false when none is set. */
+typedef bool schema_format_items_fn(const struct schema_option *opt, const void *obj,
+                                    struct buf *out);
 
 struct schema_option {
     const char *name;
@@ -73,8 +91,13 @@ struct schema_option {
     size_t offset_extra; /* a second field: SCHEMA_SECRET the reference (char *), SCHEMA_LIST the
                             count (size_t), SCHEMA_KEEP the text (char *), SCHEMA_COMPRESSION
                             threads (int) */
-    schema_set_fn *set;
-    schema_format_fn *format;
+    schema_set_fn *set;  /* NULL for a family */
+    schema_format_fn *format; /* NULL for a family */
+    /* A family of keys: any key that is key_prefix followed by a non-empty ITEM. name is the
+     * documented form ("keep.STORE"). Set through set_item and shown through format_items. */
+    const char *key_prefix;
+    schema_set_item_fn *set_item;
+    schema_format_items_fn *format_items;
 };
 
 extern const struct schema_option schema_options[];
@@ -88,7 +111,8 @@ bool schema_section_from_name(const char *name, enum schema_section *out);
  */
 bool schema_option_applies(const struct schema_option *opt, enum schema_section section,
                            const char *applies_to);
-/* The option named name in section for applies_to (NULL: any type or kind), or NULL. */
+/* The option named name in section for applies_to (NULL: any type or kind), or NULL. A key of a
+ * family (keep.offsite) finds the family's option. */
 const struct schema_option *schema_find(enum schema_section section, const char *applies_to,
                                         const char *name);
 /* The discriminator option of section (`type`, `kind`), or NULL for [global]. */

@@ -97,7 +97,8 @@ int prune_job_store(struct store *s, const struct cfg_job *job, const char *time
         index[complete] = i;
         complete++;
     }
-    if (complete > 0 && retention_plan(items, complete, &job->keep, timezone, decisions, err) < 0)
+    if (complete > 0 && retention_plan(items, complete, config_job_keep_for(job, ps.store),
+                                       timezone, decisions, err) < 0)
         goto out;
     for (size_t k = 0; k < complete; k++) {
         struct prune_entry *e = &ps.dirs[index[k]];

@@ -31,7 +31,9 @@ struct prune_report {
     uint64_t removed_bytes;
 };
 
-/* Prunes `job` on store s. The caller holds the job's lock. With dry_run nothing is removed; the
+/* Prunes `job` on store s with the job's policy for that store (config_job_keep_for: its
+ * keep.STORE override, else keep; s is named as in the job's targets). The caller holds the job's
+ * lock. With dry_run nothing is removed; the
  * report says what would be. A removal deletes the manifest first, so a half-removed snapshot is
  * never listed as complete. catalog may be NULL. */
 int prune_job_store(struct store *s, const struct cfg_job *job, const char *timezone, bool dry_run,

@@ -19,6 +19,34 @@ int targets_open(const struct config *cfg, const char *name, struct store **out,
     opts.name = cs->name;
     opts.type = cs->type;
     opts.path = cs->path;
+    opts.endpoint = cs->endpoint;
+    opts.region = cs->region;
+    opts.bucket = cs->bucket;
+    opts.prefix = cs->prefix;
+    switch (cs->path_style) {
+    case CFG_TRISTATE_UNSET:
+        opts.path_style = -1;
+        break;
+    case CFG_TRISTATE_YES:
+        opts.path_style = 1;
+        break;
+    case CFG_TRISTATE_NO:
+        opts.path_style = 0;
+        break;
+    }
+    /* NULL when not configured: the store then falls back to the AWS_* variables. */
+    opts.access_key = secret_is_set(&cs->access_key) ? &cs->access_key : NULL;
+    opts.secret_key = secret_is_set(&cs->secret_key) ? &cs->secret_key : NULL;
+    opts.session_token = secret_is_set(&cs->session_token) ? &cs->session_token : NULL;
+    opts.ca_file = cs->ca_file;
+    opts.max_requests_per_second = cs->max_requests_per_second;
+    opts.part_size_bytes = cs->part_size_bytes;
+    opts.concurrency = cs->concurrency;
+    opts.connect_timeout_ms = cs->connect_timeout_ms;
+    opts.low_speed_timeout_ms = cs->low_speed_timeout_ms;
+    opts.remote = cs->remote;
+    opts.rclone_config = cs->rclone_config;
+    opts.rclone_binary = cs->rclone_binary;
     return store_open(&opts, out, err);
 }
 

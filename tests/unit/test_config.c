@@ -11,6 +11,8 @@
 
 #include "config/config.h"
 #include "config/schema.h"
+#include "core/prune.h"
+#include "core/targets.h"
 #include "unit.h"
 #include "util/buf.h"
 #include "util/fs.h"
@@ -43,6 +45,15 @@ static char *tmp_file(const char *name, const char *data, size_t len)
     char *path = xasprintf("%s/%s", unit_tmp_dir(), name);
     CHECK_OK(fs_write_atomic(path, data, len, 0600, unit_err()));
     return path;
+}
+
+/* The environment the mastodon.conf fixture reads its secrets from. */
+static void set_fixture_env(void)
+{
+    setenv("PERMAFROST_TEST_DB_PASS", "pg-s3cret", 1);
+    setenv("PERMAFROST_TEST_SPACES_KEY", "DO00KEYID", 1);
+    setenv("PERMAFROST_TEST_SPACES_SECRET", "spaces-s3cret", 1);
+    setenv("PERMAFROST_TEST_SPACES_TOKEN", "token-s3cret", 1);
 }
 
 static char *show(const struct config *cfg)
@@ -123,16 +134,43 @@ static void test_mastodon_fixture_loads_every_option(void)
     char *path = xasprintf("%s/config/mastodon.conf", unit_fixture_dir());
     struct config cfg;
     const struct cfg_job *job;
+    const struct cfg_store *spaces;
 
-    setenv("PERMAFROST_TEST_DB_PASS", "pg-s3cret", 1);
+    set_fixture_env();
     CHECK_OK(config_load(path, &cfg, unit_err()));
     CHECK_STR_EQ(cfg.path, path);
     CHECK_STR_EQ(cfg.global.state_dir, "/var/lib/permafrost");
     CHECK_STR_EQ(cfg.global.timezone, "Europe/Berlin");
-    CHECK_INT_EQ(cfg.store_count, 2);
+    CHECK_INT_EQ(cfg.store_count, 4);
     CHECK_STR_EQ(cfg.stores[0].path, "/var/backups/permafrost");
     CHECK_STR_EQ(cfg.stores[1].name, "nas");
     CHECK_STR_EQ(cfg.stores[1].path, "/mnt/nas/mastodon backups");
+    spaces = &cfg.stores[2];
+    CHECK_STR_EQ(spaces->name, "spaces-nyc");
+    CHECK_STR_EQ(spaces->type, "s3");
+    CHECK(spaces->path == NULL);
+    CHECK_STR_EQ(spaces->endpoint, "https://nyc3.digitaloceanspaces.com");
+    CHECK_STR_EQ(spaces->region, "nyc3");
+    CHECK_STR_EQ(spaces->bucket, "social-example-backups");
+    CHECK_STR_EQ(spaces->prefix, "permafrost/db");
+    CHECK_INT_EQ(spaces->path_style, CFG_TRISTATE_NO);
+    CHECK_STR_EQ(spaces->access_key.value, "DO00KEYID");
+    CHECK_STR_EQ(spaces->access_key_ref, "env:PERMAFROST_TEST_SPACES_KEY");
+    CHECK_STR_EQ(spaces->secret_key.value, "spaces-s3cret");
+    CHECK_STR_EQ(spaces->secret_key_ref, "env:PERMAFROST_TEST_SPACES_SECRET");
+    CHECK_STR_EQ(spaces->session_token.value, "token-s3cret");
+    CHECK_STR_EQ(spaces->ca_file, "/etc/ssl/certs/ca-certificates.crt");
+    CHECK(spaces->max_requests_per_second > 239.999 && spaces->max_requests_per_second < 240.001);
+    CHECK(spaces->part_size_bytes == 64ULL * 1024 * 1024);
+    CHECK_INT_EQ(spaces->concurrency, 8);
+    CHECK_INT_EQ(spaces->connect_timeout_ms, 10000);
+    CHECK_INT_EQ(spaces->low_speed_timeout_ms, 120000);
+    CHECK(spaces->remote == NULL);
+    CHECK_STR_EQ(cfg.stores[3].type, "rclone");
+    CHECK_STR_EQ(cfg.stores[3].remote, "b2:social-example-backups/permafrost");
+    CHECK_STR_EQ(cfg.stores[3].rclone_config, "/etc/permafrost/rclone.conf");
+    CHECK_STR_EQ(cfg.stores[3].rclone_binary, "/usr/bin/rclone");
+    CHECK(cfg.stores[3].bucket == NULL);
     job = config_find_job(&cfg, "db");
     CHECK(job != NULL);
     CHECK_STR_EQ(job->database,
@@ -140,8 +178,18 @@ static void test_mastodon_fixture_loads_every_option(void)
     CHECK_STR_EQ(job->password.value, "pg-s3cret");
     CHECK_INT_EQ(job->password.len, 9);
     CHECK_STR_EQ(job->password_ref, "env:PERMAFROST_TEST_DB_PASS");
-    CHECK_INT_EQ(job->target_count, 2);
+    CHECK_INT_EQ(job->target_count, 4);
     CHECK_STR_EQ(job->targets[1], "nas");
+    CHECK_INT_EQ(job->keep_override_count, 2);
+    CHECK_STR_EQ(job->keep_overrides[0].store, "spaces-nyc");
+    CHECK_STR_EQ(job->keep_overrides[0].keep_text, "daily 14, monthly 12");
+    CHECK_INT_EQ(job->keep_overrides[0].line, 46);
+    CHECK_INT_EQ(config_job_keep_for(job, "spaces-nyc")->daily, 14);
+    CHECK_INT_EQ(config_job_keep_for(job, "spaces-nyc")->monthly, 12);
+    CHECK_INT_EQ(config_job_keep_for(job, "spaces-nyc")->last, 0);
+    CHECK_INT_EQ(config_job_keep_for(job, "b2")->daily, 30);
+    CHECK(config_job_keep_for(job, "local") == &job->keep);
+    CHECK(config_job_keep_for(job, "nas") == &job->keep);
     CHECK_STR_EQ(job->keep_text, "last 3, daily 7, weekly 4, monthly 6, yearly 2");
     CHECK_INT_EQ(job->keep.last, 3);
     CHECK_INT_EQ(job->keep.hourly, 0);
@@ -342,11 +390,14 @@ static void test_required_keys_are_reported_at_the_header(void)
 
 static void test_unknown_store_type_lists_known_types(void)
 {
-    check_parse_error(STORE "[store \"offsite\"]\ntype = s3\n",
-                      "test.conf:5: type: unknown store type 's3' (known: local)", "");
+    check_parse_error(STORE "[store \"offsite\"]\ntype = ftp\n",
+                      "test.conf:5: type: unknown store type 'ftp' (known: local, s3, rclone)", "");
     check_parse_error("[store \"x\"]\ntype = locl\npath = /b\n",
-                      "test.conf:2: type: unknown store type 'locl' (known: local)",
+                      "test.conf:2: type: unknown store type 'locl' (known: local, s3, rclone)",
                       "did you mean 'local'?");
+    check_parse_error("[store \"x\"]\ntype = rclon\n",
+                      "test.conf:2: type: unknown store type 'rclon' (known: local, s3, rclone)",
+                      "did you mean 'rclone'?");
 }
 
 static void test_unknown_job_kind_lists_known_kinds(void)
@@ -962,6 +1013,797 @@ static void test_keep_in_config_empty_means_keep_all(void)
     config_release(&cfg);
 }
 
+/* ---- s3 and rclone stores ---- */
+
+/* An s3 store on lines 1-3; a case appends its options from line 4 on. */
+#define S3 "[store \"spaces-nyc\"]\ntype = s3\nbucket = social-backups\n"
+
+/* Parses S3 plus one "key = value" line (line 4) and returns the store; the caller releases cfg. */
+static const struct cfg_store *parse_s3(const char *line, struct config *cfg)
+{
+    char text[1024];
+
+    snprintf(text, sizeof(text), S3 "%s\n", line);
+    CHECK_OK(parse(text, cfg, unit_err()));
+    return &cfg->stores[0];
+}
+
+/* S3 plus one line must fail at line 4 with "test.conf:4: " + want_msg. */
+static void check_s3_error(const char *line, const char *want_msg, const char *want_hint)
+{
+    char text[1024];
+    char want[1024];
+
+    snprintf(text, sizeof(text), S3 "%s\n", line);
+    snprintf(want, sizeof(want), "test.conf:4: %s", want_msg);
+    check_parse_error(text, want, want_hint);
+}
+
+static void test_s3_store_with_only_a_bucket_leaves_the_rest_unset(void)
+{
+    struct config cfg;
+    const struct cfg_store *s = parse_s3("", &cfg);
+    char *out;
+
+    CHECK_STR_EQ(s->type, "s3");
+    CHECK_STR_EQ(s->bucket, "social-backups");
+    CHECK(s->path == NULL && s->endpoint == NULL && s->region == NULL && s->prefix == NULL);
+    CHECK_INT_EQ(s->path_style, CFG_TRISTATE_UNSET);
+    CHECK(!secret_is_set(&s->access_key) && !secret_is_set(&s->secret_key) &&
+          !secret_is_set(&s->session_token));
+    CHECK(s->access_key_ref == NULL && s->ca_file == NULL);
+    CHECK(!(s->max_requests_per_second > 0));
+    CHECK(s->part_size_bytes == 0);
+    CHECK_INT_EQ(s->concurrency + s->connect_timeout_ms + s->low_speed_timeout_ms, 0);
+    out = show(&cfg);
+    CHECK(strstr(out, "[store \"spaces-nyc\"]\n"
+                      "type = s3\n"
+                      "# endpoint = (not set: AWS S3 for the region: "
+                      "https://s3.REGION.amazonaws.com)\n"
+                      "# region = (not set: us-east-1)\n"
+                      "bucket = social-backups\n"
+                      "# prefix = (not set: the top of the bucket)\n"
+                      "# path_style = (not set: yes when endpoint is set, else no)\n"
+                      "# access_key = (not set: $AWS_ACCESS_KEY_ID when the store is opened)\n"
+                      "# secret_key = (not set: $AWS_SECRET_ACCESS_KEY when the store is opened)\n"
+                      "# session_token = (not set: $AWS_SESSION_TOKEN when the store is opened "
+                      "and it is set)\n"
+                      "# ca_file = (not set: the system's trusted certificates)\n"
+                      "# max_requests_per_second = (not set: no limit)\n"
+                      "# part_size = (not set: 16MiB)\n"
+                      "# concurrency = (not set: 4)\n"
+                      "# connect_timeout = (not set: the store's default)\n"
+                      "# low_speed_timeout = (not set: the store's default)\n"));
+    CHECK(!strstr(out, "remote") && !strstr(out, "# path ="));
+    xfree(out);
+    config_release(&cfg);
+}
+
+static void test_rclone_store_options(void)
+{
+    struct config cfg;
+    char *out;
+
+    CHECK_OK(
+        parse("[store \"b2\"]\ntype = rclone\nremote = b2:bucket/perma frost\n", &cfg, unit_err()));
+    CHECK_STR_EQ(cfg.stores[0].remote, "b2:bucket/perma frost");
+    CHECK(cfg.stores[0].rclone_config == NULL && cfg.stores[0].rclone_binary == NULL);
+    out = show(&cfg);
+    CHECK(strstr(out, "[store \"b2\"]\ntype = rclone\nremote = b2:bucket/perma frost\n"
+                      "# rclone_config = (not set: $RCLONE_CONFIG, else "
+                      "~/.config/rclone/rclone.conf)\n"
+                      "# rclone = (not set: rclone from PATH)\n"));
+    xfree(out);
+    config_release(&cfg);
+    CHECK_OK(parse("[store \"gd\"]\ntype = RCLONE\nremote = my drive.2+x@y:\n"
+                   "rclone_config = /etc/rclone.conf\nrclone = /opt/rclone\n",
+                   &cfg, unit_err()));
+    CHECK_STR_EQ(cfg.stores[0].type, "rclone");
+    CHECK_STR_EQ(cfg.stores[0].remote, "my drive.2+x@y:");
+    CHECK_STR_EQ(cfg.stores[0].rclone_config, "/etc/rclone.conf");
+    CHECK_STR_EQ(cfg.stores[0].rclone_binary, "/opt/rclone");
+    config_release(&cfg);
+}
+
+static void test_s3_and_rclone_required_keys(void)
+{
+    check_parse_error("[store \"x\"]\ntype = s3\nregion = nyc3\n",
+                      "test.conf:1: missing required key 'bucket' in [store \"x\"]", "");
+    check_parse_error("[store \"x\"]\ntype = rclone\nrclone = /usr/bin/rclone\n",
+                      "test.conf:1: missing required key 'remote' in [store \"x\"]", "");
+}
+
+static void test_option_of_another_store_type_names_the_type(void)
+{
+    check_s3_error("path = /b",
+                   "key 'path' does not apply to store type 's3' in [store \"spaces-nyc\"]",
+                   "'path' is an option of store type 'local'");
+    check_s3_error("remote = b2:x",
+                   "key 'remote' does not apply to store type 's3' in [store \"spaces-nyc\"]",
+                   "'remote' is an option of store type 'rclone'");
+    check_parse_error(STORE "bucket = b\n",
+                      "test.conf:4: key 'bucket' does not apply to store type 'local' in [store "
+                      "\"local\"]",
+                      "'bucket' is an option of store type 's3'");
+    check_parse_error("[store \"r\"]\ntype = rclone\nremote = b2:x\nendpoint = https://h\n",
+                      "test.conf:4: key 'endpoint' does not apply to store type 'rclone' in "
+                      "[store \"r\"]",
+                      "'endpoint' is an option of store type 's3'");
+    /* A job key in a store is just unknown. */
+    check_s3_error("keep = last 3", "unknown key 'keep' in [store \"spaces-nyc\"]", "");
+    /* A misspelt option still gets its suggestion among the type's own keys. */
+    check_s3_error("bukcet = b", "unknown key 'bukcet' in [store \"spaces-nyc\"]",
+                   "did you mean 'bucket'?");
+}
+
+static void test_endpoint_accepts_http_and_https_urls(void)
+{
+    static const struct {
+        const char *in;
+        const char *want;
+    } cases[] = {
+        {"https://nyc3.digitaloceanspaces.com", "https://nyc3.digitaloceanspaces.com"},
+        {"https://s3.us-west-004.backblazeb2.com/", "https://s3.us-west-004.backblazeb2.com"},
+        {"http://127.0.0.1:7480", "http://127.0.0.1:7480"},
+        {"HTTP://minio.lan:9000/", "http://minio.lan:9000"},
+        {"https://[::1]:8443", "https://[::1]:8443"},
+        {"https://[fd00::1]", "https://[fd00::1]"},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct config cfg;
+        char line[256];
+        snprintf(line, sizeof(line), "endpoint = %s", cases[i].in);
+        CHECK_STR_EQ(parse_s3(line, &cfg)->endpoint, cases[i].want);
+        config_release(&cfg);
+    }
+}
+
+static void test_endpoint_rejects_other_urls(void)
+{
+    check_s3_error("endpoint = ftp://h", "endpoint: 'ftp://h' is not an http:// or https:// URL",
+                   "for example https://nyc3.digitaloceanspaces.com");
+    check_s3_error("endpoint = nyc3.digitaloceanspaces.com",
+                   "endpoint: 'nyc3.digitaloceanspaces.com' is not an http:// or https:// URL",
+                   "for example https://nyc3.digitaloceanspaces.com");
+    check_s3_error("endpoint = https://h/bucket",
+                   "endpoint: 'https://h/bucket' has a path; give only the scheme, host and port",
+                   "the bucket goes in 'bucket', a folder inside it in 'prefix'");
+    check_s3_error("endpoint = https://h?x=1",
+                   "endpoint: 'https://h?x=1' has an invalid host or port", "");
+    check_s3_error("endpoint = https://", "endpoint: 'https://' has an invalid host or port", "");
+    check_s3_error("endpoint = https://h:0", "endpoint: 'https://h:0' has an invalid host or port",
+                   "");
+    check_s3_error("endpoint = https://h:65536",
+                   "endpoint: 'https://h:65536' has an invalid host or port", "");
+    check_s3_error("endpoint = https://[::1",
+                   "endpoint: 'https://[::1' has an invalid host or port", "");
+    check_s3_error("endpoint =", "endpoint: empty value", "");
+    /* Credentials in the URL are refused without echoing them. */
+    check_s3_error("endpoint = https://AKIA:hunter2@h",
+                   "endpoint: the URL must not contain credentials; use access_key and secret_key",
+                   "");
+}
+
+static void test_region_is_a_name(void)
+{
+    struct config cfg;
+
+    CHECK_STR_EQ(parse_s3("region = us-west-004", &cfg)->region, "us-west-004");
+    config_release(&cfg);
+    check_s3_error("region = us east",
+                   "region: invalid value 'us east' (use 1 to 64 letters, digits, '_', '.' or '-')",
+                   "");
+    check_s3_error("region = a/b",
+                   "region: invalid value 'a/b' (use 1 to 64 letters, digits, '_', '.' or '-')",
+                   "");
+}
+
+static void test_bucket_names_follow_s3_rules(void)
+{
+    static const char *const good[] = {
+        "abc", "my.bucket-2026", "0ab",
+        "a23456789012345678901234567890123456789012345678901234567890123"};
+
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        struct config cfg;
+        char text[256];
+        snprintf(text, sizeof(text), "[store \"x\"]\ntype = s3\nbucket = %s\n", good[i]);
+        CHECK_OK(parse(text, &cfg, unit_err()));
+        CHECK_STR_EQ(cfg.stores[0].bucket, good[i]);
+        config_release(&cfg);
+    }
+    check_parse_error("[store \"x\"]\ntype = s3\nbucket = ab\n",
+                      "test.conf:3: bucket: bucket name 'ab' must be 3 to 63 characters long", "");
+    check_parse_error(
+        "[store \"x\"]\ntype = s3\nbucket = a234567890123456789012345678901234567890123456789012345"
+        "678901234\n",
+        "test.conf:3: bucket: bucket name "
+        "'a234567890123456789012345678901234567890123456789012345678901234' must be 3 to 63 "
+        "characters long",
+        "");
+    check_parse_error("[store \"x\"]\ntype = s3\nbucket = My-Bucket\n",
+                      "test.conf:3: bucket: invalid bucket name 'My-Bucket' (use lowercase "
+                      "letters, digits, '.' and '-')",
+                      "bucket names are lowercase");
+    check_parse_error("[store \"x\"]\ntype = s3\nbucket = my_bucket\n",
+                      "test.conf:3: bucket: invalid bucket name 'my_bucket' (use lowercase "
+                      "letters, digits, '.' and '-')",
+                      "");
+    check_parse_error("[store \"x\"]\ntype = s3\nbucket = -bucket\n",
+                      "test.conf:3: bucket: bucket name '-bucket' must start and end with a "
+                      "lowercase letter or digit",
+                      "");
+    check_parse_error("[store \"x\"]\ntype = s3\nbucket = bucket.\n",
+                      "test.conf:3: bucket: bucket name 'bucket.' must start and end with a "
+                      "lowercase letter or digit",
+                      "");
+    check_parse_error("[store \"x\"]\ntype = s3\nbucket = my..bucket\n",
+                      "test.conf:3: bucket: bucket name 'my..bucket' must not contain '..'", "");
+    check_parse_error("[store \"x\"]\ntype = s3\nbucket = 192.168.5.4\n",
+                      "test.conf:3: bucket: bucket name '192.168.5.4' must not look like an IP "
+                      "address",
+                      "");
+}
+
+static void test_prefix_is_stripped_of_slashes_and_checked(void)
+{
+    static const struct {
+        const char *in;
+        const char *want;
+    } cases[] = {
+        {"permafrost", "permafrost"},
+        {"/permafrost/", "permafrost"},
+        {"//a/b.c/d_e-f//", "a/b.c/d_e-f"},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct config cfg;
+        char line[256];
+        snprintf(line, sizeof(line), "prefix = %s", cases[i].in);
+        CHECK_STR_EQ(parse_s3(line, &cfg)->prefix, cases[i].want);
+        config_release(&cfg);
+    }
+    check_s3_error("prefix = /",
+                   "prefix: empty prefix (leave 'prefix' out to store at the top of the bucket)",
+                   "");
+    check_s3_error("prefix = a//b", "prefix: prefix 'a//b' has an empty, '.' or '..' segment", "");
+    check_s3_error("prefix = a/../b", "prefix: prefix 'a/../b' has an empty, '.' or '..' segment",
+                   "");
+    check_s3_error("prefix = ./a", "prefix: prefix './a' has an empty, '.' or '..' segment", "");
+    check_s3_error("prefix = a b",
+                   "prefix: invalid prefix 'a b' (use letters, digits, '_', '.', '-' and '/')", "");
+}
+
+static void test_prefix_is_capped_at_512_bytes(void)
+{
+    char line[600];
+    struct config cfg;
+
+    memcpy(line, "prefix = ", 9);
+    memset(line + 9, 'a', 512);
+    line[9 + 512] = '\0';
+    CHECK_INT_EQ(strlen(parse_s3(line, &cfg)->prefix), 512);
+    config_release(&cfg);
+    line[9 + 512] = 'a';
+    line[9 + 513] = '\0';
+    check_s3_error(line, "prefix: prefix is longer than 512 bytes", "");
+}
+
+static void test_path_style_is_unset_yes_or_no(void)
+{
+    struct config cfg;
+
+    CHECK_INT_EQ(parse_s3("path_style = yes", &cfg)->path_style, CFG_TRISTATE_YES);
+    config_release(&cfg);
+    CHECK_INT_EQ(parse_s3("path_style = OFF", &cfg)->path_style, CFG_TRISTATE_NO);
+    config_release(&cfg);
+    check_s3_error("path_style = maybe",
+                   "path_style: expected yes or no (or true/false, on/off, 1/0), got 'maybe'", "");
+}
+
+static void test_s3_keys_from_env_file_and_inline_are_redacted_in_show(void)
+{
+    char *path = tmp_file("secret_key", "file-s3cret\n", 12);
+    struct config cfg;
+    char text[1024];
+    char want[512];
+    char *out;
+
+    setenv("PF_TEST_S3_KEY", "AKIDEXAMPLE", 1);
+    snprintf(text, sizeof(text),
+             S3 "access_key = env:PF_TEST_S3_KEY\nsecret_key = file:%s\nsession_token = "
+                "inline-s3cret\n",
+             path);
+    CHECK_OK(parse(text, &cfg, unit_err()));
+    CHECK_STR_EQ(cfg.stores[0].access_key.value, "AKIDEXAMPLE");
+    CHECK_STR_EQ(cfg.stores[0].secret_key.value, "file-s3cret");
+    CHECK_INT_EQ(cfg.stores[0].secret_key.len, 11);
+    CHECK_STR_EQ(cfg.stores[0].session_token.value, "inline-s3cret");
+    CHECK_STR_EQ(cfg.stores[0].session_token_ref, "inline");
+    out = show(&cfg);
+    CHECK(strstr(out, "\naccess_key = env:PF_TEST_S3_KEY\n"));
+    snprintf(want, sizeof(want), "\nsecret_key = file:%s\n", path);
+    CHECK(strstr(out, want));
+    CHECK(strstr(out, "\nsession_token = <redacted>\n"));
+    CHECK(!strstr(out, "s3cret"));
+    CHECK(!strstr(out, "AKIDEXAMPLE"));
+    xfree(out);
+    config_release(&cfg);
+    xfree(path);
+}
+
+static void test_s3_key_errors_carry_path_and_line(void)
+{
+    unsetenv("PF_TEST_UNSET_KEY");
+    check_s3_error("access_key = env:PF_TEST_UNSET_KEY",
+                   "access_key: environment variable 'PF_TEST_UNSET_KEY' is not set", "");
+    check_s3_error("secret_key = file:/nonexistent/secret",
+                   "secret_key: cannot read '/nonexistent/secret': No such file or directory", "");
+    check_s3_error("session_token =", "session_token: empty value", "");
+}
+
+static void test_part_size_accepts_units_within_s3_bounds(void)
+{
+    static const struct {
+        const char *in;
+        uint64_t want;
+        const char *shown;
+    } cases[] = {
+        {"16MiB", 16ULL << 20, "16MiB"},  {"16M", 16ULL << 20, "16MiB"},
+        {"64 mib", 64ULL << 20, "64MiB"}, {"5MiB", 5ULL << 20, "5MiB"},
+        {"5GiB", 5ULL << 30, "5GiB"},     {"1G", 1ULL << 30, "1GiB"},
+        {"100MB", 100000000ULL, "100MB"}, {"5242881", 5242881ULL, "5242881"},
+        {"6144KiB", 6ULL << 20, "6MiB"},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct config cfg;
+        char line[128];
+        char want[128];
+        char *out;
+        snprintf(line, sizeof(line), "part_size = %s", cases[i].in);
+        CHECK(parse_s3(line, &cfg)->part_size_bytes == cases[i].want);
+        out = show(&cfg);
+        snprintf(want, sizeof(want), "\npart_size = %s\n", cases[i].shown);
+        CHECK(strstr(out, want));
+        xfree(out);
+        config_release(&cfg);
+    }
+    check_s3_error("part_size = 4MiB", "part_size: must be from 5MiB to 5GiB, got '4MiB'", "");
+    check_s3_error("part_size = 5242879", "part_size: must be from 5MiB to 5GiB, got '5242879'",
+                   "");
+    check_s3_error("part_size = 6GiB", "part_size: must be from 5MiB to 5GiB, got '6GiB'", "");
+    check_s3_error("part_size = 16 XB", "part_size: expected a size such as 16MiB, got '16 XB'",
+                   "units: B, KiB, MiB, GiB, TiB (also K, M, G, T), KB, MB, GB, TB");
+    check_s3_error("part_size = -16MiB", "part_size: expected a size such as 16MiB, got '-16MiB'",
+                   "units: B, KiB, MiB, GiB, TiB (also K, M, G, T), KB, MB, GB, TB");
+    check_s3_error("part_size = 1.5GiB", "part_size: expected a size such as 16MiB, got '1.5GiB'",
+                   "units: B, KiB, MiB, GiB, TiB (also K, M, G, T), KB, MB, GB, TB");
+    check_s3_error("part_size = 99999999999TiB",
+                   "part_size: expected a size such as 16MiB, got '99999999999TiB'",
+                   "units: B, KiB, MiB, GiB, TiB (also K, M, G, T), KB, MB, GB, TB");
+}
+
+static void test_concurrency_is_1_to_64(void)
+{
+    struct config cfg;
+
+    CHECK_INT_EQ(parse_s3("concurrency = 64", &cfg)->concurrency, 64);
+    config_release(&cfg);
+    CHECK_INT_EQ(parse_s3("concurrency = 1", &cfg)->concurrency, 1);
+    config_release(&cfg);
+    check_s3_error("concurrency = 0", "concurrency: expected a whole number from 1 to 64, got '0'",
+                   "");
+    check_s3_error("concurrency = 65",
+                   "concurrency: expected a whole number from 1 to 64, got '65'", "");
+    check_s3_error("concurrency = four",
+                   "concurrency: expected a whole number from 1 to 64, got 'four'", "");
+}
+
+static void test_timeouts_are_durations(void)
+{
+    static const struct {
+        const char *in;
+        int want_ms;
+        const char *shown;
+    } cases[] = {
+        {"10s", 10000, "10s"}, {"30", 30000, "30s"},    {"1500ms", 1500, "1500ms"},
+        {"2m", 120000, "2m"},  {"10 M", 600000, "10m"}, {"120s", 120000, "2m"},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct config cfg;
+        char line[128];
+        char want[128];
+        char *out;
+        snprintf(line, sizeof(line), "connect_timeout = %s", cases[i].in);
+        CHECK_INT_EQ(parse_s3(line, &cfg)->connect_timeout_ms, cases[i].want_ms);
+        out = show(&cfg);
+        snprintf(want, sizeof(want), "\nconnect_timeout = %s\n", cases[i].shown);
+        CHECK(strstr(out, want));
+        xfree(out);
+        config_release(&cfg);
+    }
+    {
+        struct config cfg;
+        CHECK_INT_EQ(parse_s3("low_speed_timeout = 1h", &cfg)->low_speed_timeout_ms, 3600000);
+        config_release(&cfg);
+    }
+    check_s3_error("connect_timeout = 50ms",
+                   "connect_timeout: must be from 100ms to 10m, got '50ms'", "");
+    check_s3_error("connect_timeout = 11m", "connect_timeout: must be from 100ms to 10m, got '11m'",
+                   "");
+    check_s3_error("low_speed_timeout = 2h", "low_speed_timeout: must be from 1s to 1h, got '2h'",
+                   "");
+    check_s3_error("low_speed_timeout = soon",
+                   "low_speed_timeout: expected a duration such as 30s, 500ms, 2m or 1h, got "
+                   "'soon'",
+                   "");
+    check_s3_error("low_speed_timeout = 1d",
+                   "low_speed_timeout: expected a duration such as 30s, 500ms, 2m or 1h, got '1d'",
+                   "");
+}
+
+static void test_max_requests_per_second_is_a_positive_number(void)
+{
+    static const struct {
+        const char *in;
+        double want;
+        const char *shown;
+    } cases[] = {
+        {"240", 240.0, "240"},
+        {"0.5", 0.5, "0.5"},
+        {"12.125", 12.125, "12.125"},
+        {"3.10", 3.1, "3.1"},
+        {"1000000", 1000000.0, "1000000"},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct config cfg;
+        char line[128];
+        char want[128];
+        char *out;
+        double got;
+        snprintf(line, sizeof(line), "max_requests_per_second = %s", cases[i].in);
+        got = parse_s3(line, &cfg)->max_requests_per_second;
+        CHECK(got > cases[i].want - 1e-9 && got < cases[i].want + 1e-9);
+        out = show(&cfg);
+        snprintf(want, sizeof(want), "\nmax_requests_per_second = %s\n", cases[i].shown);
+        CHECK(strstr(out, want));
+        xfree(out);
+        config_release(&cfg);
+    }
+    check_s3_error("max_requests_per_second = 0",
+                   "max_requests_per_second: must be more than 0, got '0'", "");
+    check_s3_error("max_requests_per_second = 0.000",
+                   "max_requests_per_second: must be more than 0, got '0.000'", "");
+    check_s3_error("max_requests_per_second = 1000000.5",
+                   "max_requests_per_second: must be at most 1000000, got '1000000.5'", "");
+    static const char *const bad[] = {"-1", "1e3", "1.2345", ".5", "5.", "fast", "1,5"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char line[128];
+        char want[256];
+        snprintf(line, sizeof(line), "max_requests_per_second = %s", bad[i]);
+        snprintf(want, sizeof(want),
+                 "max_requests_per_second: expected a number such as 240 or 0.5 (at most 3 "
+                 "decimals) up to 1000000, got '%s'",
+                 bad[i]);
+        check_s3_error(line, want, "");
+    }
+}
+
+static void test_rclone_remote_must_be_name_colon_path(void)
+{
+    check_parse_error("[store \"r\"]\ntype = rclone\nremote = /srv/backups\n",
+                      "test.conf:3: remote: expected NAME:path, with NAME a remote in rclone.conf",
+                      "for example 'b2:mastodon-backups/permafrost'");
+    check_parse_error("[store \"r\"]\ntype = rclone\nremote = -b2:x\n",
+                      "test.conf:3: remote: invalid remote name (rclone allows letters, digits, "
+                      "'_', '-', '.', '+', '@' and spaces)",
+                      "");
+    check_parse_error("[store \"r\"]\ntype = rclone\nremote = b2/x:y\n",
+                      "test.conf:3: remote: invalid remote name (rclone allows letters, digits, "
+                      "'_', '-', '.', '+', '@' and spaces)",
+                      "");
+    /* Connection strings may carry keys: refused without echoing them. */
+    check_parse_error("[store \"r\"]\ntype = rclone\nremote = :s3,secret_access_key=hunter2:b\n",
+                      "test.conf:3: remote: on-the-fly remotes and connection strings are not "
+                      "supported; define the remote in rclone.conf and write NAME:path",
+                      "");
+    check_parse_error("[store \"r\"]\ntype = rclone\nremote = b2,key=hunter2:b\n",
+                      "test.conf:3: remote: on-the-fly remotes and connection strings are not "
+                      "supported; define the remote in rclone.conf and write NAME:path",
+                      "");
+    check_parse_error("[store \"r\"]\ntype = rclone\nremote = b2:x\nrclone = rclone\n",
+                      "test.conf:4: rclone: 'rclone' is not an absolute path", "");
+}
+
+static void test_show_of_s3_and_rclone_stores_parses_back(void)
+{
+    char *path = xasprintf("%s/config/mastodon.conf", unit_fixture_dir());
+    struct config cfg;
+    struct config again;
+    char *first;
+    char *second;
+
+    set_fixture_env();
+    CHECK_OK(config_load(path, &cfg, unit_err()));
+    first = show(&cfg);
+    CHECK_OK(config_parse("again.conf", first, strlen(first), &again, unit_err()));
+    CHECK_STR_EQ(again.stores[2].endpoint, cfg.stores[2].endpoint);
+    CHECK(again.stores[2].part_size_bytes == cfg.stores[2].part_size_bytes);
+    CHECK_INT_EQ(again.stores[2].low_speed_timeout_ms, cfg.stores[2].low_speed_timeout_ms);
+    CHECK_INT_EQ(again.stores[2].path_style, CFG_TRISTATE_NO);
+    CHECK_STR_EQ(again.stores[2].session_token.value, "token-s3cret");
+    CHECK_STR_EQ(again.stores[3].remote, cfg.stores[3].remote);
+    second = show(&again);
+    /* Everything after "# read from PATH" is the same. */
+    CHECK_STR_EQ(strchr(strchr(second, '\n') + 1, '\n'), strchr(strchr(first, '\n') + 1, '\n'));
+    xfree(second);
+    xfree(first);
+    config_release(&again);
+    config_release(&cfg);
+    xfree(path);
+}
+
+/* ---- keep per target ---- */
+
+/* A local store, an s3 store and a job replicating to both: lines 1-10; a case appends keys. */
+#define TWO                                                                                        \
+    STORE "[store \"spaces-nyc\"]\ntype = s3\nbucket = bkt\n"                                      \
+          "[job \"db\"]\nkind = postgres\ndatabase = dbname=m\ntargets = local, spaces-nyc\n"
+
+static void test_keep_override_applies_to_its_target_only(void)
+{
+    struct config cfg;
+    const struct cfg_job *job;
+    char *out;
+
+    CHECK_OK(parse(TWO "keep = last 3\nkeep.spaces-nyc = daily 14\n", &cfg, unit_err()));
+    job = &cfg.jobs[0];
+    CHECK_INT_EQ(job->keep_override_count, 1);
+    CHECK_STR_EQ(job->keep_overrides[0].store, "spaces-nyc");
+    CHECK_STR_EQ(job->keep_overrides[0].keep_text, "daily 14");
+    CHECK_INT_EQ(job->keep_overrides[0].line, 12);
+    CHECK(config_job_keep_for(job, "spaces-nyc") == &job->keep_overrides[0].keep);
+    CHECK_INT_EQ(config_job_keep_for(job, "spaces-nyc")->daily, 14);
+    CHECK_INT_EQ(config_job_keep_for(job, "spaces-nyc")->last, 0);
+    CHECK(config_job_keep_for(job, "local") == &job->keep);
+    CHECK_INT_EQ(config_job_keep_for(job, "local")->last, 3);
+    /* Not a target of the job: its keep (a caller error, but harmless). */
+    CHECK(config_job_keep_for(job, "elsewhere") == &job->keep);
+    out = show(&cfg);
+    CHECK(strstr(out, "\nkeep = last 3\nkeep.spaces-nyc = daily 14\nglobals = no\n"));
+    xfree(out);
+    config_release(&cfg);
+}
+
+static void test_keep_override_without_job_keep(void)
+{
+    struct config cfg;
+    const struct cfg_job *job;
+
+    /* The override may come before targets: it is checked once the section is read. */
+    CHECK_OK(parse(STORE "[store \"spaces-nyc\"]\ntype = s3\nbucket = bkt\n"
+                         "[job \"db\"]\nkind = postgres\nkeep.local = last 2, weekly 4\n"
+                         "database = dbname=m\ntargets = local, spaces-nyc\n",
+                   &cfg, unit_err()));
+    job = &cfg.jobs[0];
+    CHECK_INT_EQ(config_job_keep_for(job, "local")->last, 2);
+    CHECK_INT_EQ(config_job_keep_for(job, "local")->weekly, 4);
+    CHECK(config_job_keep_for(job, "spaces-nyc") == &job->keep);
+    CHECK_INT_EQ(job->keep.last + job->keep.daily, 0);
+    config_release(&cfg);
+}
+
+static void test_empty_keep_override_keeps_everything_on_that_target(void)
+{
+    struct config cfg;
+    const struct keep_policy *k;
+    struct config again;
+    char *out;
+
+    CHECK_OK(parse(TWO "keep = last 3\nkeep.local =\n", &cfg, unit_err()));
+    k = config_job_keep_for(&cfg.jobs[0], "local");
+    CHECK(k != &cfg.jobs[0].keep);
+    CHECK_INT_EQ(k->last + k->hourly + k->daily + k->weekly + k->monthly + k->yearly, 0);
+    out = show(&cfg);
+    CHECK(strstr(out, "\nkeep.local = \n"));
+    CHECK_OK(config_parse("again", out, strlen(out), &again, unit_err()));
+    CHECK_INT_EQ(again.jobs[0].keep_override_count, 1);
+    config_release(&again);
+    xfree(out);
+    config_release(&cfg);
+}
+
+static void test_keep_override_matches_target_in_any_case(void)
+{
+    struct config cfg;
+    char *out;
+
+    CHECK_OK(parse("[store \"Spaces-NYC\"]\ntype = s3\nbucket = bkt\n"
+                   "[job \"db\"]\nkind = postgres\ndatabase = dbname=m\ntargets = Spaces-NYC\n"
+                   "KEEP.Spaces-NYC = daily 14\n",
+                   &cfg, unit_err()));
+    CHECK_STR_EQ(cfg.jobs[0].keep_overrides[0].store, "Spaces-NYC");
+    CHECK_INT_EQ(config_job_keep_for(&cfg.jobs[0], "Spaces-NYC")->daily, 14);
+    out = show(&cfg);
+    CHECK(strstr(out, "\nkeep.Spaces-NYC = daily 14\n"));
+    xfree(out);
+    config_release(&cfg);
+    check_parse_error("[store \"a\"]\ntype = local\npath = /a\n[store \"A\"]\ntype = local\n"
+                      "path = /b\n[job \"db\"]\nkind = postgres\ndatabase = dbname=m\n"
+                      "targets = a, A\nkeep.a = last 1\n",
+                      "test.conf:11: job 'db': keep.a matches more than one target (store names "
+                      "differ only in letter case)",
+                      "rename one of the stores: keys such as keep.NAME are not case-sensitive");
+}
+
+static void test_keep_override_for_a_store_not_in_targets_is_an_error(void)
+{
+    check_parse_error(TWO "keep.spaces-nyk = daily 14\n",
+                      "test.conf:11: job 'db': keep.spaces-nyk names a store that is not in "
+                      "targets (targets: local, spaces-nyc)",
+                      "did you mean 'keep.spaces-nyc'?");
+    /* A store that exists but is not a target of this job. */
+    check_parse_error(STORE "[store \"nas\"]\ntype = local\npath = /n\n" JOB "keep.nas = daily 1\n",
+                      "test.conf:11: job 'db': keep.nas names a store that is not in targets "
+                      "(targets: local)",
+                      "");
+    check_parse_error(TWO "keep.offsite = daily 14\n",
+                      "test.conf:11: job 'db': keep.offsite names a store that is not in targets "
+                      "(targets: local, spaces-nyc)",
+                      "");
+    check_parse_error(TWO "keep. = daily 14\n", "test.conf:11: unknown key 'keep.' in [job \"db\"]",
+                      "did you mean 'keep'?");
+}
+
+static void test_keep_override_errors_carry_path_and_line(void)
+{
+    check_parse_error(TWO "keep.local = dayly 7\n",
+                      "test.conf:11: keep.local: unknown unit 'dayly' (did you mean 'daily'?)", "");
+    check_parse_error(TWO "keep.local = daily 7\nkeep.spaces-nyc = last 1\nkeep.local = daily 8\n",
+                      "test.conf:13: duplicate key 'keep.local' in [job \"db\"] (first at line 11)",
+                      "");
+    /* Keys are lowercased, so a repeat in another case is a repeat too. */
+    check_parse_error(TWO "keep.LOCAL = daily 7\nkeep.local = daily 8\n",
+                      "test.conf:12: duplicate key 'keep.local' in [job \"db\"] (first at line 11)",
+                      "");
+}
+
+static void test_many_keep_overrides_each_find_their_target(void)
+{
+    /* 2000 targets with an override each, in reverse order (the checks sort and binary-search). */
+    struct buf text;
+    struct config cfg;
+
+    buf_init(&text, BUF_NO_CAP);
+    for (int i = 0; i < 2000; i++)
+        buf_addf(&text, "[store \"s%d\"]\ntype = local\npath = /s\n", i);
+    buf_adds(&text, "[job \"db\"]\nkind = postgres\ndatabase = dbname=m\ntargets = s0");
+    for (int i = 1; i < 2000; i++)
+        buf_addf(&text, ", s%d", i);
+    buf_adds(&text, "\n");
+    for (int i = 1999; i >= 0; i--)
+        buf_addf(&text, "keep.s%d = last %d\n", i, i + 1);
+    CHECK_OK(config_parse("many.conf", text.data, text.len, &cfg, unit_err()));
+    CHECK_INT_EQ(cfg.jobs[0].keep_override_count, 2000);
+    CHECK_INT_EQ(config_job_keep_for(&cfg.jobs[0], "s1234")->last, 1235);
+    config_release(&cfg);
+    buf_release(&text);
+}
+
+/* Snapshot directories on a local store: ids are timestamps one day apart, each with a manifest. */
+static void make_snapshots(const char *root, int count)
+{
+    for (int i = 0; i < count; i++) {
+        char *dir = xasprintf("%s/db/202611%02dT031500Z-k3f9", root, i + 1);
+        char *file = xasprintf("%s/manifest.json", dir);
+        char *parent = xasprintf("%s/db", root);
+        (void)mkdir(root, 0700);
+        (void)mkdir(parent, 0700);
+        CHECK(mkdir(dir, 0700) == 0);
+        CHECK_OK(fs_write_atomic(file, "{}", 2, 0600, unit_err()));
+        xfree(parent);
+        xfree(file);
+        xfree(dir);
+    }
+}
+
+static size_t count_kept(const struct prune_report *rep, const char *store)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < rep->count; i++)
+        if (strcmp(rep->entries[i].store, store) == 0 && rep->entries[i].is_kept)
+            n++;
+    return n;
+}
+
+static void test_prune_applies_each_targets_policy(void)
+{
+    char *a = xasprintf("%s/a", unit_tmp_dir());
+    char *b = xasprintf("%s/b", unit_tmp_dir());
+    char *text = xasprintf("[store \"a\"]\ntype = local\npath = %s\n"
+                           "[store \"b\"]\ntype = local\npath = %s\n"
+                           "[job \"db\"]\nkind = postgres\ndatabase = dbname=m\ntargets = a, b\n"
+                           "keep = last 2\nkeep.b = last 5\n",
+                           a, b);
+    struct config cfg;
+    struct prune_report rep;
+    struct store *sa = NULL;
+    struct store *sb = NULL;
+
+    memset(&rep, 0, sizeof(rep));
+    make_snapshots(a, 8);
+    make_snapshots(b, 8);
+    CHECK_OK(parse(text, &cfg, unit_err()));
+    CHECK_OK(targets_open(&cfg, "a", &sa, unit_err()));
+    CHECK_OK(targets_open(&cfg, "b", &sb, unit_err()));
+    CHECK_OK(prune_job_store(sa, &cfg.jobs[0], "UTC", true, NULL, &rep, unit_err()));
+    CHECK_OK(prune_job_store(sb, &cfg.jobs[0], "UTC", true, NULL, &rep, unit_err()));
+    CHECK_INT_EQ(rep.count, 16);
+    CHECK_INT_EQ(count_kept(&rep, "a"), 2);
+    CHECK_INT_EQ(count_kept(&rep, "b"), 5);
+    CHECK_INT_EQ(rep.removed, 6 + 3);
+    prune_report_release(&rep);
+    store_free(sa);
+    store_free(sb);
+    config_release(&cfg);
+    xfree(text);
+    xfree(b);
+    xfree(a);
+}
+
+static void test_targets_open_passes_s3_options_to_the_store(void)
+{
+    struct config cfg;
+    struct store *s = NULL;
+    struct error err = ERROR_INIT;
+
+    /* Until the s3 store is built, store_open refuses it; either way the options reach it with the
+     * store's name, and nothing is opened for an unknown name. */
+    CHECK_OK(parse(S3, &cfg, unit_err()));
+    if (targets_open(&cfg, "spaces-nyc", &s, &err) == 0) {
+        CHECK_STR_EQ(store_name(s), "spaces-nyc");
+        store_free(s);
+    } else {
+        CHECK(strstr(err.msg, "spaces-nyc") != NULL);
+        CHECK(s == NULL);
+    }
+    CHECK(targets_open(&cfg, "nowhere", &s, &err) < 0);
+    CHECK_STR_EQ(err.msg, "unknown store 'nowhere'");
+    config_release(&cfg);
+}
+
+static void test_replicated_example_is_valid(void)
+{
+    char *path = xasprintf("%s/../../examples/replicated.conf", unit_fixture_dir());
+    struct config cfg;
+    const struct cfg_job *job;
+
+    setenv("DB_PASS", "example", 1);
+    setenv("SPACES_KEY", "example", 1);
+    setenv("SPACES_SECRET", "example", 1);
+    setenv("B2_KEY_ID", "example", 1);
+    setenv("B2_APPLICATION_KEY", "example", 1);
+    CHECK_OK(config_load(path, &cfg, unit_err()));
+    job = config_find_job(&cfg, "db");
+    CHECK(job != NULL);
+    CHECK_INT_EQ(job->target_count, 3);
+    CHECK_STR_EQ(config_find_store(&cfg, job->targets[0])->type, "local");
+    CHECK_STR_EQ(config_find_store(&cfg, job->targets[1])->type, "s3");
+    CHECK_STR_EQ(config_find_store(&cfg, job->targets[2])->type, "s3");
+    CHECK(strcmp(config_find_store(&cfg, "spaces-nyc")->region,
+                 config_find_store(&cfg, "b2-eu")->region) != 0);
+    CHECK(config_job_keep_for(job, "local") == &job->keep);
+    CHECK_INT_EQ(config_job_keep_for(job, "spaces-nyc")->daily, 14);
+    CHECK_INT_EQ(config_job_keep_for(job, "b2-eu")->daily, 30);
+    config_release(&cfg);
+    xfree(path);
+}
+
 /* ---- config show ---- */
 
 static void test_show_fills_in_defaults(void)
@@ -991,6 +1833,7 @@ static void test_show_fills_in_defaults(void)
                  "# password = (not set: libpq's other methods apply: peer, trust, ~/.pgpass)\n"
                  "targets = local\n"
                  "# keep = (not set: keep every snapshot)\n"
+                 "# keep.STORE = (not set: keep applies on every target)\n"
                  "globals = no\n"
                  "compression = zstd:3\n"
                  "row_counts = exact\n"
@@ -1005,12 +1848,16 @@ static void test_show_lists_every_schema_option(void)
     struct config cfg;
     char *out;
 
-    setenv("PERMAFROST_TEST_DB_PASS", "pg-s3cret", 1);
+    set_fixture_env();
     CHECK_OK(config_load(path, &cfg, unit_err()));
     out = show(&cfg);
     for (size_t i = 0; i < schema_option_count; i++) {
         char line[128];
-        snprintf(line, sizeof(line), "\n%s = ", schema_options[i].name);
+        /* A family shows as its items: keep.spaces-nyc = ... */
+        if (schema_options[i].key_prefix)
+            snprintf(line, sizeof(line), "\n%s", schema_options[i].key_prefix);
+        else
+            snprintf(line, sizeof(line), "\n%s = ", schema_options[i].name);
         if (!strstr(out, line))
             unit_fail(__FILE__, __LINE__, "'%s' missing from config show:\n%s",
                       schema_options[i].name, out);
@@ -1018,7 +1865,18 @@ static void test_show_lists_every_schema_option(void)
     CHECK(strstr(out, "\nkeep = last 3, daily 7, weekly 4, monthly 6, yearly 2\n"));
     CHECK(strstr(out, "\ncompression = zstd:6:2\n"));
     CHECK(strstr(out, "\npath = /mnt/nas/mastodon backups\n"));
-    CHECK(strstr(out, "\ntargets = local, nas\n"));
+    CHECK(strstr(out, "\ntargets = local, nas, spaces-nyc, b2\n"));
+    CHECK(strstr(out, "\nkeep.spaces-nyc = daily 14, monthly 12\nkeep.b2 = daily 30\n"));
+    CHECK(strstr(out, "\nendpoint = https://nyc3.digitaloceanspaces.com\n"));
+    CHECK(strstr(out, "\nprefix = permafrost/db\n"));
+    CHECK(strstr(out, "\npath_style = no\n"));
+    CHECK(strstr(out, "\naccess_key = env:PERMAFROST_TEST_SPACES_KEY\n"));
+    CHECK(strstr(out, "\nmax_requests_per_second = 240\n"));
+    CHECK(strstr(out, "\npart_size = 64MiB\n"));
+    CHECK(strstr(out, "\nconnect_timeout = 10s\n"));
+    CHECK(strstr(out, "\nlow_speed_timeout = 2m\n"));
+    CHECK(strstr(out, "\nremote = b2:social-example-backups/permafrost\n"));
+    CHECK(!strstr(out, "s3cret"));
     CHECK(strstr(out, "\nglobals = yes\n"));
     CHECK(strstr(out, "\nrow_counts = estimate\n"));
     CHECK(strstr(out, "\ntimezone = Europe/Berlin\n"));
@@ -1068,13 +1926,15 @@ static void test_show_output_parses_back_to_the_same_config(void)
     char *first;
     char *second;
 
-    setenv("PERMAFROST_TEST_DB_PASS", "pg-s3cret", 1);
+    set_fixture_env();
     CHECK_OK(config_load(path, &cfg, unit_err()));
     first = show(&cfg);
     CHECK_OK(config_parse(path, first, strlen(first), &again, unit_err()));
     second = show(&again);
     CHECK_STR_EQ(second, first);
     CHECK_STR_EQ(again.jobs[0].password.value, "pg-s3cret");
+    CHECK_STR_EQ(again.stores[2].secret_key.value, "spaces-s3cret");
+    CHECK_INT_EQ(again.jobs[0].keep_override_count, 2);
     config_release(&again);
     xfree(second);
     xfree(first);
@@ -1173,7 +2033,12 @@ static void test_schema_table_is_consistent(void)
     CHECK(schema_option_count <= SCHEMA_MAX_OPTIONS);
     for (size_t i = 0; i < schema_option_count; i++) {
         const struct schema_option *o = &schema_options[i];
-        CHECK(o->name && o->help && o->example && o->set && o->format);
+        CHECK(o->name && o->help && o->example);
+        if (o->key_prefix)
+            CHECK(o->set_item && o->format_items && !o->set && !o->format && !o->is_required &&
+                  strncmp(o->name, o->key_prefix, strlen(o->key_prefix)) == 0);
+        else
+            CHECK(o->set && o->format && !o->set_item && !o->format_items);
         /* Required options have no default; optional ones either have one or say what unset means.
          */
         if (o->is_required)
@@ -1198,6 +2063,13 @@ static void test_schema_table_is_consistent(void)
     CHECK(schema_find(SCHEMA_SECTION_JOB, "mysql", "database") == NULL);
     CHECK(schema_find(SCHEMA_SECTION_JOB, "mysql", "targets") != NULL);
     CHECK(schema_find(SCHEMA_SECTION_STORE, NULL, "database") == NULL);
+    CHECK(schema_find(SCHEMA_SECTION_STORE, "s3", "bucket") != NULL);
+    CHECK(schema_find(SCHEMA_SECTION_STORE, "local", "bucket") == NULL);
+    CHECK(schema_find(SCHEMA_SECTION_STORE, "rclone", "remote") != NULL);
+    CHECK_STR_EQ(schema_find(SCHEMA_SECTION_JOB, "postgres", "keep.offsite")->name, "keep.STORE");
+    CHECK_STR_EQ(schema_find(SCHEMA_SECTION_JOB, NULL, "keep")->name, "keep");
+    CHECK(schema_find(SCHEMA_SECTION_JOB, NULL, "keep.") == NULL);
+    CHECK(schema_find(SCHEMA_SECTION_STORE, NULL, "keep.offsite") == NULL);
 }
 
 static void test_every_schema_example_is_accepted(void)
@@ -1210,12 +2082,17 @@ static void test_every_schema_example_is_accepted(void)
     cfg.jobs = xcalloc(1, sizeof(*cfg.jobs));
     cfg.job_count = 1;
     setenv("DB_PASS", "example", 1);
+    setenv("SPACES_KEY", "example", 1);
+    setenv("SPACES_SECRET", "example", 1);
+    setenv("AWS_SESSION_TOKEN", "example", 1);
     for (size_t i = 0; i < schema_option_count; i++) {
         const struct schema_option *o = &schema_options[i];
         void *obj = o->section == SCHEMA_SECTION_GLOBAL  ? (void *)&cfg.global
                     : o->section == SCHEMA_SECTION_STORE ? (void *)cfg.stores
                                                          : (void *)cfg.jobs;
-        if (o->set(o, obj, o->example, unit_err()) != 0)
+        int r = o->key_prefix ? o->set_item(o, obj, "offsite", o->example, 1, unit_err())
+                              : o->set(o, obj, o->example, unit_err());
+        if (r != 0)
             unit_fail(__FILE__, __LINE__, "example of '%s' rejected: %s", o->name, unit_err()->msg);
     }
     config_release(&cfg);
@@ -1338,6 +2215,49 @@ const struct unit_test config_tests[] = {
     {"test_keep_errors_in_config_carry_path_and_line",
      test_keep_errors_in_config_carry_path_and_line},
     {"test_keep_in_config_empty_means_keep_all", test_keep_in_config_empty_means_keep_all},
+    {"test_s3_store_with_only_a_bucket_leaves_the_rest_unset",
+     test_s3_store_with_only_a_bucket_leaves_the_rest_unset},
+    {"test_rclone_store_options", test_rclone_store_options},
+    {"test_s3_and_rclone_required_keys", test_s3_and_rclone_required_keys},
+    {"test_option_of_another_store_type_names_the_type",
+     test_option_of_another_store_type_names_the_type},
+    {"test_endpoint_accepts_http_and_https_urls", test_endpoint_accepts_http_and_https_urls},
+    {"test_endpoint_rejects_other_urls", test_endpoint_rejects_other_urls},
+    {"test_region_is_a_name", test_region_is_a_name},
+    {"test_bucket_names_follow_s3_rules", test_bucket_names_follow_s3_rules},
+    {"test_prefix_is_stripped_of_slashes_and_checked",
+     test_prefix_is_stripped_of_slashes_and_checked},
+    {"test_prefix_is_capped_at_512_bytes", test_prefix_is_capped_at_512_bytes},
+    {"test_path_style_is_unset_yes_or_no", test_path_style_is_unset_yes_or_no},
+    {"test_s3_keys_from_env_file_and_inline_are_redacted_in_show",
+     test_s3_keys_from_env_file_and_inline_are_redacted_in_show},
+    {"test_s3_key_errors_carry_path_and_line", test_s3_key_errors_carry_path_and_line},
+    {"test_part_size_accepts_units_within_s3_bounds",
+     test_part_size_accepts_units_within_s3_bounds},
+    {"test_concurrency_is_1_to_64", test_concurrency_is_1_to_64},
+    {"test_timeouts_are_durations", test_timeouts_are_durations},
+    {"test_max_requests_per_second_is_a_positive_number",
+     test_max_requests_per_second_is_a_positive_number},
+    {"test_rclone_remote_must_be_name_colon_path", test_rclone_remote_must_be_name_colon_path},
+    {"test_show_of_s3_and_rclone_stores_parses_back",
+     test_show_of_s3_and_rclone_stores_parses_back},
+    {"test_keep_override_applies_to_its_target_only",
+     test_keep_override_applies_to_its_target_only},
+    {"test_keep_override_without_job_keep", test_keep_override_without_job_keep},
+    {"test_empty_keep_override_keeps_everything_on_that_target",
+     test_empty_keep_override_keeps_everything_on_that_target},
+    {"test_keep_override_matches_target_in_any_case",
+     test_keep_override_matches_target_in_any_case},
+    {"test_keep_override_for_a_store_not_in_targets_is_an_error",
+     test_keep_override_for_a_store_not_in_targets_is_an_error},
+    {"test_keep_override_errors_carry_path_and_line",
+     test_keep_override_errors_carry_path_and_line},
+    {"test_many_keep_overrides_each_find_their_target",
+     test_many_keep_overrides_each_find_their_target},
+    {"test_prune_applies_each_targets_policy", test_prune_applies_each_targets_policy},
+    {"test_targets_open_passes_s3_options_to_the_store",
+     test_targets_open_passes_s3_options_to_the_store},
+    {"test_replicated_example_is_valid", test_replicated_example_is_valid},
     {"test_show_fills_in_defaults", test_show_fills_in_defaults},
     {"test_show_lists_every_schema_option", test_show_lists_every_schema_option},
     {"test_show_never_prints_a_secret_value", test_show_never_prints_a_secret_value},
