@@ -68,7 +68,7 @@ s3ok()
 xml_get()
 {
     { grep -o "<$2>[^<]*</$2>" "$1" || true; } | sed -e "s|^<$2>||" -e "s|</$2>\$||" \
-        -e 's/&lt;/</g' -e 's/&gt;/>/g' -e 's/&amp;/\&/g'
+        -e 's/&quot;/"/g' -e 's/&lt;/</g' -e 's/&gt;/>/g' -e 's/&amp;/\&/g'
 }
 
 header()
@@ -199,6 +199,18 @@ fake_s3_script "$T/sdrop.json"
 s3req DELETE /bkt/dir/obj
 assert_eq 52 "$CURL_RC" "curl exit status on a dropped request"
 s3ok 200 HEAD /bkt/dir/obj
+
+step "before_body: 403 instead of 100 Continue; the body is never stored"
+cat >"$T/searly.json" <<'EOF'
+[{"method": "PUT", "path": "^/bkt/early$", "before_body": true, "status": 403,
+  "code": "SignatureDoesNotMatch"}]
+EOF
+fake_s3_script "$T/searly.json"
+s3req PUT /bkt/early "$T/obj" -H 'Expect: 100-continue'
+assert_eq 403 "$STATUS" "status"
+assert_eq SignatureDoesNotMatch "$(xml_get "$T/out" Code)" "code"
+s3req HEAD /bkt/early
+assert_eq 404 "$STATUS" "object rejected before its body"
 echo "[]" >"$T/none.json"
 fake_s3_script "$T/none.json"
 
@@ -302,6 +314,7 @@ assert_eq 1 "$(fake_s3_status_count dropped)" "dropped requests"
 assert_eq 1 "$(fake_s3_fault_count reset_after_bytes)" "resets"
 assert_eq 1 "$(fake_s3_fault_count truncate)" "truncations"
 assert_eq 1 "$(fake_s3_fault_count stall)" "stalls"
+assert_eq 1 "$(fake_s3_fault_count before_body)" "early answers"
 assert_eq 0 "$(fake_s3_count '*' '^/__control/')" "control requests counted"
 line=$(grep -m1 '"range"' "$FAKE_S3_LOG")
 assert_contains "$line" '"range": "bytes=99000-"' "logged Range header"

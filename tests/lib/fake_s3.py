@@ -36,6 +36,10 @@ POST /__control/script. A script is a list of rules, or an object {"rules": [...
                place now), then wait S seconds (at most 300) before answering.
     "drop": true or "rst"    read the request and close the connection without answering, with a
                FIN (true) or a reset ("rst"). The request has no effect.
+    "before_body": true      with status or drop: act as soon as the request headers are in,
+               without reading the body and, for "Expect: 100-continue", instead of the
+               100 Continue (as S3 rejects a PUT early); the connection is then closed (the
+               unread body is drained for up to 5 s first, so the client can read the answer).
   "name":      a label copied into the log (default: the rule's index).
 
 Every request is logged to --log as one JSON line (written just before the response is sent, so
@@ -167,7 +171,8 @@ def xml_doc(root, inner):
 
 
 def el(tag, value):
-    return "<%s>%s</%s>" % (tag, xml_escape(str(value)), tag)
+    # Quotes too, as S3 does (<ETag>&quot;...&quot;</ETag>): clients must decode entities.
+    return "<%s>%s</%s>" % (tag, xml_escape(str(value), {'"': "&quot;"}), tag)
 
 
 def strip_ns(tag):
@@ -178,7 +183,8 @@ def strip_ns(tag):
 # The fault script
 
 RULE_KEYS = {"name", "method", "path", "query", "header", "after", "times", "status", "code",
-             "message", "headers", "body", "reset_after_bytes", "truncate", "stall_seconds", "drop"}
+             "message", "headers", "body", "reset_after_bytes", "truncate", "stall_seconds", "drop",
+             "before_body"}
 SETTING_KEYS = {"min_part_size", "page_size", "auto_create"}
 
 
@@ -256,6 +262,12 @@ class Rule:
             raise BadScript("rule %d: %s exclude each other" % (index, " and ".join(exclusive)))
         if self.drop and self.status is not None:
             raise BadScript("rule %d: drop and status exclude each other" % index)
+        self.before_body = spec.get("before_body", False)
+        if not isinstance(self.before_body, bool):
+            raise BadScript("rule %d: before_body must be true or false" % index)
+        if self.before_body and (self.reset_after_bytes is not None or self.truncate is not None
+                                 or (self.status is None and not self.drop)):
+            raise BadScript("rule %d: before_body goes with status or drop only" % index)
         if self.status is None and not exclusive and self.stall is None:
             raise BadScript("rule %d has no action (status, reset_after_bytes, truncate, "
                             "stall_seconds or drop)" % index)
@@ -960,6 +972,39 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.server.verbose:
             sys.stderr.write("fake_s3: %s\n" % (format % args))
 
+    def parse_request(self):
+        self._picked = None
+        return super().parse_request()
+
+    def _pick(self):
+        """The fault rule for this request, chosen once (maybe before the body is read)."""
+        if self._picked is None:
+            raw_path, _, query = self.path.partition("?")
+            rule = None
+            if not raw_path.startswith(CONTROL_PREFIX):
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                rule = self.server.script.pick(self.command, raw_path, query, headers)
+            self._picked = (rule,)
+        return self._picked[0]
+
+    def handle_expect_100(self):
+        rule = self._pick()
+        if rule is not None and rule.before_body:
+            return True  # the rule's answer replaces the 100 Continue
+        return super().handle_expect_100()
+
+    def _drain(self):
+        """Read and drop what the client still sends (a lingering close), for up to 5 s."""
+        deadline = time.monotonic() + 5
+        try:
+            self.connection.shutdown(socket.SHUT_WR)
+            while time.monotonic() < deadline:
+                self.connection.settimeout(max(0.01, deadline - time.monotonic()))
+                if not self.connection.recv(65536):
+                    break
+        except OSError:
+            pass
+
     def do_GET(self):
         self.dispatch()
 
@@ -1085,6 +1130,28 @@ class Handler(http.server.BaseHTTPRequestHandler):
                  "headers": {h: headers[h] for h in LOGGED_HEADERS if h in headers},
                  "request_id": rid, "status": None, "code": None, "fault": None, "rule": None}
         entry["headers"]["authorization"] = "yes" if "authorization" in headers else "no"
+        rule = self._pick()
+        if rule is not None and rule.before_body:
+            entry["rule"] = rule.name
+            self.close_connection = True
+            if rule.drop:
+                entry["fault"] = "before_body+" + ("drop" if rule.drop is True else "drop-rst")
+                srv.log(entry)
+                if rule.stall:
+                    time.sleep(rule.stall)
+                if rule.drop == "rst":
+                    self._reset()
+                return
+            resp = self.rule_response(rule, method, raw_path, rid)
+            entry.update(status=resp.status, code=resp.code,
+                         fault="before_body+" + ("stall:%g+" % rule.stall if rule.stall else "")
+                         + "status:%d" % rule.status)
+            srv.log(entry)
+            if rule.stall:
+                time.sleep(rule.stall)
+            self.send(resp, rid)
+            self._drain()
+            return
         try:
             body = self.read_body()
         except (ReadError, OSError, socket.timeout) as e:
@@ -1108,7 +1175,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send(resp, rid)
             return
 
-        rule = srv.script.pick(method, raw_path, query, headers)
         faults = []
         if rule is not None:
             entry["rule"] = rule.name
@@ -1125,18 +1191,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     self.close_connection = True
                 return
         if rule is not None and rule.status is not None:
-            if rule.body is not None:
-                rbody = rule.body.encode()
-            elif rule.code is not None:
-                msg = rule.message if rule.message is not None else \
-                    DEFAULT_MESSAGES.get(rule.code, "Injected fault")
-                rbody = error_xml(rule.code, msg, raw_path, rid)
-            else:
-                rbody = b""
-            hdrs = dict(rule.headers)
-            if rbody and rule.code is not None and rule.body is None:
-                hdrs.setdefault("Content-Type", "application/xml")
-            resp = Response(rule.status, hdrs, rbody, head_only=method == "HEAD", code=rule.code)
+            resp = self.rule_response(rule, method, raw_path, rid)
             faults.append("status:%d" % rule.status)
         else:
             resp = self.serve_s3(method, raw_path, query, headers, body, rid)
@@ -1157,6 +1212,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if rule is not None and rule.stall:
             time.sleep(rule.stall)
         self.send(resp, rid, send_bytes, reset)
+
+    @staticmethod
+    def rule_response(rule, method, raw_path, rid):
+        if rule.body is not None:
+            rbody = rule.body.encode()
+        elif rule.code is not None:
+            msg = rule.message if rule.message is not None else \
+                DEFAULT_MESSAGES.get(rule.code, "Injected fault")
+            rbody = error_xml(rule.code, msg, raw_path, rid)
+        else:
+            rbody = b""
+        hdrs = dict(rule.headers)
+        if rbody and rule.code is not None and rule.body is None:
+            hdrs.setdefault("Content-Type", "application/xml")
+        return Response(rule.status, hdrs, rbody, head_only=method == "HEAD", code=rule.code)
 
     def serve_s3(self, method, raw_path, query, headers, body, rid):
         head = method == "HEAD"
