@@ -583,7 +583,9 @@ int s3_call_run(struct s3_client *c, struct s3_call *call, struct error *err)
         } else if (http_perform(c->http, &call->req, err) < 0) {
             return -1;
         }
-        if (call->is_stream && call->req.net_code == HTTP_NET_OK && call->req.status >= 200 &&
+        /* A stream whose 2xx headers arrived is handed to the reader even if it already broke:
+         * what was received is delivered first, and the reader resumes from there. */
+        if (call->is_stream && call->req.is_headers_done && call->req.status >= 200 &&
             call->req.status < 300)
             return 0;
         r = s3_call_finish(c, call, &retry_in_ms, err);
