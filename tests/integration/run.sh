@@ -92,7 +92,7 @@ for prefix in S3 S3B; do
         exit 1
     fi
     endpoint_var=${prefix}_ENDPOINT
-    echo "integration: S3 $prefix (Ceph radosgw) on ${!endpoint_var}, started in $((SECONDS - t0)) s"
+    echo "integration: Ceph radosgw (${prefix}_*) on ${!endpoint_var}, started in $((SECONDS - t0)) s"
 done
 
 # Processes whose environment holds PF_TEST_RUN=$1: what a test started and left behind (the mark is

@@ -104,10 +104,10 @@ _ceph_spawn()
 _ceph_pid_ours()
 {
     local dir=$1 pid=$2 stat="" args=() i
-    read -r stat <"/proc/$pid/stat" 2>/dev/null || return 1
+    read -r stat 2>/dev/null <"/proc/$pid/stat" || return 1
     stat=${stat##*) }
     [[ ${stat:0:1} != Z ]] || return 1
-    mapfile -d '' -t args <"/proc/$pid/cmdline" 2>/dev/null || return 1
+    mapfile -d '' -t args 2>/dev/null <"/proc/$pid/cmdline" || return 1
     for ((i = 0; i + 1 < ${#args[@]}; i++)); do
         [[ ${args[i]} == -c && ${args[i + 1]} == "$dir/ceph.conf" ]] && return 0
     done
@@ -296,9 +296,10 @@ _ceph_fail()
     return 1
 }
 
-# ceph_start [PORT] [DIR]: start a cluster and print the S3_* and CEPH_DIR lines on stdout.
+# ceph_start [PORT] [DIR]: start a cluster and print the S3_* and CEPH_DIR lines on stdout. Runs in
+# a subshell: nothing of its state reaches the caller's shell.
 ceph_start()
-{
+(
     local port=${1:-7480} dir=${2:-} region=${S3_REGION:-nyc3} store=${CEPH_OSD_STORE:-bluestore}
     local monport fsid osd_uuid osd_key id out access secret t0=$SECONDS
     [[ $(id -u) == 0 ]] || {
@@ -479,7 +480,7 @@ print(keys[0]["secret_key"])
         "http://127.0.0.1:$port" "$access" "$secret" "$region" "$dir")
     (umask 077 && printf '%s\n' "$out" >"$dir/s3.env")
     printf '%s\n' "$out"
-}
+)
 
 _ceph_main()
 {
