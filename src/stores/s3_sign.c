@@ -23,7 +23,7 @@
 #define SIGN_ALGORITHM "AWS4-HMAC-SHA256"
 /* Our canonical requests are a path, a short query and a handful of headers: one this large is a
  * caller bug, not a request. */
-#define SIGN_MAX_TEXT  (256 * 1024)
+#define SIGN_MAX_TEXT  ((size_t)256 * 1024)
 
 struct sign_header {
     struct strv name;  /* as given; lowercased when written */
@@ -153,7 +153,7 @@ static bool sign_is_payload_hash(const char *s)
 
     if (strcmp(s, S3_SIGN_UNSIGNED_PAYLOAD) == 0)
         return true;
-    if (n != 2 * DIGEST_SHA256_LEN)
+    if (n != (size_t)2 * DIGEST_SHA256_LEN)
         return false;
     for (size_t i = 0; i < n; i++) {
         if (!sign_is_digit(s[i]) && !(s[i] >= 'a' && s[i] <= 'f'))
@@ -385,13 +385,10 @@ static bool sign_add_canonical_request(struct buf *b, const struct s3_sign_reque
 static void sign_derive_key(const char *secret, const char *date8, const char *region,
                             const char *service, unsigned char key[DIGEST_SHA256_LEN])
 {
-    size_t secret_len = strlen(secret);
-    size_t k0_len = 4 + secret_len;
-    char *k0 = xmalloc(k0_len);
+    char *k0 = xasprintf("AWS4%s", secret);
+    size_t k0_len = strlen(k0);
     unsigned char tmp[DIGEST_SHA256_LEN];
 
-    memcpy(k0, "AWS4", 4);
-    memcpy(k0 + 4, secret, secret_len);
     digest_hmac_sha256(k0, k0_len, date8, 8, key);
     explicit_bzero(k0, k0_len);
     xfree(k0);
@@ -432,7 +429,7 @@ int s3_sign(const struct s3_sign_request *req, struct buf *out, struct s3_sign_d
         goto out;
     if (!sign_add_signed_headers(&signed_headers, headers, req->header_count) ||
         !sign_add_canonical_request(&creq, req, headers, params, param_count, &signed_headers)) {
-        error_set(err, ERR_USAGE, "sigv4: canonical request exceeds %d bytes", SIGN_MAX_TEXT);
+        error_set(err, ERR_USAGE, "sigv4: canonical request exceeds %zu bytes", SIGN_MAX_TEXT);
         goto out;
     }
 
@@ -442,7 +439,7 @@ int s3_sign(const struct s3_sign_request *req, struct buf *out, struct s3_sign_d
     digest_hex(digest, sizeof(digest), hex);
     if (!buf_addf(&sts, SIGN_ALGORITHM "\n%s\n%s/%s/%s/aws4_request\n%s", req->amz_date, date8,
                   req->region, req->service, hex)) {
-        error_set(err, ERR_USAGE, "sigv4: string to sign exceeds %d bytes", SIGN_MAX_TEXT);
+        error_set(err, ERR_USAGE, "sigv4: string to sign exceeds %zu bytes", SIGN_MAX_TEXT);
         goto out;
     }
 

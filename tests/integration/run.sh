@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Runs the integration tests: every tests/integration/t_*.sh (or the ones named), each against the
 # permafrost binary given as the first argument, each in a fresh temporary directory, all sharing
-# one throwaway PostgreSQL 15 server (each test uses its own databases and stores).
+# one throwaway PostgreSQL 15 server (each test uses its own databases and stores). When a selected
+# test has a line `# needs: s3` (`# needs: s3 s3b`), one Ceph radosgw (and a second one) is started
+# for the whole run as well and exported as S3_ENDPOINT/S3_ACCESS_KEY/S3_SECRET_KEY/S3_REGION
+# (S3B_*); tests take their own buckets (tests/lib/s3.sh).
 #
 # usage: tests/integration/run.sh PERMAFROST-BINARY [t_name ...]
 #
@@ -16,10 +19,12 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 # shellcheck source=tests/lib/servers.sh
 . "$root/tests/lib/servers.sh"
+# shellcheck source=tests/lib/s3.sh
+. "$root/tests/lib/s3.sh"
 SERVERS_LOG_PREFIX=integration
 
 if (($# < 1)) || [[ $1 == -h || $1 == --help ]]; then
-    sed -n '2,12s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+    sed -n '2,16s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
     exit 2
 fi
 bin=$1
@@ -64,6 +69,31 @@ if ! pg_start "$run_dir/pg" >"$logs/pg_start.log" 2>&1; then
     exit 1
 fi
 echo "integration: PostgreSQL on 127.0.0.1:$PGPORT_TEST, binary $bin"
+
+# S3 servers only when a selected test declares it needs them (starting one takes about 20 s).
+need_s3=0
+need_s3b=0
+for t in "${tests[@]}"; do
+    needs=$(sed -n 's/^# needs:[[:space:]]*//p' "$t")
+    [[ " $needs " =~ [[:space:]]s3[[:space:]] ]] && need_s3=1
+    [[ " $needs " =~ [[:space:]]s3b[[:space:]] ]] && need_s3=1 need_s3b=1
+done
+# Never reuse an S3 server from the caller's environment: this run owns its servers.
+unset S3_ENDPOINT S3_ACCESS_KEY S3_SECRET_KEY S3_CEPH_DIR S3B_ENDPOINT S3B_ACCESS_KEY \
+    S3B_SECRET_KEY S3B_REGION S3B_CEPH_DIR
+for prefix in S3 S3B; do
+    [[ $prefix == S3 ]] && ((need_s3 == 0)) && continue
+    [[ $prefix == S3B ]] && ((need_s3b == 0)) && continue
+    s3_log=$logs/ceph_start_${prefix,,}.log
+    t0=$SECONDS
+    if ! s3_start "$prefix" "$run_dir/${prefix,,}" 2>"$s3_log"; then
+        cat "$s3_log" >&2
+        echo "integration: 0 passed, ${#tests[@]} failed"
+        exit 1
+    fi
+    endpoint_var=${prefix}_ENDPOINT
+    echo "integration: Ceph radosgw (${prefix}_*) on ${!endpoint_var}, started in $((SECONDS - t0)) s"
+done
 
 # Processes whose environment holds PF_TEST_RUN=$1: what a test started and left behind (the mark is
 # inherited across fork, exec and setsid), printed as "PID:STARTTIME ARGS".
