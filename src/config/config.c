@@ -502,6 +502,8 @@ void config_release(struct config *cfg)
         xfree(cfg->stores[i].name);
         xfree(cfg->stores[i].type);
         xfree(cfg->stores[i].path);
+        xfree(cfg->stores[i].remote);
+        xfree(cfg->stores[i].rclone_config);
     }
     xfree(cfg->stores);
     for (size_t i = 0; i < cfg->job_count; i++)

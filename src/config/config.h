@@ -34,9 +34,11 @@ struct cfg_global {
 
 struct cfg_store {
     char *name;
-    char *type; /* "local" (later issues: "s3", "rclone") */
-    char *path; /* local: the directory */
-    int line;   /* line of the [store "name"] header */
+    char *type;          /* "local" (later issues: "s3", "rclone") */
+    char *path;          /* local: the directory */
+    char *remote;        /* rclone: "NAME:path" */
+    char *rclone_config; /* rclone: rclone.conf path, or NULL for the default */
+    int line;            /* line of the [store "name"] header */
 };
 
 struct cfg_job {

@@ -174,6 +174,19 @@ static bool schema_format_string(const struct schema_option *opt, const void *ob
     return true;
 }
 
+/* TODO(#3): minimal setter for rclone's `remote`, added by the rclone helper to test end to end;
+ * the lead reconciles it with the full s3/rclone schema. Checked again by rclone_remote_split. */
+static int schema_set_remote(const struct schema_option *opt, void *obj, const char *value,
+                             struct error *err)
+{
+    if (!*value)
+        return error_set(err, ERR_CONFIG, "empty value");
+    if (!strchr(value, ':'))
+        return error_set(err, ERR_CONFIG, "expected NAME:path (a remote of rclone.conf)");
+    schema_replace_string(obj, opt->offset, value);
+    return 0;
+}
+
 static int schema_set_path(const struct schema_option *opt, void *obj, const char *value,
                            struct error *err)
 {
@@ -744,7 +757,7 @@ static bool schema_format_compression(const struct schema_option *opt, const voi
 
 /* ---- the table ---- */
 
-static const char *const store_types[] = {"local", NULL};
+static const char *const store_types[] = {"local", "rclone", NULL};
 static const char *const job_kinds[] = {"postgres", NULL}; /* enum job_kind order */
 static const char *const row_counts_modes[] = {"exact", "estimate", "off", NULL}; /* enum order */
 
@@ -789,6 +802,26 @@ const struct schema_option schema_options[] = {
      .help = "directory that holds the backups (created when missing)",
      .example = "/var/backups/permafrost",
      .offset = offsetof(struct cfg_store, path),
+     .set = schema_set_path,
+     .format = schema_format_string},
+    {.name = "remote",
+     .section = SCHEMA_SECTION_STORE,
+     .applies_to = "rclone",
+     .type = SCHEMA_STRING,
+     .is_required = true,
+     .help = "rclone remote and path, NAME:path, NAME a section of rclone.conf",
+     .example = "b2:mastodon-backups/permafrost",
+     .offset = offsetof(struct cfg_store, remote),
+     .set = schema_set_remote,
+     .format = schema_format_string},
+    {.name = "rclone_config",
+     .section = SCHEMA_SECTION_STORE,
+     .applies_to = "rclone",
+     .type = SCHEMA_PATH,
+     .unset_doc = "$RCLONE_CONFIG, else ~/.config/rclone/rclone.conf",
+     .help = "rclone.conf to read (and to pass to rclone as --config)",
+     .example = "/etc/permafrost/rclone.conf",
+     .offset = offsetof(struct cfg_store, rclone_config),
      .set = schema_set_path,
      .format = schema_format_string},
 

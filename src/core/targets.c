@@ -19,6 +19,8 @@ int targets_open(const struct config *cfg, const char *name, struct store **out,
     opts.name = cs->name;
     opts.type = cs->type;
     opts.path = cs->path;
+    opts.remote = cs->remote;
+    opts.rclone_config = cs->rclone_config;
     return store_open(&opts, out, err);
 }
 

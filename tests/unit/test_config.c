@@ -129,10 +129,13 @@ static void test_mastodon_fixture_loads_every_option(void)
     CHECK_STR_EQ(cfg.path, path);
     CHECK_STR_EQ(cfg.global.state_dir, "/var/lib/permafrost");
     CHECK_STR_EQ(cfg.global.timezone, "Europe/Berlin");
-    CHECK_INT_EQ(cfg.store_count, 2);
+    CHECK_INT_EQ(cfg.store_count, 3);
     CHECK_STR_EQ(cfg.stores[0].path, "/var/backups/permafrost");
     CHECK_STR_EQ(cfg.stores[1].name, "nas");
     CHECK_STR_EQ(cfg.stores[1].path, "/mnt/nas/mastodon backups");
+    CHECK_STR_EQ(cfg.stores[2].type, "rclone");
+    CHECK_STR_EQ(cfg.stores[2].remote, "b2:mastodon-backups/permafrost");
+    CHECK_STR_EQ(cfg.stores[2].rclone_config, "/etc/permafrost/rclone.conf");
     job = config_find_job(&cfg, "db");
     CHECK(job != NULL);
     CHECK_STR_EQ(job->database,
@@ -342,10 +345,10 @@ static void test_required_keys_are_reported_at_the_header(void)
 
 static void test_unknown_store_type_lists_known_types(void)
 {
-    check_parse_error(STORE "[store \"offsite\"]\ntype = s3\n",
-                      "test.conf:5: type: unknown store type 's3' (known: local)", "");
+    check_parse_error(STORE "[store \"offsite\"]\ntype = ftp\n",
+                      "test.conf:5: type: unknown store type 'ftp' (known: local, rclone)", "");
     check_parse_error("[store \"x\"]\ntype = locl\npath = /b\n",
-                      "test.conf:2: type: unknown store type 'locl' (known: local)",
+                      "test.conf:2: type: unknown store type 'locl' (known: local, rclone)",
                       "did you mean 'local'?");
 }
 
