@@ -777,22 +777,24 @@ static void rclone_tail_line(const char *text, char *out, size_t cap)
     buf_format_fixed(out, cap, "%.*s", (int)(text + len - line), line);
 }
 
+/* Like the local store's, these messages do not name the store: core adds "store 'NAME': " to
+ * what an operation reports. */
 static int rclone_fail(const struct rclone_store *rs, struct error *err, const char *cmd,
                        const char *path, int exit_code, const char *stderr_text)
 {
     char tail[512];
 
     rclone_tail_line(stderr_text, tail, sizeof(tail));
-    error_set(err, ERR_REMOTE, "store '%s': rclone %s '%s' failed (exit %d)%s%s", rs->base.name,
-              cmd, path, exit_code, tail[0] ? ": " : "", tail);
-    return error_hint(err, "run 'rclone %s %s%s%s%s' by hand for rclone's whole output", cmd,
-                      rs->config ? "--config " : "", rs->config ? rs->config : "",
-                      rs->config ? " " : "", path);
+    error_set(err, ERR_REMOTE, "rclone %s '%s' failed (exit %d)%s%s", cmd, path, exit_code,
+              tail[0] ? ": " : "", tail);
+    return error_hint(err, "check the remote by hand: rclone lsf %s%s%s'%s'",
+                      rs->config ? "--config '" : "", rs->config ? rs->config : "",
+                      rs->config ? "' " : "", rs->root);
 }
 
 static int rclone_start_failed(const struct rclone_store *rs, struct error *err)
 {
-    error_wrap(err, "store '%s'", rs->base.name);
+    (void)rs;
     return error_hint(err, "install rclone (Debian: apt install rclone) or set rclone_binary");
 }
 
@@ -808,9 +810,7 @@ static int rclone_run(const struct rclone_store *rs, const char *const *argv, st
     buf_release(&ignored);
     if (rc < 0 && err->kind == ERR_IO && err->sys_errno == ENOENT)
         return rclone_start_failed(rs, err);
-    if (rc < 0)
-        return error_wrap(err, "store '%s'", rs->base.name);
-    return 0;
+    return rc;
 }
 
 /* Runs `rclone CMD [flags...] path`; exit codes in ok_codes (0-terminated list beyond 0) count as
@@ -960,7 +960,7 @@ static int rclone_stat_path(const struct rclone_store *rs, const char *path, uin
         goto out;
     }
     if (rclone_lsjson_parse(out.data, out.len, &entries, &count, err) < 0) {
-        error_wrap(err, "store '%s': rclone lsjson --stat '%s'", rs->base.name, path);
+        error_wrap(err, "rclone lsjson --stat '%s'", path);
         goto out;
     }
     if (count == 1 && !entries[0].is_dir) {
@@ -1219,7 +1219,7 @@ static int rclone_get_open(struct store *s, const char *key, struct store_reader
     if (rclone_stat_path(rs, path, &size, &mtime, &exists, err) < 0)
         goto out;
     if (!exists) {
-        error_set(err, ERR_IO, "store '%s': open '%s': not found", rs->base.name, path);
+        error_set(err, ERR_IO, "open '%s': not found", path);
         err->sys_errno = ENOENT;
         goto out;
     }
@@ -1307,7 +1307,7 @@ static int rclone_list(struct store *s, const char *prefix, int flags, store_lis
         goto out;
     }
     if (rclone_lsjson_parse(out.data, out.len, &entries, &entry_count, err) < 0) {
-        error_wrap(err, "store '%s': rclone lsjson '%s'", rs->base.name, path);
+        error_wrap(err, "rclone lsjson '%s'", path);
         goto out;
     }
     items = xcalloc(entry_count ? entry_count : 1, sizeof(*items));

@@ -686,16 +686,18 @@ static void test_rclone_store_reports_rclone_stderr(void)
     CHECK_OK(store_open(&opts, &s, unit_err()));
     CHECK_STR_EQ(store_location(s), "rclone:sftp-box:backups");
     CHECK_ERR(store_stat(s, "k", &e, &exists, &err), err, ERR_REMOTE,
-              "store 'box': rclone lsjson --stat 'sftp-box:backups/k' failed (exit 1): Failed to "
-              "lsjson: couldn't connect SSH: boom");
-    CHECK(strstr(err.hint, "--config") != NULL);
+              "rclone lsjson --stat 'sftp-box:backups/k' failed (exit 1): Failed to lsjson: "
+              "couldn't connect SSH: boom");
+    CHECK(strstr(err.msg, "noise line") == NULL);
+    CHECK(strstr(err.hint, "rclone lsf --config '") != NULL);
+    CHECK(strstr(err.hint, "' 'sftp-box:backups'") != NULL);
     CHECK_ERR(store_list(s, "", collect, &got, &err), err, ERR_REMOTE,
               "rclone lsjson 'sftp-box:backups' failed (exit 1)");
     store_free(s);
 
     opts.rclone_binary = "/nonexistent/rclone";
     CHECK_OK(store_open(&opts, &s, unit_err()));
-    CHECK_ERR(store_stat(s, "k", &e, &exists, &err), err, ERR_IO, "store 'box'");
+    CHECK_ERR(store_stat(s, "k", &e, &exists, &err), err, ERR_IO, "start '/nonexistent/rclone'");
     CHECK(strstr(err.hint, "install rclone") != NULL);
     store_free(s);
     buf_release(&got);
