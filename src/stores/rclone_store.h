@@ -58,8 +58,9 @@ struct rclone_lsjson_entry {
 
 /* Parses the output of `rclone lsjson` (an array of objects) or `rclone lsjson --stat` (one
  * object). Only Path, Size, ModTime and IsDir are read; other members (Name, MimeType, Hashes,
- * ...) are skipped whatever their type. An object without Path, or a Path with a NUL or control
- * character, fails. ERR_REMOTE "lsjson output: ..." on anything else that is not such JSON.
+ * ...) are skipped whatever their type. An entry whose Path is empty or holds a NUL or control
+ * character is left out (no key of ours has one). ERR_REMOTE "lsjson output: ..." on an object
+ * without Path and on anything else that is not such JSON.
  * *entries (count *count) is freed with rclone_lsjson_free, and is NULL when the array is empty.
  * Pure; fuzzed with the rclone_conf target. */
 int rclone_lsjson_parse(const char *text, size_t len, struct rclone_lsjson_entry **entries,
