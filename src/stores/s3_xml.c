@@ -810,9 +810,9 @@ int s3_xml_write_complete(struct buf *out, const struct s3_xml_part *parts, size
             bare = xstrndup(etag + 1, etag_len - 2);
         else
             bare = xstrdup(etag);
-        if (!bare[0]) {
-            error_set(err, ERR_USAGE, "CompleteMultipartUpload: part %d has no ETag",
-                      parts[i].part_number);
+        if (!bare[0] || strlen(bare) > S3_XML_MAX_KEY_BYTES) {
+            error_set(err, ERR_USAGE, "CompleteMultipartUpload: part %d has %s",
+                      parts[i].part_number, bare[0] ? "an ETag too long" : "no ETag");
             goto out;
         }
         if (!buf_addf(out, "<Part><PartNumber>%d</PartNumber><ETag>\"", parts[i].part_number)) {
