@@ -72,7 +72,7 @@ static void xml_fail(struct xml_ctx *ctx, const char *fmt, ...)
     if (ctx->is_failed)
         return;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    (void)vsnprintf(msg, sizeof(msg), fmt, ap); /* a cut message is fine */
     va_end(ap);
     error_set(ctx->err, ERR_REMOTE, "%s: %s", ctx->what, msg);
     ctx->is_failed = true;
@@ -200,9 +200,7 @@ static void xml_end_error_field(struct xml_ctx *ctx, const char *text)
         xml_copy_cut(e->message, sizeof(e->message), text);
     else if (xml_is(ctx, 2, "RequestId"))
         xml_copy_cut(e->request_id, sizeof(e->request_id), text);
-    else if (xml_is(ctx, 2, "Resource"))
-        xml_copy_cut(e->resource, sizeof(e->resource), text);
-    else if (xml_is(ctx, 2, "Key") && e->resource[0] == '\0')
+    else if (xml_is(ctx, 2, "Resource") || (xml_is(ctx, 2, "Key") && e->resource[0] == '\0'))
         xml_copy_cut(e->resource, sizeof(e->resource), text);
     else if (xml_is(ctx, 2, "Region"))
         xml_copy_cut(e->region, sizeof(e->region), text);
