@@ -72,7 +72,7 @@ static void xml_fail(struct xml_ctx *ctx, const char *fmt, ...)
     if (ctx->is_failed)
         return;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    (void)vsnprintf(msg, sizeof(msg), fmt, ap); /* a cut message is fine */
     va_end(ap);
     error_set(ctx->err, ERR_REMOTE, "%s: %s", ctx->what, msg);
     ctx->is_failed = true;
@@ -200,9 +200,7 @@ static void xml_end_error_field(struct xml_ctx *ctx, const char *text)
         xml_copy_cut(e->message, sizeof(e->message), text);
     else if (xml_is(ctx, 2, "RequestId"))
         xml_copy_cut(e->request_id, sizeof(e->request_id), text);
-    else if (xml_is(ctx, 2, "Resource"))
-        xml_copy_cut(e->resource, sizeof(e->resource), text);
-    else if (xml_is(ctx, 2, "Key") && e->resource[0] == '\0')
+    else if (xml_is(ctx, 2, "Resource") || (xml_is(ctx, 2, "Key") && e->resource[0] == '\0'))
         xml_copy_cut(e->resource, sizeof(e->resource), text);
     else if (xml_is(ctx, 2, "Region"))
         xml_copy_cut(e->region, sizeof(e->region), text);
@@ -810,9 +808,9 @@ int s3_xml_write_complete(struct buf *out, const struct s3_xml_part *parts, size
             bare = xstrndup(etag + 1, etag_len - 2);
         else
             bare = xstrdup(etag);
-        if (!bare[0]) {
-            error_set(err, ERR_USAGE, "CompleteMultipartUpload: part %d has no ETag",
-                      parts[i].part_number);
+        if (!bare[0] || strlen(bare) > S3_XML_MAX_KEY_BYTES) {
+            error_set(err, ERR_USAGE, "CompleteMultipartUpload: part %d has %s",
+                      parts[i].part_number, bare[0] ? "an ETag too long" : "no ETag");
             goto out;
         }
         if (!buf_addf(out, "<Part><PartNumber>%d</PartNumber><ETag>\"", parts[i].part_number)) {

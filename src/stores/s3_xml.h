@@ -33,9 +33,9 @@ int s3_xml_parse_error(const char *body, size_t len, struct s3_xml_error *out, s
 struct s3_xml_object {
     char *key;
     uint64_t size_bytes;
-    time_t last_modified;   /* <LastModified> 2026-11-24T03:15:00.000Z, UTC; 0 when missing */
-    char *etag;             /* with the quotes removed; NULL when missing */
-    char *storage_class;    /* NULL when missing */
+    time_t last_modified; /* <LastModified> 2026-11-24T03:15:00.000Z, UTC; 0 when missing */
+    char *etag;           /* with the quotes removed; NULL when missing */
+    char *storage_class;  /* NULL when missing */
 };
 
 /* <ListBucketResult> of ListObjectsV2 (list-type=2). */
@@ -45,8 +45,8 @@ struct s3_xml_list {
     char **common_prefixes; /* <CommonPrefixes><Prefix> when a delimiter was sent */
     size_t common_prefix_count;
     bool is_truncated;
-    char *next_continuation_token; /* NULL when absent */
-    char *next_marker;             /* ListObjects V1 NextMarker, NULL when absent */
+    char *next_continuation_token; /* NULL when absent or empty */
+    char *next_marker;             /* ListObjects V1 NextMarker, NULL when absent or empty */
     char *key_count_text;          /* unused by callers; NULL allowed */
 };
 int s3_xml_parse_list(const char *body, size_t len, struct s3_xml_list *out, struct error *err);
@@ -77,8 +77,8 @@ struct s3_xml_uploads {
     struct s3_xml_upload *uploads;
     size_t upload_count;
     bool is_truncated;
-    char *next_key_marker;       /* NULL when absent */
-    char *next_upload_id_marker; /* NULL when absent */
+    char *next_key_marker;       /* NULL when absent or empty */
+    char *next_upload_id_marker; /* NULL when absent or empty */
 };
 int s3_xml_parse_uploads(const char *body, size_t len, struct s3_xml_uploads *out,
                          struct error *err);
@@ -87,7 +87,7 @@ void s3_xml_uploads_release(struct s3_xml_uploads *u);
 /* <DeleteResult>: keys that failed (<Error><Key><Code><Message>) are returned; deleted ones are
  * only counted. */
 struct s3_xml_delete_failure {
-    char *key;
+    char *key; /* never NULL: "" when the server named no key */
     char code[128];
     char message[512];
 };
@@ -101,7 +101,9 @@ int s3_xml_parse_delete(const char *body, size_t len, struct s3_xml_delete_resul
 void s3_xml_delete_result_release(struct s3_xml_delete_result *r);
 
 /* Request bodies. Appends to out (keys XML-escaped; characters XML 1.0 cannot carry, such as
- * control characters, are refused with ERR_USAGE since S3 could not take them either). */
+ * control characters, are refused with ERR_USAGE since S3 could not take them either). On any
+ * failure (ERR_USAGE, also when out's cap is reached) out is left as it was. Part numbers must be
+ * 1..10000 and ascending, ETags non-empty and at most S3_XML_MAX_KEY_BYTES. */
 struct s3_xml_part {
     int part_number;
     const char *etag; /* as returned by UploadPart, quotes included or not */
