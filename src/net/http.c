@@ -6,12 +6,13 @@
  * HTTP_STREAM_BUFFER_CAP bytes of memory. */
 #include "net/http.h"
 
-#include <pthread.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
+#include <pthread.h>
+
 #include <curl/curl.h>
+#include <strings.h>
 
 #include "util/cancel.h"
 #include "util/xalloc.h"
@@ -35,7 +36,7 @@ struct http_client {
     CURLM *multi;
     struct http_client_options opts;
     char *ca_file; /* our copy of opts.ca_file */
-    CURL **idle; /* easy handles kept for reuse */
+    CURL **idle;   /* easy handles kept for reuse */
     size_t idle_count;
     size_t idle_cap;
     struct http_request **done; /* ended non-stream requests not yet returned */
@@ -364,8 +365,7 @@ int http_start(struct http_client *c, struct http_request *r, struct error *err)
         curl_slist_free_all(x->headers);
         buf_release(&x->stream);
         xfree(x);
-        return error_set(err, ERR_NETWORK, "%s %s: %s", r->method, r->url,
-                         curl_multi_strerror(mc));
+        return error_set(err, ERR_NETWORK, "%s %s: %s", r->method, r->url, curl_multi_strerror(mc));
     }
     x->is_in_multi = true;
     r->xfer = x;
@@ -449,8 +449,7 @@ static int64_t http_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int http_wait(struct http_client *c, long timeout_ms, struct http_request **done,
-              struct error *err)
+int http_wait(struct http_client *c, long timeout_ms, struct http_request **done, struct error *err)
 {
     int64_t deadline = timeout_ms >= 0 ? http_now_ms() + timeout_ms : INT64_MAX;
 

@@ -25,19 +25,19 @@ struct http_client;
 struct http_xfer;
 
 struct http_client_options {
-    const char *ca_file;          /* NULL: the system's trust store */
-    long connect_timeout_ms;      /* 0: 10 s */
-    long low_speed_time_ms;       /* 0: 60 s: a transfer under 1 byte/s for this long fails */
-    int max_host_connections;     /* 0: no limit */
+    const char *ca_file;      /* NULL: the system's trust store */
+    long connect_timeout_ms;  /* 0: 10 s */
+    long low_speed_time_ms;   /* 0: 60 s: a transfer under 1 byte/s for this long fails */
+    int max_host_connections; /* 0: no limit */
 };
 
 enum http_net_code {
     HTTP_NET_OK = 0,
-    HTTP_NET_CONNECT,   /* could not resolve or connect */
-    HTTP_NET_TIMEOUT,   /* connect, low-speed or total timeout */
-    HTTP_NET_BROKEN,    /* reset, closed or truncated in the middle of the exchange */
-    HTTP_NET_TLS,       /* certificate or handshake failure: retrying will not help */
-    HTTP_NET_OTHER,     /* anything else curl reports */
+    HTTP_NET_CONNECT, /* could not resolve or connect */
+    HTTP_NET_TIMEOUT, /* connect, low-speed or total timeout */
+    HTTP_NET_BROKEN,  /* reset, closed or truncated in the middle of the exchange */
+    HTTP_NET_TLS,     /* certificate or handshake failure: retrying will not help */
+    HTTP_NET_OTHER,   /* anything else curl reports */
 };
 
 struct http_request {
@@ -48,20 +48,20 @@ struct http_request {
     size_t header_count;
     const void *send_data; /* request body, sent as is; NULL with send_len 0 for none */
     size_t send_len;
-    bool is_stream;   /* the response body is pulled with http_read instead of collected */
-    long timeout_ms;  /* whole-transfer limit; 0: none (low-speed limit still applies) */
-    void *user;       /* the caller's tag, untouched */
+    bool is_stream;  /* the response body is pulled with http_read instead of collected */
+    long timeout_ms; /* whole-transfer limit; 0: none (low-speed limit still applies) */
+    void *user;      /* the caller's tag, untouched */
 
     /* Results. */
-    long status;              /* final HTTP status; 0 when no response arrived */
-    bool is_headers_done;     /* the final response's headers have arrived */
-    bool is_done;             /* the request has ended (see the file comment) */
+    long status;          /* final HTTP status; 0 when no response arrived */
+    bool is_headers_done; /* the final response's headers have arrived */
+    bool is_done;         /* the request has ended (see the file comment) */
     enum http_net_code net_code;
-    char net_error[256];      /* curl's message for net_code, "" when none */
-    struct buf body;          /* collected body (also the error body of a failed stream) */
-    bool is_body_truncated;   /* more body arrived than the cap allowed; the rest was dropped */
-    struct buf header_block;  /* the final response's header lines, "name: value\r\n" */
-    uint64_t bytes_received;  /* response body bytes received so far */
+    char net_error[256];     /* curl's message for net_code, "" when none */
+    struct buf body;         /* collected body (also the error body of a failed stream) */
+    bool is_body_truncated;  /* more body arrived than the cap allowed; the rest was dropped */
+    struct buf header_block; /* the final response's header lines, "name: value\r\n" */
+    uint64_t bytes_received; /* response body bytes received so far */
 
     struct http_xfer *xfer; /* private: the transfer while the request is in flight */
 };

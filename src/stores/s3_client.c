@@ -1,16 +1,19 @@
 /* S3 requests: addressing, signing, pacing, retrying and explaining failures. Every attempt is
- * signed afresh (x-amz-date moves on), so a retry after a long backoff is never refused as stale. */
+ * signed afresh (x-amz-date moves on), so a retry after a long backoff is never refused as stale.
+ */
 #include "stores/s3_client.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/random.h>
 #include <time.h>
+
+#include <sys/random.h>
+
+#include <strings.h>
 
 #include "io/digest.h"
 #include "stores/s3_sign.h"
@@ -83,8 +86,8 @@ static int s3_parse_endpoint(const char *endpoint, char **scheme, char **host, s
         *scheme = xstrdup("http");
         rest = endpoint + 7;
     } else {
-        return error_set(err, ERR_CONFIG,
-                         "endpoint '%s' must start with https:// or http://", endpoint);
+        return error_set(err, ERR_CONFIG, "endpoint '%s' must start with https:// or http://",
+                         endpoint);
     }
     host_len = strcspn(rest, "/?#@");
     if (host_len == 0 || (rest[host_len] != '\0' && strcmp(rest + host_len, "/") != 0)) {
@@ -137,9 +140,10 @@ int s3_client_new(const struct s3_client_options *opts, struct s3_client **out, 
     s3_secret_from(&c->secret_key, opts->secret_key, "AWS_SECRET_ACCESS_KEY");
     s3_secret_from(&c->session_token, opts->session_token, "AWS_SESSION_TOKEN");
     if (!secret_is_set(&c->access_key) || !secret_is_set(&c->secret_key)) {
-        error_set(err, ERR_CONFIG, "no credentials: access_key and secret_key are not set and "
-                                   "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY are not in the "
-                                   "environment");
+        error_set(err, ERR_CONFIG,
+                  "no credentials: access_key and secret_key are not set and "
+                  "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY are not in the "
+                  "environment");
         error_hint(err, "set 'access_key = env:NAME' and 'secret_key = file:PATH' in the store "
                         "section");
         goto out;
@@ -437,8 +441,8 @@ static const char *s3_hint_for(const char *code)
     } hints[] = {
         {"SignatureDoesNotMatch", "check secret_key: the server computed another signature"},
         {"InvalidAccessKeyId", "check access_key: the server does not know this key"},
-        {"RequestTimeTooSkewed",
-         "this machine's clock is off by more than 15 minutes: sync it (chrony, systemd-timesyncd)"},
+        {"RequestTimeTooSkewed", "this machine's clock is off by more than 15 minutes: sync it "
+                                 "(chrony, systemd-timesyncd)"},
         {"NoSuchBucket", "check 'bucket', or create the bucket first"},
         {"AccessDenied", "check the key's permissions on this bucket and prefix"},
         {"AuthorizationHeaderMalformed", "check 'region': it must match the bucket's region"},
@@ -544,8 +548,7 @@ int s3_call_start(struct s3_client *c, struct s3_call *call, struct error *err)
     return http_start(c->http, &call->req, err);
 }
 
-int s3_call_finish(struct s3_client *c, struct s3_call *call, long *retry_in_ms,
-                   struct error *err)
+int s3_call_finish(struct s3_client *c, struct s3_call *call, long *retry_in_ms, struct error *err)
 {
     const struct http_request *r = &call->req;
 

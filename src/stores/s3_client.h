@@ -57,8 +57,8 @@ const char *s3_client_bucket(const struct s3_client *c);
 /* One S3 request: what to send and, after s3_call_* returns, what came back. */
 struct s3_call {
     const char *method;
-    const char *key;   /* full object key; NULL for the bucket itself */
-    const char *query; /* encoded, without '?'; NULL for none */
+    const char *key;            /* full object key; NULL for the bucket itself */
+    const char *query;          /* encoded, without '?'; NULL for none */
     const char *const *headers; /* extra "Name: value" lines (signed when x-amz-* or content-md5) */
     size_t header_count;
     const void *body;
@@ -95,8 +95,7 @@ int s3_call_run(struct s3_client *c, struct s3_call *call, struct error *err);
  * another try (*retry_in_ms set, after which s3_call_start again); -1 with err when it failed for
  * good. */
 int s3_call_start(struct s3_client *c, struct s3_call *call, struct error *err);
-int s3_call_finish(struct s3_client *c, struct s3_call *call, long *retry_in_ms,
-                   struct error *err);
+int s3_call_finish(struct s3_client *c, struct s3_call *call, long *retry_in_ms, struct error *err);
 
 /* Reads the streamed body of a successful is_stream call. A connection broken midway is resumed
  * transparently with a Range request from the next unread byte (If-Match on the ETag, so a changed

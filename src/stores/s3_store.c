@@ -26,9 +26,9 @@
 #define S3_MAX_PARTS           10000
 #define S3_PARTS_PER_DOUBLING  1000
 #define S3_DELETE_BATCH        1000
-#define S3_COPY_SINGLE_MAX     (5ull << 30)        /* CopyObject's limit */
-#define S3_COPY_PART_BYTES     (1ull << 30)        /* UploadPartCopy ranges above that */
-#define S3_MAX_UPLOADS_LISTED  100000              /* unfinished uploads looked at per listing */
+#define S3_COPY_SINGLE_MAX     (5ull << 30) /* CopyObject's limit */
+#define S3_COPY_PART_BYTES     (1ull << 30) /* UploadPartCopy ranges above that */
+#define S3_MAX_UPLOADS_LISTED  100000       /* unfinished uploads looked at per listing */
 
 struct s3_store {
     struct store base; /* first, so a struct store * converts back */
@@ -49,8 +49,8 @@ struct s3_slot {
     char *data;
     size_t len;
     int number;
-    bool is_busy;     /* holds a part not yet acknowledged */
-    bool is_waiting;  /* busy, and waiting until retry_at_ms to be sent again */
+    bool is_busy;    /* holds a part not yet acknowledged */
+    bool is_waiting; /* busy, and waiting until retry_at_ms to be sent again */
     int64_t retry_at_ms;
     char query[512];
     char md5_line[64];
@@ -983,8 +983,8 @@ static int s3_copy_from(struct store *dst_base, struct store *src_base, const ch
     if (s3_writer_initiate(w, err) < 0)
         goto out;
     for (uint64_t off = 0; off < st.size_bytes; off += S3_COPY_PART_BYTES) {
-        uint64_t end = off + S3_COPY_PART_BYTES < st.size_bytes ? off + S3_COPY_PART_BYTES
-                                                                 : st.size_bytes;
+        uint64_t end =
+            off + S3_COPY_PART_BYTES < st.size_bytes ? off + S3_COPY_PART_BYTES : st.size_bytes;
         char *id_q = s3_query_value(w->upload_id);
         int number = (int)(off / S3_COPY_PART_BYTES) + 1;
         char *query = xasprintf("partNumber=%d&uploadId=%s", number, id_q);

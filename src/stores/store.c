@@ -4,11 +4,10 @@
 
 #include <string.h>
 
-#include "util/cancel.h"
-
 #include "stores/local_store.h"
 #include "stores/rclone_store.h"
 #include "stores/s3_store.h"
+#include "util/cancel.h"
 #include "util/xalloc.h"
 
 int store_open(const struct store_options *opts, struct store **out, struct error *err)

@@ -30,10 +30,10 @@ struct store_options {
     const char *endpoint; /* "https://nyc3.digitaloceanspaces.com"; NULL: AWS for region */
     const char *region;   /* NULL: "us-east-1" */
     const char *bucket;
-    const char *prefix;           /* key prefix inside the bucket, without leading/trailing '/' */
-    int path_style;               /* 1 yes, 0 no (virtual-hosted), -1 default (yes for endpoint) */
-    const struct secret *access_key; /* unset: AWS_ACCESS_KEY_ID */
-    const struct secret *secret_key; /* unset: AWS_SECRET_ACCESS_KEY */
+    const char *prefix; /* key prefix inside the bucket, without leading/trailing '/' */
+    int path_style;     /* 1 yes, 0 no (virtual-hosted), -1 default (yes for endpoint) */
+    const struct secret *access_key;    /* unset: AWS_ACCESS_KEY_ID */
+    const struct secret *secret_key;    /* unset: AWS_SECRET_ACCESS_KEY */
     const struct secret *session_token; /* unset: AWS_SESSION_TOKEN when set */
     const char *ca_file;
     double max_requests_per_second; /* 0: unlimited */
