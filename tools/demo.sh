@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# `make demo`: backs up and restores a Mastodon-shaped database on a throwaway PostgreSQL 15 and
-# proves that the restored copy equals the source.
+# `make demo`: backs up a Mastodon-shaped database on a throwaway PostgreSQL 15, replicates the
+# snapshot to two buckets of a throwaway S3 server, restores it from the second bucket and proves
+# that the restored copy equals the source.
 #
-#   1. starts PostgreSQL 15 in a temporary directory (127.0.0.1, a free port; tests/lib/servers.sh)
+#   1. starts PostgreSQL 15 and a Ceph radosgw (tests/lib/ceph.sh) in a temporary directory
+#      (127.0.0.1, free ports), and makes two buckets
 #   2. generates a ~100 MB Mastodon-shaped database (tools/gen-mastodon-db.sh)
 #   3. writes examples/demo.conf with the real port and paths, and runs `permafrost config check`
-#   4. `permafrost run`, then `permafrost list`
-#   5. checks the artifact with stock tools (zstd -d | pg_restore --list, sha256sum vs the manifest)
-#   6. `permafrost restore db latest --create` into a new database
+#   4. `permafrost run` (local store, then copies to both buckets), then `permafrost list`
+#   5. checks the artifact with stock tools (zstd -d | pg_restore --list, sha256sum vs the manifest,
+#      and rclone: the same bytes in both buckets)
+#   6. `permafrost restore db latest --from spaces-ams --create` into a new database
 #   7. compares per-table row counts, an order-independent content checksum of every table and
 #      sequence, and the schema (pg_dump --schema-only) of the source and the restored database
 #   8. prints a report, stops its server and removes its files
@@ -20,6 +23,8 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=tests/lib/servers.sh
 . "$root/tests/lib/servers.sh"
+# shellcheck source=tests/lib/s3.sh
+. "$root/tests/lib/s3.sh"
 SERVERS_LOG_PREFIX=demo
 
 PERMAFROST=${PERMAFROST:-$root/build/permafrost}
@@ -55,7 +60,7 @@ mb()
 [[ -x $PERMAFROST ]] || die "'$PERMAFROST' not found: build it first (make build), or set PERMAFROST"
 [[ $PERMAFROST == /* ]] || PERMAFROST=$PWD/$PERMAFROST
 [[ $(id -u) == 0 ]] || die "run as root: PostgreSQL's initdb runs as the 'postgres' user"
-for tool in zstd python3 sha256sum "$PG_BIN/pg_restore"; do
+for tool in zstd python3 sha256sum rclone s3cmd radosgw "$PG_BIN/pg_restore"; do
     command -v "$tool" >/dev/null || die "'$tool' is missing (tools/install-deps.sh installs it)"
 done
 
@@ -70,6 +75,13 @@ fi
 say "starting PostgreSQL 15 in $T/pg"
 pg_start "$T/pg"
 say "server on 127.0.0.1:$PGPORT_TEST (pid $PGPID_TEST)"
+say "starting a Ceph radosgw S3 server in $T/ceph (about 20 s)"
+unset S3_ENDPOINT S3_ACCESS_KEY S3_SECRET_KEY
+s3_use_or_start "$T/ceph"
+bucket_nyc=$(s3_new_bucket demo-nyc)
+bucket_ams=$(s3_new_bucket demo-ams)
+say "S3 on $S3_ENDPOINT, buckets $bucket_nyc and $bucket_ams"
+export DEMO_S3_ACCESS_KEY=$S3_ACCESS_KEY DEMO_S3_SECRET_KEY=$S3_SECRET_KEY
 
 t0=$(now)
 PGPASSWORD=$DB_PASS "$root/tools/gen-mastodon-db.sh" --size-mb "$size_mb" \
@@ -80,6 +92,8 @@ src_bytes=$(psql_su -At -c "SELECT pg_database_size('mastodon_production')")
 
 conf=$T/demo.conf
 sed -e "s|@STATE_DIR@|$T/state|" -e "s|@STORE_DIR@|$T/store|" -e "s|@PORT@|$PGPORT_TEST|" \
+    -e "s|@S3_ENDPOINT@|$S3_ENDPOINT|" -e "s|@S3_REGION@|$S3_REGION|" \
+    -e "s|@BUCKET_NYC@|$bucket_nyc|" -e "s|@BUCKET_AMS@|$bucket_ams|" \
     "$root/examples/demo.conf" >"$conf"
 pf()
 {
@@ -131,10 +145,20 @@ print([a for a in m["artifacts"] if a["name"] == sys.argv[2]][0]["sha256"])
 ' "$snapdir/manifest.json" "${artifact##*/}") || sha_manifest=missing
 sha_ok=no
 [[ $sha_file == "$sha_manifest" ]] && sha_ok=yes
+say "checking both buckets with rclone"
+s3_ok=yes
+for b in "$bucket_nyc" "$bucket_ams"; do
+    sha_s3=$(s3_rclone cat "s3:$b/mastodon/db/$snap/${artifact##*/}" | sha256sum | cut -d' ' -f1)
+    if [[ $sha_s3 != "$sha_manifest" ]]; then
+        say "bucket $b: sha256 $sha_s3 differs from the manifest's $sha_manifest"
+        s3_ok=no
+    fi
+    s3_rclone lsf "s3:$b/mastodon/db/$snap/" | grep -qx manifest.json || s3_ok=no
+done
 
-say "permafrost restore db latest --create (into mastodon_restored)"
+say "permafrost restore db latest --from spaces-ams --create (into mastodon_restored)"
 t0=$(now)
-pf restore db latest --to "$(pg_conninfo_socket mastodon_restored)" --create
+pf restore db latest --from spaces-ams --to "$(pg_conninfo_socket mastodon_restored)" --create
 t1=$(now)
 restore_s=$(secs "$t0" "$t1")
 
@@ -162,7 +186,7 @@ if [[ $schema_ok == no ]]; then
 fi
 
 result=PASS
-for v in "$stock_ok" "$sha_ok" "$counts_ok" "$content_ok" "$schema_ok"; do
+for v in "$stock_ok" "$sha_ok" "$s3_ok" "$counts_ok" "$content_ok" "$schema_ok"; do
     [[ $v == yes ]] || result=FAIL
 done
 
@@ -174,7 +198,8 @@ Permafrost demo report
   backup (run)         ${run_s} s  -> snapshot $snap
   artifact             $(mb "$size_bytes") zstd (raw pg_dump $(mb "$raw_bytes"), ratio ${ratio}x)
   stock tools          zstd -t, zstd -d + pg_restore --list: $stock_ok ($toc_entries entries); sha256sum = manifest: $sha_ok
-  restore              ${restore_s} s  (--create, into mastodon_restored)
+  replicated           spaces-nyc ($bucket_nyc) and spaces-ams ($bucket_ams) on $S3_ENDPOINT: same sha256: $s3_ok
+  restore              ${restore_s} s  (--from spaces-ams --create, into mastodon_restored)
   row counts match     $counts_ok
   content match        $content_ok  (md5 over every row of every table, sequences' values)
   schema match         $schema_ok  (pg_dump --schema-only)

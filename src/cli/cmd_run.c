@@ -59,7 +59,10 @@ static void run_print_text(const struct cfg_job *job, const struct backup_result
     }
     for (size_t i = 0; i < r->target_count; i++) {
         if (r->targets[i].is_ok)
-            printf("  store     %s: ok\n", r->targets[i].store);
+            printf("  store     %s: ok%s\n", r->targets[i].store,
+                   i == 0                         ? " (written)"
+                   : r->targets[i].is_server_side ? " (server-side copy)"
+                                                  : " (copied)");
         else
             printf("  store     %s: failed%s%s\n", r->targets[i].store,
                    r->targets[i].error[0] ? ": " : "", r->targets[i].error);
@@ -92,6 +95,10 @@ static void run_print_json(struct json_writer *w, const struct cfg_job *job,
         json_begin_object(w);
         json_key_string(w, "store", r->targets[i].store);
         json_key_bool(w, "ok", r->targets[i].is_ok);
+        json_key_string(w, "transfer",
+                        i == 0                         ? "written"
+                        : r->targets[i].is_server_side ? "server-side copy"
+                                                       : "copied");
         json_key_string(w, "error", r->targets[i].error[0] ? r->targets[i].error : NULL);
         json_end_object(w);
     }

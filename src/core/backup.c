@@ -342,18 +342,22 @@ static int backup_replicate(struct backup_ctx *ctx, size_t i, struct error *err)
     struct store *src = ctx->stores[0];
     struct store *dst = ctx->stores[i];
     char *key = NULL;
+    bool server_side = true;
+    bool this_server_side = false;
     int rc = -1;
 
     for (size_t a = 0; a < ctx->m.artifact_count; a++) {
         key = xasprintf("%s%s", ctx->prefix, ctx->m.artifacts[a].name);
-        if (targets_copy_object(src, dst, key, err) < 0)
+        if (targets_copy_object(src, dst, key, &this_server_side, err) < 0)
             goto out;
+        server_side = server_side && this_server_side;
         xfree(key);
         key = NULL;
     }
     key = xasprintf("%smanifest.json", ctx->prefix);
-    if (targets_copy_object(src, dst, key, err) < 0)
+    if (targets_copy_object(src, dst, key, &this_server_side, err) < 0)
         goto out;
+    ctx->res->targets[i].is_server_side = server_side && this_server_side;
     rc = 0;
 out:
     if (rc < 0) {

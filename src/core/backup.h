@@ -36,6 +36,7 @@ struct backup_request {
 struct backup_target_result {
     char *store;
     bool is_ok;
+    bool is_server_side; /* copied by the S3 service itself (CopyObject), not through us */
     char error[1024];
 };
 

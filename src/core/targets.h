@@ -36,7 +36,9 @@ int targets_scan(struct store *s, const char *job, snapshot_dir_fn fn, void *ctx
 int targets_read_manifest(struct store *s, const char *job, const char *id, struct manifest *m,
                           struct error *err);
 
-/* Streams the object at key from src to dst (same key). */
-int targets_copy_object(struct store *src, struct store *dst, const char *key, struct error *err);
+/* Copies the object at key from src to dst (same key): server-side when the stores allow it, else
+ * streamed. *is_server_side (may be NULL) says which. */
+int targets_copy_object(struct store *src, struct store *dst, const char *key,
+                        bool *is_server_side, struct error *err);
 
 #endif
