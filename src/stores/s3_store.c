@@ -449,6 +449,8 @@ static int s3_writer_complete(struct s3_writer *w, struct error *err)
         goto out;
     /* A 200 answer can still carry an <Error>: the upload is not complete then. */
     if (s3_xml_parse_complete(call.req.body.data, call.req.body.len, &etag, NULL, err) < 0) {
+        log_debug("store '%s': CompleteMultipartUpload answer: %.*s", w->s3->base.name,
+                  (int)(call.req.body.len < 1024 ? call.req.body.len : 1024), call.req.body.data);
         error_wrap(err, "s3 POST '%s' (complete multipart upload)", w->key);
         goto out;
     }

@@ -490,8 +490,8 @@ static void one_on_end(struct xml_ctx *ctx, const char *text)
 
 /* Parses a body with the given root (or alt_root) and returns its one field in *value (xfree). */
 static int xml_parse_one(const char *what, const char *root, const char *alt_root,
-                         const char *field, bool is_etag, const char *body, size_t len,
-                         char **value, struct s3_xml_error *s3err, struct error *err)
+                         const char *field, bool is_etag, bool is_optional, const char *body,
+                         size_t len, char **value, struct s3_xml_error *s3err, struct error *err)
 {
     struct xml_one one = {field, is_etag, NULL};
     struct xml_ctx ctx;
@@ -502,12 +502,14 @@ static int xml_parse_one(const char *what, const char *root, const char *alt_roo
     ctx.alt_root = alt_root;
     if (xml_run_expecting(&ctx, body, len, s3err) < 0)
         goto out;
-    if (!one.value || !one.value[0]) {
+    if ((!one.value || !one.value[0]) && !is_optional) {
         error_set(err, ERR_REMOTE, "%s: no <%s> in <%s>", what, field, xml_name(&ctx, 1));
         goto out;
     }
-    *value = one.value;
-    one.value = NULL;
+    if (one.value && one.value[0]) {
+        *value = one.value;
+        one.value = NULL;
+    }
     rc = 0;
 out:
     xfree(one.value);
@@ -518,21 +520,23 @@ out:
 int s3_xml_parse_initiate(const char *body, size_t len, char **upload_id, struct error *err)
 {
     return xml_parse_one("InitiateMultipartUpload response", "InitiateMultipartUploadResult", NULL,
-                         "UploadId", false, body, len, upload_id, NULL, err);
+                         "UploadId", false, false, body, len, upload_id, NULL, err);
 }
 
 int s3_xml_parse_complete(const char *body, size_t len, char **etag, struct s3_xml_error *s3err,
                           struct error *err)
 {
+    /* radosgw (Ceph 16) answers a successful completion with an empty <ETag></ETag>: the root
+     * element, not the ETag, says the upload is complete. */
     return xml_parse_one("CompleteMultipartUpload response", "CompleteMultipartUploadResult", NULL,
-                         "ETag", true, body, len, etag, s3err, err);
+                         "ETag", true, true, body, len, etag, s3err, err);
 }
 
 int s3_xml_parse_copy(const char *body, size_t len, char **etag, struct s3_xml_error *s3err,
                       struct error *err)
 {
     return xml_parse_one("CopyObject response", "CopyObjectResult", "CopyPartResult", "ETag", true,
-                         body, len, etag, s3err, err);
+                         false, body, len, etag, s3err, err);
 }
 
 /* ---- ListMultipartUploads ---- */
