@@ -36,6 +36,8 @@ struct s3_store {
     char *prefix; /* "" or "some/prefix/" */
     uint64_t part_size;
     int concurrency;
+    uint64_t copy_single_max; /* larger objects are copied with UploadPartCopy ... */
+    uint64_t copy_part_bytes; /* ... in ranges of this size */
 };
 
 struct s3_done_part {
@@ -974,7 +976,7 @@ static int s3_copy_from(struct store *dst_base, struct store *src_base, const ch
     s3_encode(&source, s3_client_bucket(src->client), false);
     buf_adds(&source, "/");
     s3_encode(&source, src_key, true);
-    if (st.size_bytes <= S3_COPY_SINGLE_MAX) {
+    if (st.size_bytes <= dst->copy_single_max) {
         rc = s3_copy_request(dst, dst_key, NULL, source.data, NULL, &etag, err);
         goto out;
     }
@@ -984,11 +986,11 @@ static int s3_copy_from(struct store *dst_base, struct store *src_base, const ch
     w->key = xstrdup(dst_key);
     if (s3_writer_initiate(w, err) < 0)
         goto out;
-    for (uint64_t off = 0; off < st.size_bytes; off += S3_COPY_PART_BYTES) {
+    for (uint64_t off = 0; off < st.size_bytes; off += dst->copy_part_bytes) {
         uint64_t end =
-            off + S3_COPY_PART_BYTES < st.size_bytes ? off + S3_COPY_PART_BYTES : st.size_bytes;
+            off + dst->copy_part_bytes < st.size_bytes ? off + dst->copy_part_bytes : st.size_bytes;
         char *id_q = s3_query_value(w->upload_id);
-        int number = (int)(off / S3_COPY_PART_BYTES) + 1;
+        int number = (int)(off / dst->copy_part_bytes) + 1;
         char *query = xasprintf("partNumber=%d&uploadId=%s", number, id_q);
         char range[96];
         int r;
@@ -1088,6 +1090,17 @@ int s3_store_open(const struct store_options *opts, struct store **out, struct e
     s3->prefix = s3_clean_prefix(opts->prefix);
     s3->part_size = opts->part_size_bytes ? opts->part_size_bytes : S3_PART_SIZE_DEFAULT;
     s3->concurrency = opts->concurrency > 0 ? opts->concurrency : S3_CONCURRENCY_DEFAULT;
+    s3->copy_single_max = S3_COPY_SINGLE_MAX;
+    s3->copy_part_bytes = S3_COPY_PART_BYTES;
+    {
+        /* For tests only: exercise UploadPartCopy without 5 GiB objects. */
+        const char *limit = getenv("PERMAFROST_TEST_S3_COPY_LIMIT");
+        unsigned long long v = limit ? strtoull(limit, NULL, 10) : 0;
+        if (v >= S3_PART_SIZE_MIN) {
+            s3->copy_single_max = v;
+            s3->copy_part_bytes = v;
+        }
+    }
     location = xasprintf("%s/%s", s3_client_location(client), s3->prefix);
     if (location[strlen(location) - 1] == '/')
         location[strlen(location) - 1] = '\0';

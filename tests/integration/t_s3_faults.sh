@@ -22,7 +22,7 @@ psql_db s3f -q -c "create table blobs (id int primary key, data text);
         from generate_series(1, 32) j) from generate_series(1, 20000) i;" >/dev/null
 pg_fingerprint s3f >"$T/src.fp"
 
-fake_s3_start "$T/fake" "" --no-auto-create --bucket backups
+fake_s3_start "$T/fake" "" --no-auto-create --bucket backups --bucket replica
 export FAKE_KEY=AKIDFAKE FAKE_SECRET=fake-secret-value
 # s3_conf FILE BUCKET [EXTRA-STORE-LINE...]: a job with one target, the fake's bucket.
 s3_conf()
@@ -49,16 +49,20 @@ rules()
     printf '%s\n' "$1" >"$T/rules.json"
     fake_s3_script "$T/rules.json"
 }
+# manifests: complete snapshots in the bucket "backups" of the fake.
 manifests()
 {
     fake_s3_state | python3 -c '
 import json, sys
-state = json.load(sys.stdin)
-n = 0
-for b in state.get("buckets", {}).values() if isinstance(state.get("buckets"), dict) else state.get("buckets", []):
-    objs = b.get("objects", {}) if isinstance(b, dict) else {}
-    n += sum(1 for k in objs if k.endswith("/manifest.json"))
-print(n)'
+objs = json.load(sys.stdin)["buckets"]["backups"]["objects"]
+print(sum(1 for k in objs if k.endswith("/manifest.json")))'
+}
+# uploads_in_progress: multipart uploads not completed nor aborted, in every bucket.
+uploads_in_progress()
+{
+    fake_s3_state | python3 -c '
+import json, sys
+print(sum(len(b["uploads"]) for b in json.load(sys.stdin)["buckets"].values()))'
 }
 restore_and_compare()
 {
@@ -114,12 +118,36 @@ mapfile -t ranges < <(grep -o '"range": "bytes=[0-9]*-' "$FAKE_S3_LOG" | grep -o
 assert_eq 2000000 "${ranges[0]}" "first resume offset (bytes delivered before the truncation)"
 ((ranges[1] >= 2000000)) || fail "second resume starts at ${ranges[1]}, before the first"
 
+step "a second bucket on the same service and keys: replicated by server-side copy"
+{
+    printf '\n[store "fake-replica"]\ntype = s3\nendpoint = %s\nregion = nyc3\n' "$FAKE_S3_ENDPOINT"
+    printf 'bucket = replica\naccess_key = env:FAKE_KEY\nsecret_key = env:FAKE_SECRET\n'
+} >>"$CONF"
+sed -i 's/^targets = fake$/targets = fake, fake-replica/' "$CONF"
+rules '[]'
+assert_ok pf --json run db
+assert_contains "$OUT" '"transfer": "server-side copy"'
+assert_eq 2 "$(fake_s3_count PUT '^/replica/db/')" "CopyObject requests (artifact, manifest)"
+copies=$(grep -c '"x-amz-copy-source": "/backups/db/' "$FAKE_S3_LOG" || true)
+assert_eq 2 "$copies" "requests carrying x-amz-copy-source"
+step "above the single-copy limit: UploadPartCopy in ranges, then complete"
+PERMAFROST_TEST_S3_COPY_LIMIT=$((5 * 1024 * 1024)) assert_ok pf run db
+part_copies=$(grep -c '"x-amz-copy-source-range": "bytes=' "$FAKE_S3_LOG" || true)
+((part_copies >= 3)) || fail "expected at least 3 UploadPartCopy ranges, got $part_copies"
+assert_eq 1 "$(fake_s3_count POST '^/replica/db/' uploadId=)" "completed part copies"
+pg_drop_db s3f_r2
+assert_ok pf restore db latest --from fake-replica --to "$(pg_conninfo s3f_r2)" --create \
+    --password env:DB_PASS
+pg_fingerprint s3f_r2 >"$T/s3f_r2.fp"
+assert_ok cmp "$T/src.fp" "$T/s3f_r2.fp"
+s3_conf "$T/pf.conf" backups
+
 step "a stalled server: the low-speed timeout fires and the request is retried"
 s3_conf "$T/pf.conf" backups "low_speed_timeout = 2s"
 rules '[{"method": "PUT", "path": "manifest\\.json$", "stall_seconds": 20}]'
 assert_ok pf run db
 assert_eq 1 "$(fake_s3_fault_count stall)" "stalled requests"
-assert_eq 4 "$(manifests)" "complete snapshots"
+assert_eq 6 "$(manifests)" "complete snapshots"
 s3_conf "$T/pf.conf" backups
 
 step "403 SignatureDoesNotMatch: no retry, a clear error naming the store, no snapshot"
@@ -135,7 +163,7 @@ assert_not_contains "$ERR" "fake-secret-value"
 assert_eq 1 "$(fake_s3_status_count 403)" "requests answered 403 (no retry)"
 sent=$(($(fake_s3_count PUT '^/backups/db/') + $(fake_s3_count POST '^/backups/db/' uploads)))
 assert_eq 1 "$((sent - put_before))" "writes sent after the 403"
-assert_eq 4 "$(manifests)" "complete snapshots"
+assert_eq 6 "$(manifests)" "complete snapshots"
 
 step "CompleteMultipartUpload fails (an <Error> inside a 200): aborted, no manifest"
 rules '[{"method": "POST", "query": "uploadId=", "status": 200, "code": "InternalError",
@@ -145,19 +173,14 @@ assert_exit 1 pf run db
 assert_contains "$ERR" "InternalError"
 assert_eq 1 "$(($(fake_s3_count DELETE '^/backups/db/' uploadId=) - abort_before))" \
     "AbortMultipartUpload requests"
-assert_eq 4 "$(manifests)" "complete snapshots"
-inflight=$(fake_s3_state | python3 -c '
-import json, sys
-s = json.load(sys.stdin)
-u = s.get("uploads", [])
-print(len(u) if isinstance(u, (list, dict)) else 0)')
-assert_eq 0 "$inflight" "multipart uploads left in progress"
+assert_eq 6 "$(manifests)" "complete snapshots"
+assert_eq 0 "$(uploads_in_progress)" "multipart uploads left in progress"
 
 step "CompleteMultipartUpload refused with 400 InvalidPart: aborted, no manifest"
 rules '[{"method": "POST", "query": "uploadId=", "status": 400, "code": "InvalidPart"}]'
 assert_exit 1 pf run db
 assert_contains "$ERR" "InvalidPart"
-assert_eq 4 "$(manifests)" "complete snapshots"
+assert_eq 6 "$(manifests)" "complete snapshots"
 
 step "clock skew: 403 RequestTimeTooSkewed, with a hint about the clock"
 rules '[{"status": 403, "code": "RequestTimeTooSkewed",
