@@ -78,8 +78,8 @@ restore_check nat_r2
 unset RCLONE_CONFIG
 
 step "objects written by s3cmd are read back by permafrost"
-snap=$(s3_rclone lsf --dirs-only "s3:$bucket/via rclone/x+y/db/" | head -n 1)
-snap=${snap%/}
+mapfile -t snaps < <(s3_rclone lsf --dirs-only "s3:$bucket/via rclone/x+y/db/")
+snap=${snaps[0]%/}
 s3_rclone copy "s3:$bucket/via rclone/x+y/db/$snap" "$T/copy/$snap" || fail "rclone copy"
 assert_ok s3_s3cmd put --recursive "$T/copy/$snap" "s3://$bucket/s3cmd-writes/db/"
 conf "$T/s3cmd.conf" "type = s3" "endpoint = $S3_ENDPOINT" "region = $S3_REGION" \
