@@ -153,7 +153,11 @@ for b in "$bucket_nyc" "$bucket_ams"; do
         say "bucket $b: sha256 $sha_s3 differs from the manifest's $sha_manifest"
         s3_ok=no
     fi
-    s3_rclone lsf "s3:$b/mastodon/db/$snap/" | grep -qx manifest.json || s3_ok=no
+    listing=$(s3_rclone lsf "s3:$b/mastodon/db/$snap/") || s3_ok=no
+    grep -qx manifest.json <<<"$listing" || {
+        say "bucket $b: no manifest.json under mastodon/db/$snap/"
+        s3_ok=no
+    }
 done
 
 say "permafrost restore db latest --from spaces-ams --create (into mastodon_restored)"

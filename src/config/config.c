@@ -493,6 +493,7 @@ static int config_check_job_keep(const struct config_builder *b, struct cfg_job 
                                  struct error *err)
 {
     const char **targets = xcalloc(job->target_count, sizeof(*targets));
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers, sized as such */
     struct cfg_keep_override **sorted = xcalloc(job->keep_override_count, sizeof(*sorted));
     size_t dup = 0; /* index in sorted of the repeat that comes first in the file; 0: none */
     int rc = -1;
@@ -500,6 +501,7 @@ static int config_check_job_keep(const struct config_builder *b, struct cfg_job 
     for (size_t i = 0; i < job->keep_override_count; i++)
         sorted[i] = &job->keep_overrides[i];
     /* Sorted by name, then line: the entry before a repeat is its first occurrence. */
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers, sized as such */
     qsort(sorted, job->keep_override_count, sizeof(*sorted), config_compare_overrides);
     for (size_t i = 1; i < job->keep_override_count; i++)
         if (strcmp(sorted[i]->store, sorted[i - 1]->store) == 0 &&

@@ -895,7 +895,7 @@ static const struct schema_unit schema_size_units[] = {
 
 /* Durations in milliseconds; a bare number is seconds. */
 static const struct schema_unit schema_time_units[] = {
-    {"", 1000}, {"ms", 1}, {"s", 1000}, {"m", 60 * 1000}, {"h", 3600 * 1000},
+    {"", 1000}, {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000},
 };
 
 /* Parses "NUMBER[UNIT]" into number * factor; false on a malformed value, unknown unit or
@@ -984,10 +984,10 @@ static bool schema_format_bytes(const struct schema_option *opt, const void *obj
 
 static void schema_format_ms_value(long long ms, struct buf *out)
 {
-    if (ms % (3600 * 1000) == 0)
-        buf_addf(out, "%lldh", ms / (3600 * 1000));
-    else if (ms % (60 * 1000) == 0)
-        buf_addf(out, "%lldm", ms / (60 * 1000));
+    if (ms % 3600000LL == 0)
+        buf_addf(out, "%lldh", ms / 3600000LL);
+    else if (ms % 60000LL == 0)
+        buf_addf(out, "%lldm", ms / 60000LL);
     else if (ms % 1000 == 0)
         buf_addf(out, "%llds", ms / 1000);
     else
@@ -1498,7 +1498,7 @@ const struct schema_option schema_options[] = {
      .applies_to = "s3",
      .type = SCHEMA_DURATION,
      .min = 100,
-     .max = 600 * 1000,
+     .max = 600000,
      .unset_doc = "the store's default",
      .help = "how long to wait for a connection to the service",
      .example = "10s",
@@ -1510,7 +1510,7 @@ const struct schema_option schema_options[] = {
      .applies_to = "s3",
      .type = SCHEMA_DURATION,
      .min = 1000,
-     .max = 3600 * 1000,
+     .max = 3600000,
      .unset_doc = "the store's default",
      .help = "fail (and retry) a transfer that has moved no data for this long",
      .example = "60s",

@@ -169,8 +169,8 @@ out:
     return rc;
 }
 
-int targets_copy_object(struct store *src, struct store *dst, const char *key,
-                        bool *is_server_side, struct error *err)
+int targets_copy_object(struct store *src, struct store *dst, const char *key, bool *is_server_side,
+                        struct error *err)
 {
     if (store_copy(src, dst, key, is_server_side, err) < 0)
         return error_wrap(err, "copy '%s' from store '%s' to store '%s'", key, store_name(src),

@@ -38,7 +38,7 @@ int targets_read_manifest(struct store *s, const char *job, const char *id, stru
 
 /* Copies the object at key from src to dst (same key): server-side when the stores allow it, else
  * streamed. *is_server_side (may be NULL) says which. */
-int targets_copy_object(struct store *src, struct store *dst, const char *key,
-                        bool *is_server_side, struct error *err);
+int targets_copy_object(struct store *src, struct store *dst, const char *key, bool *is_server_side,
+                        struct error *err);
 
 #endif

@@ -32,6 +32,10 @@ struct http_xfer {
     char errbuf[CURL_ERROR_SIZE];
 };
 
+struct http_done {
+    struct http_request *req;
+};
+
 struct http_client {
     CURLM *multi;
     struct http_client_options opts;
@@ -39,7 +43,7 @@ struct http_client {
     CURL **idle;   /* easy handles kept for reuse */
     size_t idle_count;
     size_t idle_cap;
-    struct http_request **done; /* ended non-stream requests not yet returned */
+    struct http_done *done; /* ended non-stream requests not yet returned, oldest first */
     size_t done_count;
     size_t done_cap;
     size_t in_flight;
@@ -273,7 +277,7 @@ static void http_xfer_end(struct http_xfer *x)
     }
     if (x->is_queued) {
         for (size_t i = 0; i < c->done_count; i++) {
-            if (c->done[i] == x->req) {
+            if (c->done[i].req == x->req) {
                 memmove(&c->done[i], &c->done[i + 1], (c->done_count - i - 1) * sizeof(*c->done));
                 c->done_count--;
                 break;
@@ -406,7 +410,7 @@ static void http_collect(struct http_client *c)
                 c->done_cap = c->done_cap ? 2 * c->done_cap : 8;
                 c->done = xreallocarray(c->done, c->done_cap, sizeof(*c->done));
             }
-            c->done[c->done_count++] = r;
+            c->done[c->done_count++].req = r;
             x->is_queued = true;
         } else {
             c->in_flight--; /* a stream is accounted for by its reader from now on */
@@ -456,7 +460,7 @@ int http_wait(struct http_client *c, long timeout_ms, struct http_request **done
     *done = NULL;
     for (;;) {
         if (c->done_count > 0) {
-            struct http_request *r = c->done[0];
+            struct http_request *r = c->done[0].req;
             http_dequeue(c, r);
             *done = r;
             return 0;
@@ -510,8 +514,10 @@ int http_read(struct http_client *c, struct http_request *r, void *data, size_t 
     struct http_xfer *x = r->xfer;
 
     *got = 0;
+    if (!x) /* already read to the end, or abandoned */
+        return 0;
     for (;;) {
-        size_t unread = x ? x->stream.len - x->stream_pos : 0;
+        size_t unread = x->stream.len - x->stream_pos;
         if (unread > 0) {
             size_t n = unread < cap ? unread : cap;
             memcpy(data, x->stream.data + x->stream_pos, n);

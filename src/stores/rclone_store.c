@@ -888,7 +888,10 @@ static int rclone_invalid(struct error *err, const char *what, const char *s)
 
     for (; s[n] && n < sizeof(shown) - 1; n++) {
         unsigned char c = (unsigned char)s[n];
-        shown[n] = (c < 0x20 || c == 0x7f) ? '?' : s[n];
+        if (c < 0x20 || c == 0x7f)
+            shown[n] = '?';
+        else
+            shown[n] = s[n];
     }
     shown[n] = '\0';
     return error_set(err, ERR_IO, "invalid %s '%s%s'", what, shown, s[n] ? "..." : "");

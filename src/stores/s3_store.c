@@ -434,7 +434,8 @@ static int s3_writer_complete(struct s3_writer *w, struct error *err)
 
     s3_call_init(&call);
     buf_init(&body, BUF_NO_CAP);
-    qsort(w->done, w->done_count, sizeof(*w->done), s3_done_part_cmp);
+    if (w->done_count > 1)
+        qsort(w->done, w->done_count, sizeof(*w->done), s3_done_part_cmp);
     parts = xcalloc(w->done_count ? w->done_count : 1, sizeof(*parts));
     for (size_t i = 0; i < w->done_count; i++) {
         parts[i].part_number = w->done[i].number;
@@ -661,7 +662,8 @@ static int s3_list_uploads(struct s3_store *s3, const char *full_prefix, struct 
         s3_xml_uploads_release(&page);
         break;
     }
-    qsort(out->items, out->count, sizeof(*out->items), s3_upload_cmp);
+    if (out->count > 1)
+        qsort(out->items, out->count, sizeof(*out->items), s3_upload_cmp);
     rc = 0;
 out:
     xfree(key_marker);
