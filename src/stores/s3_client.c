@@ -423,6 +423,13 @@ static int s3_call_prepare(struct s3_client *c, struct s3_call *call, struct err
     call->req.send_len = call->body_len;
     call->req.is_stream = call->is_stream;
     call->req.timeout_ms = call->timeout_ms;
+    /* Small requests (listings, HEAD, DELETE, starting an upload) get a total time limit on top of
+     * the low-speed one. Part uploads, streamed GETs and CompleteMultipartUpload (which a server
+     * may answer slowly for a large object while it keeps the connection alive) have none, so a
+     * slow but moving transfer is never cut off. */
+    if (call->timeout_ms == 0 && !call->is_stream && call->body_len == 0 &&
+        !(call->query && strncmp(call->query, "uploadId=", 9) == 0))
+        call->req.timeout_ms = S3_SMALL_REQUEST_TIMEOUT_MS;
     rc = 0;
 out:
     for (size_t i = 0; i < name_count; i++)

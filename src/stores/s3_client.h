@@ -17,10 +17,11 @@
 #include "util/error.h"
 #include "util/secret.h"
 
-#define S3_MAX_ATTEMPTS_DEFAULT 8
-#define S3_BACKOFF_BASE_MS      200
-#define S3_BACKOFF_CAP_MS       20000
-#define S3_RETRY_AFTER_CAP_MS   60000
+#define S3_MAX_ATTEMPTS_DEFAULT     8
+#define S3_BACKOFF_BASE_MS          200
+#define S3_BACKOFF_CAP_MS           20000
+#define S3_RETRY_AFTER_CAP_MS       60000
+#define S3_SMALL_REQUEST_TIMEOUT_MS 120000 /* total limit of a request without a body */
 
 struct s3_client_options {
     const char *name;     /* the store name, for messages */

@@ -107,16 +107,23 @@ assert_eq 3 "$(manifests)" "complete snapshots"
 
 step "restore through a truncated body and then a reset: resumed with Range from where it broke"
 # The first GET ends early (the full length announced, half a part sent, then closed); the resume
-# (a ranged GET) is reset midway and resumed again.
-rules '[{"method": "GET", "path": "\\.dump\\.zst$", "truncate": 2000000},
-        {"method": "GET", "path": "\\.dump\\.zst$", "header": "Range", "reset_after_bytes": 1000000}]'
+# (a ranged GET) is reset midway and resumed again. Listings come two keys a page, so finding the
+# snapshot takes several ListObjectsV2 pages joined by continuation tokens.
+rules '{"settings": {"page_size": 2},
+        "rules": [{"method": "GET", "path": "\\.dump\\.zst$", "truncate": 2000000},
+                  {"method": "GET", "path": "\\.dump\\.zst$", "header": "Range",
+                   "reset_after_bytes": 1000000}]}'
 restore_and_compare s3f_r1
+pages=$(fake_s3_count GET '^/backups/$' continuation-token=)
+((pages >= 2)) || fail "expected listing pages after the first, got $pages"
 assert_eq 1 "$(fake_s3_fault_count truncate)" "truncated answers"
 assert_eq 1 "$(fake_s3_fault_count reset)" "reset answers"
 mapfile -t ranges < <(grep -o '"range": "bytes=[0-9]*-' "$FAKE_S3_LOG" | grep -o '[0-9]*' || true)
 ((${#ranges[@]} >= 2)) || fail "expected at least 2 ranged GETs (resumes), got ${#ranges[@]}"
 assert_eq 2000000 "${ranges[0]}" "first resume offset (bytes delivered before the truncation)"
 ((ranges[1] >= 2000000)) || fail "second resume starts at ${ranges[1]}, before the first"
+
+rules '{"settings": {"page_size": 1000}, "rules": []}'
 
 step "a second bucket on the same service and keys: replicated by server-side copy"
 {
