@@ -114,7 +114,10 @@ void digest_base64(const unsigned char *bytes, size_t len, char *out)
             v |= (uint32_t)bytes[i + 1] << 8;
         out[o++] = b64[v >> 18];
         out[o++] = b64[(v >> 12) & 63];
-        out[o++] = i + 1 < len ? b64[(v >> 6) & 63] : '=';
+        if (i + 1 < len)
+            out[o++] = b64[(v >> 6) & 63];
+        else
+            out[o++] = '=';
         out[o++] = '=';
     }
     out[o] = '\0';

@@ -2,6 +2,7 @@
  * and the option checks of s3_client_new (no request is sent). */
 #include <stdlib.h>
 
+#include "io/digest.h"
 #include "stores/s3_client.h"
 #include "unit.h"
 #include "util/xalloc.h"
@@ -118,7 +119,35 @@ static void test_s3_client_checks_options(void)
     secret_release(&sk);
 }
 
+/* The digests SigV4 and Content-MD5 rest on, against published vectors: RFC 4648 section 10
+ * (base64), RFC 1321 appendix A.5 (MD5), RFC 4231 test case 2 (HMAC-SHA-256). */
+static void test_digest_vectors(void)
+{
+    static const char *const b64_in[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+    static const char *const b64_out[] = {"",         "Zg==",     "Zm8=",    "Zm9v",
+                                          "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
+    unsigned char md5[DIGEST_MD5_LEN];
+    unsigned char mac[DIGEST_SHA256_LEN];
+    char hex[2 * DIGEST_SHA256_LEN + 1];
+    char b64[16];
+
+    for (size_t i = 0; i < sizeof(b64_in) / sizeof(b64_in[0]); i++) {
+        digest_base64((const unsigned char *)b64_in[i], strlen(b64_in[i]), b64);
+        CHECK_STR_EQ(b64, b64_out[i]);
+    }
+    digest_md5("", 0, md5);
+    digest_hex(md5, sizeof(md5), hex);
+    CHECK_STR_EQ(hex, "d41d8cd98f00b204e9800998ecf8427e");
+    digest_md5("message digest", 14, md5);
+    digest_hex(md5, sizeof(md5), hex);
+    CHECK_STR_EQ(hex, "f96b697d7cb7938d525a2f31aaf161d0");
+    digest_hmac_sha256("Jefe", 4, "what do ya want for nothing?", 28, mac);
+    digest_hex(mac, sizeof(mac), hex);
+    CHECK_STR_EQ(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+}
+
 const struct unit_test s3_client_tests[] = {
+    {"test_digest_vectors", test_digest_vectors},
     {"test_s3_backoff_grows_and_is_capped", test_s3_backoff_grows_and_is_capped},
     {"test_s3_backoff_honours_retry_after", test_s3_backoff_honours_retry_after},
     {"test_s3_retryable_classes", test_s3_retryable_classes},
