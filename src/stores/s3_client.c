@@ -27,6 +27,7 @@ struct s3_client {
     char *name;
     char *scheme_host; /* "http://127.0.0.1:7480" (no trailing slash) */
     char *host;        /* the Host header: "127.0.0.1:7480" or "bucket.s3.amazonaws.com" */
+    char *service;     /* the endpoint without the bucket: "https://nyc3.digitaloceanspaces.com" */
     char *region;
     char *bucket;
     bool path_style;
@@ -136,6 +137,7 @@ int s3_client_new(const struct s3_client_options *opts, struct s3_client **out, 
         c->location = xasprintf("s3://%s (%s)", c->bucket, host);
     }
     c->scheme_host = xasprintf("%s://%s", scheme, c->host);
+    c->service = xasprintf("%s://%s", scheme, host);
     s3_secret_from(&c->access_key, opts->access_key, "AWS_ACCESS_KEY_ID");
     s3_secret_from(&c->secret_key, opts->secret_key, "AWS_SECRET_ACCESS_KEY");
     s3_secret_from(&c->session_token, opts->session_token, "AWS_SESSION_TOKEN");
@@ -178,6 +180,7 @@ void s3_client_free(struct s3_client *c)
     xfree(c->name);
     xfree(c->scheme_host);
     xfree(c->host);
+    xfree(c->service);
     xfree(c->region);
     xfree(c->bucket);
     xfree(c->location);
@@ -201,9 +204,9 @@ const char *s3_client_bucket(const struct s3_client *c)
 
 bool s3_client_same_service(const struct s3_client *a, const struct s3_client *b)
 {
-    bool same_host = a->path_style && b->path_style
-                         ? strcmp(a->scheme_host, b->scheme_host) == 0
-                         : strcmp(a->region, b->region) == 0 && a->path_style == b->path_style;
+    /* The endpoint, not the addressing style, says where a bucket lives: two virtual-hosted
+     * endpoints (nyc3 and ams3 Spaces) may share keys and the region name "us-east-1". */
+    bool same_host = strcmp(a->service, b->service) == 0 && strcmp(a->region, b->region) == 0;
 
     return same_host && strcmp(a->access_key.value, b->access_key.value) == 0 &&
            strcmp(a->secret_key.value, b->secret_key.value) == 0;
