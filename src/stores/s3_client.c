@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -222,6 +221,7 @@ void s3_call_init(struct s3_call *call)
 void s3_call_release(struct s3_call *call)
 {
     http_request_release(&call->req);
+    explicit_bzero(call->lines.data, call->lines.len); /* the session token */
     buf_release(&call->lines);
     xfree(call->url);
     call->url = NULL;
@@ -309,23 +309,16 @@ static void s3_pace(struct s3_client *c)
     c->next_slot.tv_nsec = (long)(slot_ns % 1000000000);
 }
 
-/* Appends one NUL-terminated header line to call->lines and records its offset (pointers are made
- * at the end, since the buffer may move while it grows). */
-static void s3_add_line(struct s3_call *call, size_t *off, size_t *n, const char *fmt, ...)
-    PRINTF(4, 5);
-static void s3_add_line(struct s3_call *call, size_t *off, size_t *n, const char *fmt, ...)
+/* Appends one NUL-terminated header line, head followed by value, to call->lines and records its
+ * offset (pointers are made at the end, since the buffer may move while it grows). No fixed-size
+ * copy: an STS session token has no documented maximum length. */
+static void s3_add_line(struct s3_call *call, size_t *off, size_t *n, const char *head,
+                        const char *value)
 {
-    char line[2048];
-    va_list ap;
-    int len;
-
     ASSERT(*n < S3_MAX_HEADER_LINES);
-    va_start(ap, fmt);
-    len = vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
-    ASSERT(len > 0 && (size_t)len < sizeof(line));
     off[(*n)++] = call->lines.len;
-    ASSERT(buf_add(&call->lines, line, (size_t)len + 1));
+    ASSERT(buf_adds(&call->lines, head) && buf_adds(&call->lines, value) &&
+           buf_add(&call->lines, "", 1));
 }
 
 /* Builds the URL and the signed header lines of one attempt. */
@@ -373,13 +366,13 @@ static int s3_call_prepare(struct s3_client *c, struct s3_call *call, struct err
                           call->query && *call->query ? "?" : "", call->query ? call->query : "");
     s3_sign_format_date((long long)time(NULL), amz_date);
 
-    s3_add_line(call, off, &n, "Host: %s", c->host);
-    s3_add_line(call, off, &n, "x-amz-date: %s", amz_date);
-    s3_add_line(call, off, &n, "x-amz-content-sha256: %s", payload_hash);
+    s3_add_line(call, off, &n, "Host: ", c->host);
+    s3_add_line(call, off, &n, "x-amz-date: ", amz_date);
+    s3_add_line(call, off, &n, "x-amz-content-sha256: ", payload_hash);
     if (secret_is_set(&c->session_token))
-        s3_add_line(call, off, &n, "x-amz-security-token: %s", c->session_token.value);
+        s3_add_line(call, off, &n, "x-amz-security-token: ", c->session_token.value);
     for (size_t i = 0; i < call->header_count; i++)
-        s3_add_line(call, off, &n, "%s", call->headers[i]);
+        s3_add_line(call, off, &n, "", call->headers[i]);
 
     /* Sign Host, every x-amz-* header, Content-MD5, Content-Type and Range. */
     for (size_t i = 0; i < n; i++) {

@@ -222,10 +222,36 @@ static void test_s3_store_round_trips_keys_that_need_encoding(void)
     secret_release(&sk);
 }
 
+/* STS session tokens have no documented maximum length; long ones are common with role chaining
+ * and session tags. */
+static void test_s3_store_takes_a_long_session_token(void)
+{
+    struct fake f;
+    struct store_options o;
+    struct secret ak = SECRET_INIT, sk = SECRET_INIT, tok = SECRET_INIT;
+    struct store *s = NULL;
+    char token[4097];
+
+    memset(token, 'T', sizeof(token) - 1);
+    token[sizeof(token) - 1] = '\0';
+    secret_set(&tok, token, strlen(token));
+    fake_start(&f, NULL);
+    opts_for(&o, &f, &ak, &sk);
+    o.session_token = &tok;
+    CHECK_OK(store_open(&o, &s, unit_err()));
+    CHECK_OK(store_put_bytes(s, "k", "x", 1, unit_err()));
+    store_free(s);
+    fake_stop(&f);
+    secret_release(&ak);
+    secret_release(&sk);
+    secret_release(&tok);
+}
+
 const struct unit_test s3_store_tests[] = {
     {"test_s3_same_service_compares_virtual_hosted_endpoints",
      test_s3_same_service_compares_virtual_hosted_endpoints},
     {"test_s3_store_round_trips_keys_that_need_encoding",
      test_s3_store_round_trips_keys_that_need_encoding},
+    {"test_s3_store_takes_a_long_session_token", test_s3_store_takes_a_long_session_token},
     {NULL, NULL},
 };
