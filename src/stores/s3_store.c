@@ -657,7 +657,8 @@ static int s3_list_uploads(struct s3_store *s3, const char *full_prefix, struct 
         s3_xml_uploads_release(&page);
         break;
     }
-    qsort(out->items, out->count, sizeof(*out->items), s3_upload_cmp);
+    if (out->count > 1) /* items is NULL when there is none, which qsort must not be given */
+        qsort(out->items, out->count, sizeof(*out->items), s3_upload_cmp);
     rc = 0;
 out:
     xfree(key_marker);

@@ -44,7 +44,7 @@ static void fake_start(struct fake *f, const char *script_json)
     args[n++] = "--log";
     args[n++] = f->log_path;
     args[n++] = "--max-seconds";
-    args[n++] = "120";
+    args[n++] = "60";
     args[n++] = "--bucket";
     args[n++] = "bkt";
     if (script_json) {
@@ -86,7 +86,7 @@ static void fake_stop(struct fake *f)
 }
 
 /* Lines of the fake's request log that contain every one of the given substrings. */
-__attribute__((unused)) static int fake_count(const struct fake *f, const char *a, const char *b)
+static int fake_count(const struct fake *f, const char *a, const char *b)
 {
     FILE *fp = fopen(f->log_path, "r");
     char line[8192];
@@ -247,7 +247,144 @@ static void test_s3_store_takes_a_long_session_token(void)
     secret_release(&tok);
 }
 
+/* Fetches the fake's state (buckets, objects, uploads in progress) into a string (xfree). */
+static char *fake_state(const struct fake *f)
+{
+    char url[128];
+    char out[512];
+    const char *argv[] = {"curl", "-sS", "--max-time", "10", url, NULL};
+    FILE *fp;
+    char *text = xcalloc(1, 1 << 20);
+    size_t n;
+
+    snprintf(url, sizeof(url), "%s/__control/state", f->endpoint);
+    snprintf(out, sizeof(out), "%s/state.json", unit_tmp_dir());
+    CHECK_INT_EQ(unit_run_cmd(argv, NULL, out), 0);
+    fp = fopen(out, "r");
+    CHECK(fp != NULL);
+    n = fread(text, 1, (1 << 20) - 1, fp);
+    text[n] = '\0';
+    fclose(fp);
+    return text;
+}
+
+/* Writes len bytes of a pattern to key through a writer; returns what commit returned (the
+ * writer is gone either way), or -1 when a write failed (then the writer was aborted). */
+static int put_pattern(struct store *s, const char *key, size_t len, struct error *err)
+{
+    struct store_writer *w = NULL;
+    char chunk[65536];
+
+    for (size_t i = 0; i < sizeof(chunk); i++)
+        chunk[i] = (char)(i * 7);
+    CHECK_OK(store_put_open(s, key, &w, unit_err()));
+    for (size_t done = 0; done < len;) {
+        size_t n = len - done < sizeof(chunk) ? len - done : sizeof(chunk);
+        if (store_writer_write(w, chunk, n, err) < 0) {
+            store_writer_abort(w);
+            return -1;
+        }
+        done += n;
+    }
+    return store_writer_commit(w, err);
+}
+
+/* A part refused for good while the next one is in flight: the write fails with the S3 code,
+ * the upload is aborted (nothing left in progress) and no object appears. */
+static void test_s3_store_part_refused_aborts_the_upload(void)
+{
+    struct fake f;
+    struct store_options o;
+    struct secret ak = SECRET_INIT, sk = SECRET_INIT;
+    struct store *s = NULL;
+    struct error err = ERROR_INIT;
+    char *state;
+
+    fake_start(&f, "[{\"method\": \"PUT\", \"query\": \"partNumber=2\", \"status\": 403, "
+                   "\"code\": \"AccessDenied\", \"times\": 0}]");
+    opts_for(&o, &f, &ak, &sk);
+    CHECK_OK(store_open(&o, &s, unit_err()));
+    CHECK_ERR(put_pattern(s, "d/big", (17u << 20) + 5, &err), err, ERR_REMOTE, "AccessDenied");
+    CHECK(strstr(err.msg, "part 2") != NULL);
+    CHECK_INT_EQ(fake_count(&f, "\"DELETE\"", "uploadId="), 1);
+    state = fake_state(&f);
+    CHECK(strstr(state, "\"uploads\": []") != NULL);
+    CHECK(strstr(state, "d/big") == NULL);
+    xfree(state);
+    /* A small object is a single PUT, which the rule does not touch. */
+    CHECK_OK(put_pattern(s, "d/ok", 1000, unit_err()));
+    store_free(s);
+    fake_stop(&f);
+    secret_release(&ak);
+    secret_release(&sk);
+}
+
+/* Starts a multipart upload of bucket key with curl (the fake checks no signature). */
+static void fake_start_upload(const struct fake *f, const char *key)
+{
+    char url[512];
+    const char *argv[] = {"curl",
+                          "-sS",
+                          "--fail",
+                          "--max-time",
+                          "10",
+                          "-X",
+                          "POST",
+                          "-H",
+                          "Authorization: AWS4-HMAC-SHA256 Credential=AKID/x",
+                          "-H",
+                          "x-amz-content-sha256: "
+                          "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+                          url,
+                          NULL};
+
+    snprintf(url, sizeof(url), "%s/bkt/%s?uploads", f->endpoint, key);
+    CHECK_INT_EQ(unit_run_cmd(argv, NULL, NULL), 0);
+}
+
+/* Unfinished uploads sort in among the objects, across listing pages. */
+static void test_s3_store_lists_unfinished_uploads_in_key_order(void)
+{
+    struct fake f;
+    struct store_options o;
+    struct secret ak = SECRET_INIT, sk = SECRET_INIT;
+    struct store *s = NULL;
+    struct list_seen seen;
+
+    fake_start(&f, "{\"rules\": [], \"settings\": {\"page_size\": 1}}");
+    opts_for(&o, &f, &ak, &sk);
+    CHECK_OK(store_open(&o, &s, unit_err()));
+    CHECK_OK(store_put_bytes(s, "d/a", "a", 1, unit_err()));
+    CHECK_OK(store_put_bytes(s, "d/c", "c", 1, unit_err()));
+    fake_start_upload(&f, "pre/d/b");
+    fake_start_upload(&f, "pre/d/d");
+    fake_start_upload(&f, "pre/e/x"); /* outside the listed prefix */
+    memset(&seen, 0, sizeof(seen));
+    CHECK_OK(store_list_partial(s, "d/", list_collect, &seen, unit_err()));
+    CHECK_INT_EQ(seen.count, 4);
+    CHECK_STR_EQ(seen.keys[0], "d/a");
+    CHECK_STR_EQ(seen.keys[1], "d/b");
+    CHECK_STR_EQ(seen.keys[2], "d/c");
+    CHECK_STR_EQ(seen.keys[3], "d/d");
+    memset(&seen, 0, sizeof(seen));
+    CHECK_OK(store_list(s, "d/", list_collect, &seen, unit_err()));
+    CHECK_INT_EQ(seen.count, 2);
+    /* remove_prefix also aborts the unfinished uploads under the prefix, and only those. */
+    CHECK_OK(store_remove_prefix(s, "d/", unit_err()));
+    memset(&seen, 0, sizeof(seen));
+    CHECK_OK(store_list_partial(s, "", list_collect, &seen, unit_err()));
+    CHECK_INT_EQ(seen.count, 1);
+    CHECK_STR_EQ(seen.keys[0], "e/x");
+    store_free(s);
+    fake_stop(&f);
+    secret_release(&ak);
+    secret_release(&sk);
+}
+
 const struct unit_test s3_store_tests[] = {
+    {"test_s3_store_part_refused_aborts_the_upload", test_s3_store_part_refused_aborts_the_upload},
+    {"test_s3_store_lists_unfinished_uploads_in_key_order",
+     test_s3_store_lists_unfinished_uploads_in_key_order},
     {"test_s3_same_service_compares_virtual_hosted_endpoints",
      test_s3_same_service_compares_virtual_hosted_endpoints},
     {"test_s3_store_round_trips_keys_that_need_encoding",
