@@ -422,13 +422,13 @@ static void http_collect(struct http_client *c)
  * ended, no final headers or streamed bytes arrived), sleeps until there is socket activity or
  * HTTP_POLL_MS pass. Without that check every wait would sleep after its request had already
  * ended: curl has no socket left to watch then, so each request cost a full HTTP_POLL_MS. */
-static int http_drive(struct http_client *c, bool may_block, struct error *err)
+static int http_drive(struct http_client *c, bool may_block, bool is_cleanup, struct error *err)
 {
     int running = 0;
     uint64_t events = c->events;
     CURLMcode mc;
 
-    if (cancel_requested())
+    if (cancel_requested() && !is_cleanup)
         return error_set(err, ERR_CANCELLED, "cancelled");
     mc = curl_multi_perform(c->multi, &running);
     if (mc != CURLM_OK)
@@ -474,7 +474,7 @@ int http_wait(struct http_client *c, long timeout_ms, struct http_request **done
             return error_set(err, ERR_USAGE, "http_wait: nothing in flight");
         if (http_now_ms() >= deadline)
             return 0;
-        if (http_drive(c, true, err) < 0)
+        if (http_drive(c, true, false, err) < 0)
             return -1;
         http_collect(c);
     }
@@ -486,7 +486,7 @@ int http_perform(struct http_client *c, struct http_request *r, struct error *er
     if (http_start(c, r, err) < 0)
         return -1;
     while (!r->is_done) {
-        if (http_drive(c, !r->is_done, err) < 0) {
+        if (http_drive(c, !r->is_done, r->is_cleanup, err) < 0) {
             http_cancel(c, r);
             return -1;
         }
@@ -506,7 +506,7 @@ int http_stream_open(struct http_client *c, struct http_request *r, struct error
         if (r->is_done || (r->is_headers_done && http_is_streaming_body(r)))
             return 0;
         /* Not 2xx: the body is an error document, collected to the end. */
-        if (http_drive(c, true, err) < 0) {
+        if (http_drive(c, true, false, err) < 0) {
             http_cancel(c, r);
             return -1;
         }
@@ -546,7 +546,7 @@ int http_read(struct http_client *c, struct http_request *r, void *data, size_t 
             (void)curl_easy_pause(x->easy, CURLPAUSE_CONT);
             continue;
         }
-        if (http_drive(c, true, err) < 0)
+        if (http_drive(c, true, false, err) < 0)
             return -1;
         http_collect(c);
     }

@@ -419,6 +419,7 @@ static int s3_call_prepare(struct s3_client *c, struct s3_call *call, struct err
     call->req.send_len = call->body_len;
     call->req.is_stream = call->is_stream;
     call->req.timeout_ms = call->timeout_ms;
+    call->req.is_cleanup = call->is_cleanup;
     rc = 0;
 out:
     for (size_t i = 0; i < name_count; i++)
@@ -592,6 +593,8 @@ int s3_call_run(struct s3_client *c, struct s3_call *call, struct error *err)
             http_cancel(c->http, &call->req);
         if (r <= 0)
             return r;
+        if (cancel_requested()) /* a cleanup call gets one attempt after a signal */
+            return error_set(err, ERR_CANCELLED, "cancelled");
         s3_sleep_ms(retry_in_ms);
         if (cancel_requested())
             return error_set(err, ERR_CANCELLED, "cancelled");

@@ -13,6 +13,7 @@
 #include "stores/store.h"
 #include "unit.h"
 #include "util/buf.h"
+#include "util/cancel.h"
 #include "util/xalloc.h"
 
 struct fake {
@@ -60,7 +61,19 @@ static void fake_start(struct fake *f, const char *script_json)
     for (size_t i = 0; i < n; i++)
         argv[i] = xstrdup(args[i]);
     argv[n] = NULL;
-    CHECK(posix_spawnp(&f->pid, "python3", NULL, NULL, argv, environ) == 0);
+    {
+        /* Its output goes to a file, so a pipe reading ours does not wait for an orphaned fake
+         * (a failed CHECK ends the test before fake_stop; --max-seconds ends the fake then). */
+        char err_path[512];
+        posix_spawn_file_actions_t fa;
+        snprintf(err_path, sizeof(err_path), "%s/fake_s3.err", unit_tmp_dir());
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+        posix_spawn_file_actions_addopen(&fa, 1, err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        posix_spawn_file_actions_adddup2(&fa, 1, 2);
+        CHECK(posix_spawnp(&f->pid, "python3", &fa, NULL, argv, environ) == 0);
+        posix_spawn_file_actions_destroy(&fa);
+    }
     for (int i = 0; i < 400 && port == 0; i++) {
         FILE *fp = fopen(port_file, "r");
         if (fp) {
@@ -381,7 +394,42 @@ static void test_s3_store_lists_unfinished_uploads_in_key_order(void)
     secret_release(&sk);
 }
 
+/* SIGINT in the middle of a multipart upload: the write fails as cancelled, and the upload is
+ * still aborted on the way out, so no unfinished upload is left to bill for. */
+static void test_s3_store_sigint_still_aborts_the_upload(void)
+{
+    struct fake f;
+    struct store_options o;
+    struct secret ak = SECRET_INIT, sk = SECRET_INIT;
+    struct store *s = NULL;
+    struct store_writer *w = NULL;
+    struct error err = ERROR_INIT;
+    char *chunk = xcalloc(1, 6u << 20);
+    char *state;
+
+    /* Part 1 is held by the server, so the upload is in progress when the signal comes. */
+    fake_start(&f, "[{\"method\": \"PUT\", \"query\": \"partNumber=1\", \"stall_seconds\": 30}]");
+    opts_for(&o, &f, &ak, &sk);
+    CHECK_OK(store_open(&o, &s, unit_err()));
+    cancel_install_handlers();
+    CHECK_OK(store_put_open(s, "d/big", &w, unit_err()));
+    CHECK_OK(store_writer_write(w, chunk, 6u << 20, unit_err())); /* initiate, part 1 in flight */
+    raise(SIGINT);
+    CHECK(cancel_requested());
+    CHECK_ERR(store_writer_commit(w, &err), err, ERR_CANCELLED, "cancelled");
+    CHECK_INT_EQ(fake_count(&f, "\"DELETE\"", "uploadId="), 1);
+    state = fake_state(&f);
+    CHECK(strstr(state, "\"uploads\": []") != NULL);
+    xfree(state);
+    xfree(chunk);
+    store_free(s);
+    fake_stop(&f);
+    secret_release(&ak);
+    secret_release(&sk);
+}
+
 const struct unit_test s3_store_tests[] = {
+    {"test_s3_store_sigint_still_aborts_the_upload", test_s3_store_sigint_still_aborts_the_upload},
     {"test_s3_store_part_refused_aborts_the_upload", test_s3_store_part_refused_aborts_the_upload},
     {"test_s3_store_lists_unfinished_uploads_in_key_order",
      test_s3_store_lists_unfinished_uploads_in_key_order},
