@@ -126,7 +126,9 @@ int s3_client_new(const struct s3_client_options *opts, struct s3_client **out, 
     } else {
         scheme = xstrdup("https");
         host = xasprintf("s3.%s.amazonaws.com", c->region);
-        c->path_style = opts->path_style == 1;
+        /* A bucket name with a dot cannot be a virtual host under TLS: the certificate's
+         * *.s3.REGION.amazonaws.com covers one label only. AWS SDKs switch to path style too. */
+        c->path_style = opts->path_style == 1 || (opts->path_style < 0 && strchr(c->bucket, '.'));
     }
     if (c->path_style) {
         c->host = xstrdup(host);

@@ -428,7 +428,41 @@ static void test_s3_store_sigint_still_aborts_the_upload(void)
     secret_release(&sk);
 }
 
+/* On AWS a dotted bucket is addressed path-style by default (TLS certificates cover one label). */
+static void test_s3_dotted_bucket_defaults_to_path_style_on_aws(void)
+{
+    struct s3_client_options o;
+    struct secret ak = SECRET_INIT, sk = SECRET_INIT;
+    struct s3_client *c = NULL;
+
+    secret_set(&ak, "AKID", 4);
+    secret_set(&sk, "secret", 6);
+    memset(&o, 0, sizeof(o));
+    o.name = "x";
+    o.region = "eu-west-1";
+    o.path_style = -1;
+    o.access_key = &ak;
+    o.secret_key = &sk;
+    o.bucket = "backups.example.org";
+    CHECK_OK(s3_client_new(&o, &c, unit_err()));
+    CHECK_STR_EQ(s3_client_location(c), "https://s3.eu-west-1.amazonaws.com/backups.example.org");
+    s3_client_free(c);
+    o.bucket = "backups-example";
+    CHECK_OK(s3_client_new(&o, &c, unit_err()));
+    CHECK_STR_EQ(s3_client_location(c), "s3://backups-example (s3.eu-west-1.amazonaws.com)");
+    s3_client_free(c);
+    o.bucket = "backups.example.org";
+    o.path_style = 0; /* asked for explicitly: kept */
+    CHECK_OK(s3_client_new(&o, &c, unit_err()));
+    CHECK_STR_EQ(s3_client_location(c), "s3://backups.example.org (s3.eu-west-1.amazonaws.com)");
+    s3_client_free(c);
+    secret_release(&ak);
+    secret_release(&sk);
+}
+
 const struct unit_test s3_store_tests[] = {
+    {"test_s3_dotted_bucket_defaults_to_path_style_on_aws",
+     test_s3_dotted_bucket_defaults_to_path_style_on_aws},
     {"test_s3_store_sigint_still_aborts_the_upload", test_s3_store_sigint_still_aborts_the_upload},
     {"test_s3_store_part_refused_aborts_the_upload", test_s3_store_part_refused_aborts_the_upload},
     {"test_s3_store_lists_unfinished_uploads_in_key_order",
