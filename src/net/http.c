@@ -47,6 +47,7 @@ struct http_client {
     size_t done_count;
     size_t done_cap;
     size_t in_flight;
+    uint64_t events; /* transfers ended, final headers or streamed bytes received: see http_drive */
 };
 
 static pthread_once_t http_once = PTHREAD_ONCE_INIT;
@@ -152,6 +153,7 @@ static size_t http_on_header(char *data, size_t size, size_t nmemb, void *ud)
         if (code >= 200) {
             r->status = code;
             r->is_headers_done = true;
+            x->client->events++;
         }
         return len;
     }
@@ -183,6 +185,7 @@ static size_t http_on_body(char *data, size_t size, size_t nmemb, void *ud)
         if (!buf_add(&x->stream, data, len))
             return 0; /* cannot happen: the stream buffer has no cap; fail the transfer */
         r->bytes_received += len;
+        x->client->events++;
         return len;
     }
     r->bytes_received += len;
@@ -403,6 +406,7 @@ static void http_collect(struct http_client *c)
             r->is_headers_done = true;
         }
         r->is_done = true;
+        c->events++;
         (void)curl_multi_remove_handle(c->multi, x->easy);
         x->is_in_multi = false;
         if (!r->is_stream) {
@@ -418,18 +422,23 @@ static void http_collect(struct http_client *c)
     }
 }
 
-static int http_drive(struct http_client *c, bool may_block, struct error *err)
+/* Lets curl move bytes, then, when may_block and nothing a caller waits for happened (no transfer
+ * ended, no final headers or streamed bytes arrived), sleeps until there is socket activity or
+ * HTTP_POLL_MS pass. Without that check every wait would sleep after its request had already
+ * ended: curl has no socket left to watch then, so each request cost a full HTTP_POLL_MS. */
+static int http_drive(struct http_client *c, bool may_block, bool is_cleanup, struct error *err)
 {
     int running = 0;
+    uint64_t events = c->events;
     CURLMcode mc;
 
-    if (cancel_requested())
+    if (cancel_requested() && !is_cleanup)
         return error_set(err, ERR_CANCELLED, "cancelled");
     mc = curl_multi_perform(c->multi, &running);
     if (mc != CURLM_OK)
         return error_set(err, ERR_NETWORK, "libcurl: %s", curl_multi_strerror(mc));
     http_collect(c);
-    if (may_block) {
+    if (may_block && c->events == events) {
         mc = curl_multi_poll(c->multi, NULL, 0, HTTP_POLL_MS, NULL);
         if (mc != CURLM_OK)
             return error_set(err, ERR_NETWORK, "libcurl: %s", curl_multi_strerror(mc));
@@ -469,7 +478,7 @@ int http_wait(struct http_client *c, long timeout_ms, struct http_request **done
             return error_set(err, ERR_USAGE, "http_wait: nothing in flight");
         if (http_now_ms() >= deadline)
             return 0;
-        if (http_drive(c, true, err) < 0)
+        if (http_drive(c, true, false, err) < 0)
             return -1;
         http_collect(c);
     }
@@ -481,7 +490,7 @@ int http_perform(struct http_client *c, struct http_request *r, struct error *er
     if (http_start(c, r, err) < 0)
         return -1;
     while (!r->is_done) {
-        if (http_drive(c, !r->is_done, err) < 0) {
+        if (http_drive(c, !r->is_done, r->is_cleanup, err) < 0) {
             http_cancel(c, r);
             return -1;
         }
@@ -501,7 +510,7 @@ int http_stream_open(struct http_client *c, struct http_request *r, struct error
         if (r->is_done || (r->is_headers_done && http_is_streaming_body(r)))
             return 0;
         /* Not 2xx: the body is an error document, collected to the end. */
-        if (http_drive(c, true, err) < 0) {
+        if (http_drive(c, true, false, err) < 0) {
             http_cancel(c, r);
             return -1;
         }
@@ -537,10 +546,13 @@ int http_read(struct http_client *c, struct http_request *r, void *data, size_t 
             return 0; /* end of body */
         }
         if (x->is_paused) {
+            /* Unpausing hands curl's held-back data to http_on_body right away: look at it
+             * before waiting for more. */
             x->is_paused = false;
             (void)curl_easy_pause(x->easy, CURLPAUSE_CONT);
+            continue;
         }
-        if (http_drive(c, true, err) < 0)
+        if (http_drive(c, true, false, err) < 0)
             return -1;
         http_collect(c);
     }

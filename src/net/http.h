@@ -50,6 +50,8 @@ struct http_request {
     size_t send_len;
     bool is_stream;  /* the response body is pulled with http_read instead of collected */
     long timeout_ms; /* whole-transfer limit; 0: none (low-speed limit still applies) */
+    bool is_cleanup; /* http_perform runs it even after SIGINT/SIGTERM (aborting an upload on the
+                      * way out); give it a timeout_ms */
     void *user;      /* the caller's tag, untouched */
 
     /* Results. */

@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +26,7 @@ struct s3_client {
     char *name;
     char *scheme_host; /* "http://127.0.0.1:7480" (no trailing slash) */
     char *host;        /* the Host header: "127.0.0.1:7480" or "bucket.s3.amazonaws.com" */
+    char *service;     /* the endpoint without the bucket: "https://nyc3.digitaloceanspaces.com" */
     char *region;
     char *bucket;
     bool path_style;
@@ -126,7 +126,9 @@ int s3_client_new(const struct s3_client_options *opts, struct s3_client **out, 
     } else {
         scheme = xstrdup("https");
         host = xasprintf("s3.%s.amazonaws.com", c->region);
-        c->path_style = opts->path_style == 1;
+        /* A bucket name with a dot cannot be a virtual host under TLS: the certificate's
+         * *.s3.REGION.amazonaws.com covers one label only. AWS SDKs switch to path style too. */
+        c->path_style = opts->path_style == 1 || (opts->path_style < 0 && strchr(c->bucket, '.'));
     }
     if (c->path_style) {
         c->host = xstrdup(host);
@@ -136,6 +138,7 @@ int s3_client_new(const struct s3_client_options *opts, struct s3_client **out, 
         c->location = xasprintf("s3://%s (%s)", c->bucket, host);
     }
     c->scheme_host = xasprintf("%s://%s", scheme, c->host);
+    c->service = xasprintf("%s://%s", scheme, host);
     s3_secret_from(&c->access_key, opts->access_key, "AWS_ACCESS_KEY_ID");
     s3_secret_from(&c->secret_key, opts->secret_key, "AWS_SECRET_ACCESS_KEY");
     s3_secret_from(&c->session_token, opts->session_token, "AWS_SESSION_TOKEN");
@@ -178,6 +181,7 @@ void s3_client_free(struct s3_client *c)
     xfree(c->name);
     xfree(c->scheme_host);
     xfree(c->host);
+    xfree(c->service);
     xfree(c->region);
     xfree(c->bucket);
     xfree(c->location);
@@ -201,9 +205,9 @@ const char *s3_client_bucket(const struct s3_client *c)
 
 bool s3_client_same_service(const struct s3_client *a, const struct s3_client *b)
 {
-    bool same_host = a->path_style && b->path_style
-                         ? strcmp(a->scheme_host, b->scheme_host) == 0
-                         : strcmp(a->region, b->region) == 0 && a->path_style == b->path_style;
+    /* The endpoint, not the addressing style, says where a bucket lives: two virtual-hosted
+     * endpoints (nyc3 and ams3 Spaces) may share keys and the region name "us-east-1". */
+    bool same_host = strcmp(a->service, b->service) == 0 && strcmp(a->region, b->region) == 0;
 
     return same_host && strcmp(a->access_key.value, b->access_key.value) == 0 &&
            strcmp(a->secret_key.value, b->secret_key.value) == 0;
@@ -219,6 +223,7 @@ void s3_call_init(struct s3_call *call)
 void s3_call_release(struct s3_call *call)
 {
     http_request_release(&call->req);
+    explicit_bzero(call->lines.data, call->lines.len); /* the session token */
     buf_release(&call->lines);
     xfree(call->url);
     call->url = NULL;
@@ -306,23 +311,16 @@ static void s3_pace(struct s3_client *c)
     c->next_slot.tv_nsec = (long)(slot_ns % 1000000000);
 }
 
-/* Appends one NUL-terminated header line to call->lines and records its offset (pointers are made
- * at the end, since the buffer may move while it grows). */
-static void s3_add_line(struct s3_call *call, size_t *off, size_t *n, const char *fmt, ...)
-    PRINTF(4, 5);
-static void s3_add_line(struct s3_call *call, size_t *off, size_t *n, const char *fmt, ...)
+/* Appends one NUL-terminated header line, head followed by value, to call->lines and records its
+ * offset (pointers are made at the end, since the buffer may move while it grows). No fixed-size
+ * copy: an STS session token has no documented maximum length. */
+static void s3_add_line(struct s3_call *call, size_t *off, size_t *n, const char *head,
+                        const char *value)
 {
-    char line[2048];
-    va_list ap;
-    int len;
-
     ASSERT(*n < S3_MAX_HEADER_LINES);
-    va_start(ap, fmt);
-    len = vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
-    ASSERT(len > 0 && (size_t)len < sizeof(line));
     off[(*n)++] = call->lines.len;
-    ASSERT(buf_add(&call->lines, line, (size_t)len + 1));
+    ASSERT(buf_adds(&call->lines, head) && buf_adds(&call->lines, value) &&
+           buf_add(&call->lines, "", 1));
 }
 
 /* Builds the URL and the signed header lines of one attempt. */
@@ -370,13 +368,13 @@ static int s3_call_prepare(struct s3_client *c, struct s3_call *call, struct err
                           call->query && *call->query ? "?" : "", call->query ? call->query : "");
     s3_sign_format_date((long long)time(NULL), amz_date);
 
-    s3_add_line(call, off, &n, "Host: %s", c->host);
-    s3_add_line(call, off, &n, "x-amz-date: %s", amz_date);
-    s3_add_line(call, off, &n, "x-amz-content-sha256: %s", payload_hash);
+    s3_add_line(call, off, &n, "Host: ", c->host);
+    s3_add_line(call, off, &n, "x-amz-date: ", amz_date);
+    s3_add_line(call, off, &n, "x-amz-content-sha256: ", payload_hash);
     if (secret_is_set(&c->session_token))
-        s3_add_line(call, off, &n, "x-amz-security-token: %s", c->session_token.value);
+        s3_add_line(call, off, &n, "x-amz-security-token: ", c->session_token.value);
     for (size_t i = 0; i < call->header_count; i++)
-        s3_add_line(call, off, &n, "%s", call->headers[i]);
+        s3_add_line(call, off, &n, "", call->headers[i]);
 
     /* Sign Host, every x-amz-* header, Content-MD5, Content-Type and Range. */
     for (size_t i = 0; i < n; i++) {
@@ -430,6 +428,7 @@ static int s3_call_prepare(struct s3_client *c, struct s3_call *call, struct err
     if (call->timeout_ms == 0 && !call->is_stream && call->body_len == 0 &&
         !(call->query && strncmp(call->query, "uploadId=", 9) == 0))
         call->req.timeout_ms = S3_SMALL_REQUEST_TIMEOUT_MS;
+    call->req.is_cleanup = call->is_cleanup;
     rc = 0;
 out:
     for (size_t i = 0; i < name_count; i++)
@@ -603,6 +602,8 @@ int s3_call_run(struct s3_client *c, struct s3_call *call, struct error *err)
             http_cancel(c->http, &call->req);
         if (r <= 0)
             return r;
+        if (cancel_requested()) /* a cleanup call gets one attempt after a signal */
+            return error_set(err, ERR_CANCELLED, "cancelled");
         s3_sleep_ms(retry_in_ms);
         if (cancel_requested())
             return error_set(err, ERR_CANCELLED, "cancelled");

@@ -68,6 +68,7 @@ struct s3_call {
     bool is_stream;           /* GET whose body is read with s3_call_read */
     long timeout_ms;          /* whole request; 0: none */
     bool is_404_ok;           /* a 404 is an answer, not an error (HEAD, DELETE) */
+    bool is_cleanup; /* sent even after SIGINT/SIGTERM, once (abort an upload); set timeout_ms */
 
     /* private and result */
     struct http_request req;

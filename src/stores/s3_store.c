@@ -29,6 +29,7 @@
 #define S3_COPY_SINGLE_MAX     (5ull << 30) /* CopyObject's limit */
 #define S3_COPY_PART_BYTES     (1ull << 30) /* UploadPartCopy ranges above that */
 #define S3_MAX_UPLOADS_LISTED  100000       /* unfinished uploads looked at per listing */
+#define S3_CLEANUP_TIMEOUT_MS  10000        /* one AbortMultipartUpload request */
 
 struct s3_store {
     struct store base; /* first, so a struct store * converts back */
@@ -374,6 +375,10 @@ static void s3_abort_upload(struct s3_store *s3, const char *key, const char *up
     call.key = key;
     call.query = query;
     call.is_404_ok = true; /* already gone */
+    /* Also on the way out after SIGINT: an unfinished upload is billed until something aborts it.
+     * The time limit keeps Ctrl-C from hanging on an unreachable server. */
+    call.is_cleanup = true;
+    call.timeout_ms = S3_CLEANUP_TIMEOUT_MS;
     if (s3_call_run(s3->client, &call, &err) < 0)
         log_warn("store '%s': abort the upload of '%s': %s", s3->base.name, key, err.msg);
     s3_call_release(&call);
@@ -662,7 +667,7 @@ static int s3_list_uploads(struct s3_store *s3, const char *full_prefix, struct 
         s3_xml_uploads_release(&page);
         break;
     }
-    if (out->count > 1)
+    if (out->count > 1) /* items is NULL when there is none, which qsort must not be given */
         qsort(out->items, out->count, sizeof(*out->items), s3_upload_cmp);
     rc = 0;
 out:
