@@ -299,7 +299,7 @@ static void fuzz_writers(const uint8_t *data, size_t size)
         for (size_t i = 0; i < count; i++) {
             const char *etag = lines[i];
             size_t n = strlen(etag);
-            char number[16];
+            char number[24];
             snprintf(number, sizeof(number), "%zu", i + 1);
             ASSERT(strcmp(l.objects[i].key, number) == 0);
             /* The writer drops one pair of surrounding quotes and adds its own; the parser drops
