@@ -380,7 +380,7 @@ static void s3_abort_upload(struct s3_store *s3, const char *key, const char *up
     call.is_cleanup = true;
     call.timeout_ms = S3_CLEANUP_TIMEOUT_MS;
     if (s3_call_run(s3->client, &call, &err) < 0)
-        log_warn("store '%s': abort the upload of '%s': %s", s3->base.name, key, err.msg);
+        log_debug("store '%s': abort the upload of '%s': %s", s3->base.name, key, err.msg);
     s3_call_release(&call);
     xfree(query);
     xfree(id_q);
@@ -427,6 +427,30 @@ static int s3_writer_put_single(struct s3_writer *w, struct error *err)
     return rc;
 }
 
+/* HEAD of the key being written: true when it exists with the size written. */
+static bool s3_completed_anyway(struct s3_writer *w)
+{
+    struct s3_call call;
+    struct error err = ERROR_INIT;
+    char v[64] = "";
+    bool is_there = false;
+
+    s3_call_init(&call);
+    call.method = "HEAD";
+    call.key = w->key;
+    call.is_404_ok = true;
+    if (s3_call_run(w->s3->client, &call, &err) == 0 && call.req.status == 200 &&
+        s3_call_header(&call, "Content-Length", v, sizeof(v))) {
+        char *end = NULL;
+        unsigned long long size = strtoull(v, &end, 10);
+        is_there = end != v && *end == '\0' && size == w->base.bytes_written;
+    }
+    log_debug("store '%s': completion of '%s' answered NoSuchUpload after a retry; object %s",
+              w->s3->base.name, w->key, is_there ? "present with every byte" : "not there");
+    s3_call_release(&call);
+    return is_there;
+}
+
 static int s3_writer_complete(struct s3_writer *w, struct error *err)
 {
     struct s3_call call;
@@ -453,8 +477,16 @@ static int s3_writer_complete(struct s3_writer *w, struct error *err)
     call.query = query;
     call.body = body.data;
     call.body_len = body.len;
-    if (s3_call_run(w->s3->client, &call, err) < 0)
+    if (s3_call_run(w->s3->client, &call, err) < 0) {
+        /* A completion whose 200 was lost on the way is retried, and the retry finds the upload
+         * gone: the object is there when it has exactly the bytes we sent. */
+        if (call.attempts > 1 && strcmp(call.s3err.code, "NoSuchUpload") == 0 &&
+            w->base.bytes_written > 0 && s3_completed_anyway(w)) {
+            error_clear(err);
+            rc = 0;
+        }
         goto out;
+    }
     /* A 200 answer can still carry an <Error>: the upload is not complete then. */
     if (s3_xml_parse_complete(call.req.body.data, call.req.body.len, &etag, NULL, err) < 0) {
         log_debug("store '%s': CompleteMultipartUpload answer: %.*s", w->s3->base.name,

@@ -151,9 +151,13 @@ s3_conf "$T/pf.conf" backups
 
 step "a stalled server: the low-speed timeout fires and the request is retried"
 s3_conf "$T/pf.conf" backups "low_speed_timeout = 2s"
-rules '[{"method": "PUT", "path": "manifest\\.json$", "stall_seconds": 20}]'
+# The stalled CompleteMultipartUpload has completed the upload when the client gives up on it: the
+# retry is answered NoSuchUpload, and the client finds the object whole (HEAD) and goes on.
+rules '[{"method": "PUT", "path": "manifest\\.json$", "stall_seconds": 20},
+        {"method": "POST", "query": "uploadId=", "stall_seconds": 20}]'
 assert_ok pf run db
-assert_eq 1 "$(fake_s3_fault_count stall)" "stalled requests"
+assert_eq 2 "$(fake_s3_fault_count stall)" "stalled requests"
+assert_eq 1 "$(grep -c '"code": "NoSuchUpload"' "$FAKE_S3_LOG")" "completion retried into NoSuchUpload"
 assert_eq 6 "$(manifests)" "complete snapshots"
 s3_conf "$T/pf.conf" backups
 
