@@ -488,10 +488,11 @@ static void one_on_end(struct xml_ctx *ctx, const char *text)
         xml_set_str(&one->value, text);
 }
 
-/* Parses a body with the given root (or alt_root) and returns its one field in *value (xfree). */
+/* Parses a body with the given root (or alt_root) and returns its one field in *value (xfree).
+ * may_be_empty: a missing or empty field gives "" instead of an error. */
 static int xml_parse_one(const char *what, const char *root, const char *alt_root,
-                         const char *field, bool is_etag, const char *body, size_t len,
-                         char **value, struct s3_xml_error *s3err, struct error *err)
+                         const char *field, bool is_etag, bool may_be_empty, const char *body,
+                         size_t len, char **value, struct s3_xml_error *s3err, struct error *err)
 {
     struct xml_one one = {field, is_etag, NULL};
     struct xml_ctx ctx;
@@ -502,7 +503,9 @@ static int xml_parse_one(const char *what, const char *root, const char *alt_roo
     ctx.alt_root = alt_root;
     if (xml_run_expecting(&ctx, body, len, s3err) < 0)
         goto out;
-    if (!one.value || !one.value[0]) {
+    if (may_be_empty && !one.value)
+        one.value = xstrdup("");
+    if (!one.value || (!one.value[0] && !may_be_empty)) {
         error_set(err, ERR_REMOTE, "%s: no <%s> in <%s>", what, field, xml_name(&ctx, 1));
         goto out;
     }
@@ -518,21 +521,23 @@ out:
 int s3_xml_parse_initiate(const char *body, size_t len, char **upload_id, struct error *err)
 {
     return xml_parse_one("InitiateMultipartUpload response", "InitiateMultipartUploadResult", NULL,
-                         "UploadId", false, body, len, upload_id, NULL, err);
+                         "UploadId", false, false, body, len, upload_id, NULL, err);
 }
 
 int s3_xml_parse_complete(const char *body, size_t len, char **etag, struct s3_xml_error *s3err,
                           struct error *err)
 {
+    /* radosgw 16.2 answers <ETag></ETag> (Red Hat bug 2266579) for an upload it did complete:
+     * refusing that would abort a finished upload. The ETag is informational here. */
     return xml_parse_one("CompleteMultipartUpload response", "CompleteMultipartUploadResult", NULL,
-                         "ETag", true, body, len, etag, s3err, err);
+                         "ETag", true, true, body, len, etag, s3err, err);
 }
 
 int s3_xml_parse_copy(const char *body, size_t len, char **etag, struct s3_xml_error *s3err,
                       struct error *err)
 {
     return xml_parse_one("CopyObject response", "CopyObjectResult", "CopyPartResult", "ETag", true,
-                         body, len, etag, s3err, err);
+                         false, body, len, etag, s3err, err);
 }
 
 /* ---- ListMultipartUploads ---- */

@@ -57,8 +57,9 @@ int s3_xml_parse_initiate(const char *body, size_t len, char **upload_id, struct
 
 /* CompleteMultipartUpload answers 200 and may still carry an <Error> (the S3 docs say so), so the
  * caller must check: on <CompleteMultipartUploadResult> returns 0 with *etag (xfree; quotes
- * removed); on an <Error> body returns -1 with ERR_REMOTE, the code and message in err->msg and
- * *s3err filled (s3err may be NULL). */
+ * removed; "" when the <ETag> is empty or missing, as radosgw 16.2 sends it); on an <Error> body
+ * returns -1 with ERR_REMOTE, the code and message in err->msg and *s3err filled (s3err may be
+ * NULL). */
 int s3_xml_parse_complete(const char *body, size_t len, char **etag, struct s3_xml_error *s3err,
                           struct error *err);
 

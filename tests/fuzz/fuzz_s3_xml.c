@@ -165,7 +165,7 @@ static void fuzz_single_values(const char *body, size_t len, const struct s3_xml
     value = sentinel;
     if (s3_xml_parse_complete(body, len, &value, &e, &err) == 0) {
         ASSERT(!doc);
-        fuzz_check_str(value, false, false);
+        fuzz_check_str(value, false, true);
         xfree(value);
     } else {
         fuzz_check_failure(&err, ERR_REMOTE);

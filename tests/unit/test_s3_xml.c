@@ -442,6 +442,27 @@ static void test_s3_xml_complete_reads_etag(void)
     buf_release(&b);
 }
 
+/* radosgw 16.2.15 completes the upload and answers an empty <ETag> (body captured from
+ * tests/lib/ceph.sh's server): that is success, not "no ETag". */
+static void test_s3_xml_complete_accepts_radosgw_empty_etag(void)
+{
+    struct buf b;
+    char *etag = NULL;
+    static const char no_etag[] = "<CompleteMultipartUploadResult><Key>k</Key>"
+                                  "</CompleteMultipartUploadResult>";
+
+    fixture("complete_radosgw_empty_etag.xml", &b);
+    CHECK_OK(s3_xml_parse_complete(b.data, b.len, &etag, NULL, unit_err()));
+    CHECK_STR_EQ(etag, "");
+    xfree(etag);
+    etag = NULL;
+    buf_release(&b);
+
+    CHECK_OK(s3_xml_parse_complete(no_etag, strlen(no_etag), &etag, NULL, unit_err()));
+    CHECK_STR_EQ(etag, "");
+    xfree(etag);
+}
+
 static void test_s3_xml_complete_error_inside_200(void)
 {
     struct buf b;
@@ -807,6 +828,8 @@ const struct unit_test s3_xml_tests[] = {
     {"test_s3_xml_body_and_depth_caps", test_s3_xml_body_and_depth_caps},
     {"test_s3_xml_initiate_reads_upload_id", test_s3_xml_initiate_reads_upload_id},
     {"test_s3_xml_complete_reads_etag", test_s3_xml_complete_reads_etag},
+    {"test_s3_xml_complete_accepts_radosgw_empty_etag",
+     test_s3_xml_complete_accepts_radosgw_empty_etag},
     {"test_s3_xml_complete_error_inside_200", test_s3_xml_complete_error_inside_200},
     {"test_s3_xml_copy_object_and_part", test_s3_xml_copy_object_and_part},
     {"test_s3_xml_uploads_reads_aws_example", test_s3_xml_uploads_reads_aws_example},
