@@ -449,13 +449,6 @@ static int64_t http_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int http_progress(struct http_client *c, struct error *err)
-{
-    if (c->in_flight == 0)
-        return 0;
-    return http_drive(c, false, err);
-}
-
 int http_wait(struct http_client *c, long timeout_ms, struct http_request **done, struct error *err)
 {
     int64_t deadline = timeout_ms >= 0 ? http_now_ms() + timeout_ms : INT64_MAX;

@@ -82,11 +82,6 @@ void http_client_free(struct http_client *c);
 /* Starts r without waiting. It makes progress whenever the client is driven (http_wait,
  * http_perform, http_read on any request). */
 int http_start(struct http_client *c, struct http_request *r, struct error *err);
-/* Moves the started requests forward without blocking: one curl_multi_perform, so sockets are
- * fed and read while the caller does other work (fills the next upload part). Requests that end
- * are returned by later http_wait calls. Returns -1 with err set on a libcurl failure or
- * ERR_CANCELLED on SIGINT/SIGTERM; 0 with nothing in flight. */
-int http_progress(struct http_client *c, struct error *err);
 /* Drives the client until one started, non-stream request ends, and returns it in *done; after
  * timeout_ms (-1: no limit) returns 0 with *done = NULL. Fails with ERR_USAGE when nothing is in
  * flight and ERR_CANCELLED on SIGINT/SIGTERM. */

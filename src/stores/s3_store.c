@@ -29,7 +29,6 @@
 #define S3_COPY_SINGLE_MAX     (5ull << 30) /* CopyObject's limit */
 #define S3_COPY_PART_BYTES     (1ull << 30) /* UploadPartCopy ranges above that */
 #define S3_MAX_UPLOADS_LISTED  100000       /* unfinished uploads looked at per listing */
-#define S3_POLL_BYTES          (256u << 10) /* drive the parts in flight this often while filling */
 
 struct s3_store {
     struct store base; /* first, so a struct store * converts back */
@@ -70,7 +69,6 @@ struct s3_writer {
     size_t cur_len;
     size_t cur_cap;
     int next_number;
-    size_t unpolled_len; /* bytes copied into cur since the parts in flight were last driven */
     struct s3_done_part *done;
     size_t done_count;
     bool has_failed;
@@ -251,30 +249,6 @@ static int s3_writer_pump(struct s3_writer *w, struct error *err)
     return 0;
 }
 
-/* Feeds the parts in flight without blocking and records those that ended. Needed because the
- * one thread drives libcurl only when asked: without this, the sockets sat idle while the next
- * part was filled and hashed (tens of ms per 16 MiB part), once their send buffers drained. */
-static int s3_writer_poll(struct s3_writer *w, struct error *err)
-{
-    struct http_client *http = s3_client_http(w->s3->client);
-    struct http_request *done = NULL;
-
-    w->unpolled_len = 0;
-    if (http_in_flight(http) == 0)
-        return 0;
-    if (http_progress(http, err) < 0)
-        return s3_writer_fail(w, err);
-    while (http_in_flight(http) > 0) {
-        if (http_wait(http, 0, &done, err) < 0)
-            return s3_writer_fail(w, err);
-        if (!done)
-            break;
-        if (s3_writer_finished(w, done->user, err) < 0)
-            return -1;
-    }
-    return 0;
-}
-
 static bool s3_writer_busy(const struct s3_writer *w)
 {
     for (size_t i = 0; i < w->slot_count; i++)
@@ -361,13 +335,8 @@ static int s3_writer_write(struct store_writer *base, const void *data, size_t l
         w->cur_len += room;
         p += room;
         len -= room;
-        w->unpolled_len += room;
-        if (w->cur_len == w->cur_cap) {
-            if (s3_writer_send_part(w, err) < 0)
-                return -1;
-        } else if (w->unpolled_len >= S3_POLL_BYTES && s3_writer_poll(w, err) < 0) {
+        if (w->cur_len == w->cur_cap && s3_writer_send_part(w, err) < 0)
             return -1;
-        }
     }
     return 0;
 }
