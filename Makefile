@@ -1,6 +1,6 @@
 # Thin wrapper over meson/ninja. `make check` is what CI runs (with `make lint`); see README.md.
 .POSIX:
-.PHONY: all deps build asan check lint demo bench format fuzz clean
+.PHONY: all deps build asan check lint demo bench bench-s3 format fuzz clean
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
@@ -37,6 +37,9 @@ demo: deps build
 
 bench: deps build
 	bench/pg_snapshot.sh
+
+bench-s3: deps build
+	bench/s3_upload.sh
 
 format:
 	clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'tests/*.h')

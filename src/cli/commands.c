@@ -10,6 +10,8 @@ static const struct command commands[] = {
     {"config", cmd_config, "check the configuration, or show it with secrets redacted",
      NEEDS_CONFIG},
     {"catalog", cmd_catalog, "rebuild the local catalog from the stores' manifests", NEEDS_CONFIG},
+    {"store", cmd_store, "put, get, list or remove the objects of a store (for operators)",
+     NEEDS_CONFIG},
     {"version", cmd_version, "print versions of permafrost, its libraries and pg_dump", 0},
 };
 
@@ -52,6 +54,7 @@ void commands_print_usage(FILE *out)
             "  permafrost restore db latest --to 'host=127.0.0.1 dbname=mastodon_restore "
             "user=postgres' --create --jobs 4\n"
             "  permafrost prune --dry-run\n"
+            "  permafrost store ls spaces-nyc db/\n"
             "\n"
             "exit codes: 0 ok, 1 failure, 2 usage, 3 config, 4 integrity, 5 locked, 130 "
             "cancelled\n"

@@ -43,6 +43,7 @@ int cmd_restore(int argc, char **argv, struct cli_ctx *ctx, struct error *err);
 int cmd_prune(int argc, char **argv, struct cli_ctx *ctx, struct error *err);
 int cmd_config(int argc, char **argv, struct cli_ctx *ctx, struct error *err);
 int cmd_catalog(int argc, char **argv, struct cli_ctx *ctx, struct error *err);
+int cmd_store(int argc, char **argv, struct cli_ctx *ctx, struct error *err);
 int cmd_version(int argc, char **argv, struct cli_ctx *ctx, struct error *err);
 
 #endif
