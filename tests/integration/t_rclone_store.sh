@@ -113,7 +113,7 @@ assert_contains "$ERR" "store 'offsite'" "unknown remote"
 assert_contains "$ERR" "remote 'nosuch' is not in rclone config '$T/rclone.conf'" "unknown remote"
 write_rclone_conf ":local:$data/x"
 assert_exit 3 pf run db
-assert_contains "$ERR" "on-the-fly backends" "on-the-fly remote"
+assert_contains "$ERR" "on-the-fly remotes" "on-the-fly remote"
 # A file where the remote's directory should be: rclone cannot create anything below it.
 printf 'not a directory\n' >"$T/blocker"
 write_rclone_conf "loc:$T/blocker/permafrost"
