@@ -1072,8 +1072,8 @@ static void test_s3_store_with_only_a_bucket_leaves_the_rest_unset(void)
                       "# max_requests_per_second = (not set: no limit)\n"
                       "# part_size = (not set: 16MiB)\n"
                       "# concurrency = (not set: 4)\n"
-                      "# connect_timeout = (not set: the store's default)\n"
-                      "# low_speed_timeout = (not set: the store's default)\n"));
+                      "# connect_timeout = (not set: 10s)\n"
+                      "# low_speed_timeout = (not set: 60s)\n"));
     CHECK(!strstr(out, "remote") && !strstr(out, "# path ="));
     xfree(out);
     config_release(&cfg);
