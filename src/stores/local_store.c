@@ -14,7 +14,6 @@
 #include "util/fs.h"
 #include "util/xalloc.h"
 
-#define LOCAL_KEY_MAX      1024
 /* Temporary names are ".<name>.tmp-XXXXXX"; the name part is cut to this many bytes so that a key
  * segment close to NAME_MAX still gets a temporary name that fits. */
 #define LOCAL_TMP_NAME_MAX 200
@@ -73,65 +72,10 @@ static char *local_path(const struct local_store *ls, const char *rel)
     return xasprintf("%s/%s", ls->root, rel);
 }
 
-/* Temporary files of writers: ours are ".<name>.tmp-XXXXXX". */
-static bool local_is_tmp_name(const char *name, size_t len)
-{
-    return len > 0 && name[0] == '.' && memmem(name, len, ".tmp-", 5) != NULL;
-}
-
-/* Checks a '/'-separated relative path: at most LOCAL_KEY_MAX bytes, no control characters, and
- * every segment non-empty, not "." or "..", and not shaped like a temporary file (such a key could
- * be written but never listed). When is_last_partial, the text after the last '/' is only the start
- * of a name (a list prefix) and may be anything, even empty. */
-static bool local_path_is_valid(const char *s, bool is_last_partial)
-{
-    size_t len = strlen(s);
-    size_t start = 0;
-
-    if (len > LOCAL_KEY_MAX)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c == 0x7f)
-            return false;
-    }
-    for (size_t i = 0; i <= len; i++) {
-        const char *seg = s + start;
-        size_t seg_len = i - start;
-
-        if (i < len && s[i] != '/')
-            continue;
-        start = i + 1;
-        if (i == len && is_last_partial)
-            break;
-        if (seg_len == 0 || (seg_len == 1 && seg[0] == '.') ||
-            (seg_len == 2 && seg[0] == '.' && seg[1] == '.') || local_is_tmp_name(seg, seg_len))
-            return false;
-    }
-    return true;
-}
-
-/* The message quotes the key with control characters replaced, so it is safe to log. */
-static int local_invalid(struct error *err, const char *what, const char *s)
-{
-    char shown[257];
-    size_t n = 0;
-
-    for (; s[n] && n < sizeof(shown) - 1; n++) {
-        unsigned char c = (unsigned char)s[n];
-        if (c < 0x20 || c == 0x7f)
-            shown[n] = '?';
-        else
-            shown[n] = s[n];
-    }
-    shown[n] = '\0';
-    return error_set(err, ERR_IO, "invalid %s '%s%s'", what, shown, s[n] ? "..." : "");
-}
-
 static int local_check_key(const char *key, struct error *err)
 {
-    if (key[0] == '\0' || !local_path_is_valid(key, false))
-        return local_invalid(err, "key", key);
+    if (key[0] == '\0' || !store_key_is_valid(key, false))
+        return store_invalid_key(err, "key", key);
     return 0;
 }
 
@@ -571,7 +515,7 @@ static int local_list_read_dir(const struct local_store *ls, const char *rel_dir
 
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
-        if (local_is_tmp_name(de->d_name, strlen(de->d_name))) {
+        if (store_is_tmp_name(de->d_name, strlen(de->d_name))) {
             if (!(flags & STORE_LIST_PARTIAL))
                 continue;
             is_partial = true;
@@ -663,8 +607,8 @@ static int local_list(struct store *s, const char *prefix, int flags, store_list
     char *start = NULL;
     int r;
 
-    if (!local_path_is_valid(prefix, true))
-        return local_invalid(err, "prefix", prefix);
+    if (!store_key_is_valid(prefix, true))
+        return store_invalid_key(err, "prefix", prefix);
     /* Start at the deepest directory the prefix names completely. */
     slash = strrchr(prefix, '/');
     start = slash ? xstrndup(prefix, (size_t)(slash - prefix) + 1) : xstrdup("");
@@ -749,10 +693,10 @@ static int local_remove_prefix(struct store *s, const char *prefix, struct error
     int rc = -1;
 
     if (len < 2 || prefix[len - 1] != '/')
-        return local_invalid(err, "prefix", prefix);
+        return store_invalid_key(err, "prefix", prefix);
     dir_rel = xstrndup(prefix, len - 1);
-    if (!local_path_is_valid(dir_rel, false)) {
-        local_invalid(err, "prefix", prefix);
+    if (!store_key_is_valid(dir_rel, false)) {
+        store_invalid_key(err, "prefix", prefix);
         goto out;
     }
     path = local_path(ls, dir_rel);

@@ -33,7 +33,6 @@
 #include "util/strv.h"
 #include "util/xalloc.h"
 
-#define RCLONE_KEY_MAX           1024
 #define RCLONE_TMP_NAME_MAX      200
 #define RCLONE_STAT_MAX_BYTES    (64u << 10)
 #define RCLONE_JSON_MAX_DEPTH    32
@@ -845,62 +844,10 @@ out:
 
 /* ---- keys ---- */
 
-static bool rclone_is_tmp_name(const char *name, size_t len)
-{
-    return len > 0 && name[0] == '.' && memmem(name, len, ".tmp-", 5) != NULL;
-}
-
-/* The local store's rules, so that a key means the same on every store: at most RCLONE_KEY_MAX
- * bytes, no control characters, segments non-empty, not "." or "..", not shaped like a temporary
- * key. With is_last_partial the text after the last '/' may be anything (a list prefix). */
-static bool rclone_key_is_valid(const char *s, bool is_last_partial)
-{
-    size_t len = strlen(s);
-    size_t start = 0;
-
-    if (len > RCLONE_KEY_MAX)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c == 0x7f)
-            return false;
-    }
-    for (size_t i = 0; i <= len; i++) {
-        const char *seg = s + start;
-        size_t seg_len = i - start;
-
-        if (i < len && s[i] != '/')
-            continue;
-        start = i + 1;
-        if (i == len && is_last_partial)
-            break;
-        if (seg_len == 0 || (seg_len == 1 && seg[0] == '.') ||
-            (seg_len == 2 && seg[0] == '.' && seg[1] == '.') || rclone_is_tmp_name(seg, seg_len))
-            return false;
-    }
-    return true;
-}
-
-static int rclone_invalid(struct error *err, const char *what, const char *s)
-{
-    char shown[257];
-    size_t n = 0;
-
-    for (; s[n] && n < sizeof(shown) - 1; n++) {
-        unsigned char c = (unsigned char)s[n];
-        if (c < 0x20 || c == 0x7f)
-            shown[n] = '?';
-        else
-            shown[n] = s[n];
-    }
-    shown[n] = '\0';
-    return error_set(err, ERR_IO, "invalid %s '%s%s'", what, shown, s[n] ? "..." : "");
-}
-
 static int rclone_check_key(const char *key, struct error *err)
 {
-    if (key[0] == '\0' || !rclone_key_is_valid(key, false))
-        return rclone_invalid(err, "key", key);
+    if (key[0] == '\0' || !store_key_is_valid(key, false))
+        return store_invalid_key(err, "key", key);
     return 0;
 }
 
@@ -1286,8 +1233,8 @@ static int rclone_list(struct store *s, const char *prefix, int flags, store_lis
 
     buf_init(&out, RCLONE_STORE_LIST_MAX_BYTES);
     buf_init(&tail, PROC_STDERR_CAP);
-    if (!rclone_key_is_valid(prefix, true)) {
-        rclone_invalid(err, "prefix", prefix);
+    if (!store_key_is_valid(prefix, true)) {
+        store_invalid_key(err, "prefix", prefix);
         goto out;
     }
     /* List the deepest directory the prefix names completely; keys are filtered below. */
@@ -1325,7 +1272,7 @@ static int rclone_list(struct store *s, const char *prefix, int flags, store_lis
             continue;
         leaf = leaf ? leaf + 1 : p;
         leaf_len = strlen(leaf);
-        if (rclone_is_tmp_name(leaf, leaf_len)) {
+        if (store_is_tmp_name(leaf, leaf_len)) {
             if (!(flags & STORE_LIST_PARTIAL))
                 continue;
             is_partial = true;
@@ -1335,7 +1282,7 @@ static int rclone_list(struct store *s, const char *prefix, int flags, store_lis
         } else {
             key = xasprintf("%.*s%s", (int)dir_len, prefix, p);
         }
-        if (strncmp(key, prefix, strlen(prefix)) != 0 || !rclone_key_is_valid(key, is_partial)) {
+        if (strncmp(key, prefix, strlen(prefix)) != 0 || !store_key_is_valid(key, is_partial)) {
             xfree(key);
             continue;
         }
@@ -1404,10 +1351,10 @@ static int rclone_remove_prefix(struct store *s, const char *prefix, struct erro
     int rc = -1;
 
     if (len < 2 || prefix[len - 1] != '/')
-        return rclone_invalid(err, "prefix", prefix);
+        return store_invalid_key(err, "prefix", prefix);
     dir = xstrndup(prefix, len - 1);
-    if (!rclone_key_is_valid(dir, false)) {
-        rclone_invalid(err, "prefix", prefix);
+    if (!store_key_is_valid(dir, false)) {
+        store_invalid_key(err, "prefix", prefix);
         goto out;
     }
     path = rclone_path(rs, dir);

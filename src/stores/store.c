@@ -206,3 +206,52 @@ out:
     xfree(chunk);
     return rc;
 }
+
+bool store_is_tmp_name(const char *name, size_t len)
+{
+    return len > 0 && name[0] == '.' && memmem(name, len, ".tmp-", 5) != NULL;
+}
+
+bool store_key_is_valid(const char *s, bool is_last_partial)
+{
+    size_t len = strlen(s);
+    size_t start = 0;
+
+    if (len > STORE_KEY_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7f)
+            return false;
+    }
+    for (size_t i = 0; i <= len; i++) {
+        const char *seg = s + start;
+        size_t seg_len = i - start;
+
+        if (i < len && s[i] != '/')
+            continue;
+        start = i + 1;
+        if (i == len && is_last_partial)
+            break;
+        if (seg_len == 0 || (seg_len == 1 && seg[0] == '.') ||
+            (seg_len == 2 && seg[0] == '.' && seg[1] == '.') || store_is_tmp_name(seg, seg_len))
+            return false;
+    }
+    return true;
+}
+
+int store_invalid_key(struct error *err, const char *what, const char *key)
+{
+    char shown[257];
+    size_t n = 0;
+
+    for (; key[n] && n < sizeof(shown) - 1; n++) {
+        unsigned char c = (unsigned char)key[n];
+        if (c < 0x20 || c == 0x7f)
+            shown[n] = '?';
+        else
+            shown[n] = key[n];
+    }
+    shown[n] = '\0';
+    return error_set(err, ERR_IO, "invalid %s '%s%s'", what, shown, key[n] ? "..." : "");
+}

@@ -159,4 +159,18 @@ void store_base_init(struct store *s, const struct store_ops *ops, const struct 
 /* Frees what store_base_init allocated (not s itself). */
 void store_base_release(struct store *s);
 
+#define STORE_KEY_MAX 1024
+
+/* The key rules every store applies, so that a key means the same on each: a '/'-separated relative
+ * path of at most STORE_KEY_MAX bytes, no control characters, every segment non-empty, not "." or
+ * "..", and not shaped like a temporary name (such a key could be written but never listed). When
+ * is_last_partial, the text after the last '/' is only the start of a name (a list prefix) and may
+ * be anything, even empty. */
+bool store_key_is_valid(const char *s, bool is_last_partial);
+/* Temporary names of writers: ".<name>.tmp-XXXXXX". */
+bool store_is_tmp_name(const char *name, size_t len);
+/* Sets err (ERR_IO) to "invalid WHAT 'KEY'", the key quoted with control characters replaced (so
+ * the message is safe to log) and cut at 256 bytes. Returns -1. */
+int store_invalid_key(struct error *err, const char *what, const char *key);
+
 #endif
