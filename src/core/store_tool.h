@@ -12,7 +12,7 @@
 #include "util/error.h"
 
 /* The read(2) size of store_tool_put and the write size of store_tool_get. */
-#define STORE_TOOL_CHUNK_BYTES (1024 * 1024)
+#define STORE_TOOL_CHUNK_BYTES ((size_t)1 << 20)
 
 /* Streams the file at path into key of the store named store_name in cfg, in
  * STORE_TOOL_CHUNK_BYTES reads; the object appears only when the whole file is written (an
