@@ -8,6 +8,7 @@
 #include "stores/rclone_store.h"
 #include "stores/s3_store.h"
 #include "util/cancel.h"
+#include "util/log.h"
 #include "util/xalloc.h"
 
 int store_open(const struct store_options *opts, struct store **out, struct error *err)
@@ -174,10 +175,16 @@ int store_copy(struct store *src, struct store *dst, const char *key, bool *is_s
         *is_server_side = false;
     if (dst->ops->copy_from) {
         int r0 = dst->ops->copy_from(dst, src, key, err);
-        if (r0 <= 0) {
-            if (r0 == 0 && is_server_side)
-                *is_server_side = true;
+        if (r0 == 0 && is_server_side)
+            *is_server_side = true;
+        if (r0 == 0 || (r0 < 0 && err->kind != ERR_REMOTE))
             return r0;
+        /* The service refused the copy (the destination's key may not read the source bucket, or
+         * the provider does not support it): the bytes can still go through us. */
+        if (r0 < 0) {
+            log_debug("copy '%s' from store '%s' to store '%s' server-side: %s; streaming instead",
+                      key, store_name(src), store_name(dst), err->msg);
+            error_clear(err);
         }
     }
     chunk = xmalloc(chunk_len);

@@ -147,6 +147,15 @@ assert_ok pf restore db latest --from fake-replica --to "$(pg_conninfo s3f_r2)" 
     --password env:DB_PASS
 pg_fingerprint s3f_r2 >"$T/s3f_r2.fp"
 assert_ok cmp "$T/src.fp" "$T/s3f_r2.fp"
+
+step "the service refuses the server-side copy (AccessDenied): the bytes are streamed instead"
+rules '[{"method": "PUT", "header": "x-amz-copy-source", "status": 403, "code": "AccessDenied",
+         "times": 0}]'
+assert_ok pf --json run db
+assert_contains "$OUT" '"transfer": "copied"'
+assert_not_contains "$OUT" '"ok": false'
+assert_eq 2 "$(fake_s3_status_count 403)" "refused CopyObject requests (artifact, manifest)"
+rules '[]'
 s3_conf "$T/pf.conf" backups
 
 step "a stalled server: the low-speed timeout fires and the request is retried"
@@ -158,11 +167,12 @@ rules '[{"method": "PUT", "path": "manifest\\.json$", "stall_seconds": 20},
 assert_ok pf run db
 assert_eq 2 "$(fake_s3_fault_count stall)" "stalled requests"
 assert_eq 1 "$(grep -c '"code": "NoSuchUpload"' "$FAKE_S3_LOG")" "completion retried into NoSuchUpload"
-assert_eq 6 "$(manifests)" "complete snapshots"
+assert_eq 7 "$(manifests)" "complete snapshots"
 s3_conf "$T/pf.conf" backups
 
 step "403 SignatureDoesNotMatch: no retry, a clear error naming the store, no snapshot"
 put_before=$(($(fake_s3_count PUT '^/backups/db/') + $(fake_s3_count POST '^/backups/db/' uploads)))
+refused_before=$(fake_s3_status_count 403)
 rules '[{"method": ["PUT", "POST"], "status": 403, "code": "SignatureDoesNotMatch",
          "message": "", "times": 0}]'
 assert_exit 1 pf run db
@@ -171,10 +181,10 @@ assert_contains "$ERR" "SignatureDoesNotMatch"
 assert_contains "$ERR" "request id"
 assert_contains "$ERR" "secret_key"
 assert_not_contains "$ERR" "fake-secret-value"
-assert_eq 1 "$(fake_s3_status_count 403)" "requests answered 403 (no retry)"
+assert_eq 1 "$(($(fake_s3_status_count 403) - refused_before))" "requests answered 403 (no retry)"
 sent=$(($(fake_s3_count PUT '^/backups/db/') + $(fake_s3_count POST '^/backups/db/' uploads)))
 assert_eq 1 "$((sent - put_before))" "writes sent after the 403"
-assert_eq 6 "$(manifests)" "complete snapshots"
+assert_eq 7 "$(manifests)" "complete snapshots"
 
 step "CompleteMultipartUpload fails (an <Error> inside a 200): aborted, no manifest"
 rules '[{"method": "POST", "query": "uploadId=", "status": 200, "code": "InternalError",
@@ -184,14 +194,14 @@ assert_exit 1 pf run db
 assert_contains "$ERR" "InternalError"
 assert_eq 1 "$(($(fake_s3_count DELETE '^/backups/db/' uploadId=) - abort_before))" \
     "AbortMultipartUpload requests"
-assert_eq 6 "$(manifests)" "complete snapshots"
+assert_eq 7 "$(manifests)" "complete snapshots"
 assert_eq 0 "$(uploads_in_progress)" "multipart uploads left in progress"
 
 step "CompleteMultipartUpload refused with 400 InvalidPart: aborted, no manifest"
 rules '[{"method": "POST", "query": "uploadId=", "status": 400, "code": "InvalidPart"}]'
 assert_exit 1 pf run db
 assert_contains "$ERR" "InvalidPart"
-assert_eq 6 "$(manifests)" "complete snapshots"
+assert_eq 7 "$(manifests)" "complete snapshots"
 
 step "clock skew: 403 RequestTimeTooSkewed, with a hint about the clock"
 rules '[{"status": 403, "code": "RequestTimeTooSkewed",
