@@ -147,6 +147,7 @@ int store_tool_get(const struct config *cfg, const char *store_name, const char 
     const char *base;
     uint64_t total = 0;
     int fd = -1;
+    int finished;
     int rc = -1;
 
     if (targets_open(cfg, store_name, &s, err) < 0)
@@ -183,24 +184,12 @@ int store_tool_get(const struct config *cfg, const char *store_name, const char 
         error_wrap(err, "store '%s': get '%s'", store_name, key);
         goto out;
     }
-    if (fsync(fd) < 0) {
-        error_errno(err, ERR_IO, "fsync '%s'", tmp);
+    finished = fs_finish_atomic(fd, tmp, path, err);
+    fd = -1; /* closed by fs_finish_atomic whatever the result */
+    if (finished < 0)
         goto out;
-    }
-    if (close(fd) < 0) {
-        fd = -1;
-        error_errno(err, ERR_IO, "close '%s'", tmp);
-        goto out;
-    }
-    fd = -1;
-    if (rename(tmp, path) < 0) {
-        error_errno(err, ERR_IO, "rename '%s' to '%s'", tmp, path);
-        goto out;
-    }
     xfree(tmp);
     tmp = NULL;
-    if (fs_fsync_dir(dir, err) < 0)
-        goto out;
     if (bytes)
         *bytes = total;
     rc = 0;

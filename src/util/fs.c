@@ -80,10 +80,36 @@ char *fs_dirname(const char *path)
     return xstrndup(path, (size_t)(slash - path));
 }
 
+int fs_finish_atomic(int fd, const char *tmp, const char *path, struct error *err)
+{
+    char *dir = NULL;
+    int rc = -1;
+
+    if (fsync(fd) < 0) {
+        error_errno(err, ERR_IO, "fsync '%s'", tmp);
+        (void)close(fd);
+        goto out;
+    }
+    if (close(fd) < 0) {
+        error_errno(err, ERR_IO, "close '%s'", tmp);
+        goto out;
+    }
+    if (rename(tmp, path) < 0) {
+        error_errno(err, ERR_IO, "rename '%s' to '%s'", tmp, path);
+        goto out;
+    }
+    dir = fs_dirname(path);
+    if (fs_fsync_dir(dir, err) < 0)
+        goto out;
+    rc = 0;
+out:
+    xfree(dir);
+    return rc;
+}
+
 int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode, struct error *err)
 {
     char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
-    char *dir = fs_dirname(path);
     int fd = -1;
     int rc = -1;
 
@@ -94,30 +120,14 @@ int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
     }
     if (fs_write_all(fd, data, len, tmp, err) < 0)
         goto out;
-    if (fsync(fd) < 0) {
-        error_errno(err, ERR_IO, "fsync '%s'", tmp);
-        goto out;
-    }
-    if (close(fd) < 0) {
-        fd = -1;
-        error_errno(err, ERR_IO, "close '%s'", tmp);
-        goto out;
-    }
+    rc = fs_finish_atomic(fd, tmp, path, err);
     fd = -1;
-    if (rename(tmp, path) < 0) {
-        error_errno(err, ERR_IO, "rename '%s' to '%s'", tmp, path);
-        goto out;
-    }
-    if (fs_fsync_dir(dir, err) < 0)
-        goto out;
-    rc = 0;
 out:
     if (fd >= 0)
         close(fd);
     if (rc < 0)
         unlink(tmp);
     xfree(tmp);
-    xfree(dir);
     return rc;
 }
 

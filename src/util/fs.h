@@ -17,6 +17,10 @@ int fs_mkdir_p(const char *path, mode_t mode, struct error *err);
 int fs_fsync_dir(const char *dir, struct error *err);
 /* Writes data to path atomically with the given mode. */
 int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode, struct error *err);
+/* The end of an atomic write into the temporary file tmp (open on fd): fsync and close fd (closed
+ * whatever happens), rename tmp to path, fsync path's directory. On failure tmp is left for the
+ * caller to unlink. */
+int fs_finish_atomic(int fd, const char *tmp, const char *path, struct error *err);
 /* Reads a whole file into out (appending), failing when it exceeds out's cap. */
 int fs_read_file(const char *path, struct buf *out, struct error *err);
 /* write(2) until done, retrying on EINTR. */
