@@ -12,13 +12,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # shellcheck source=tests/lib/fake_s3.sh
 . "$root/tests/lib/fake_s3.sh"
 
-servers_trap
-if [[ -n ${TEST_TMP:-} ]]; then
-    T=$TEST_TMP
-    mkdir -p "$T"
-else
-    make_tmpdir T
-fi
+test_init_dirs
 command -v curl >/dev/null || fail "curl is needed"
 command -v python3 >/dev/null || fail "python3 is needed"
 

@@ -13,14 +13,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # shellcheck source=tests/lib/s3.sh
 . "$root/tests/lib/s3.sh"
 
-servers_trap
-if [[ -n ${TEST_TMP:-} ]]; then
-    T=$TEST_TMP
-    mkdir -p "$T"
-else
-    make_tmpdir T
-fi
-export T
+test_init_dirs
 s3_use_or_start "$T/ceph"
 echo "S3 server: $S3_ENDPOINT region $S3_REGION"
 

@@ -12,14 +12,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # shellcheck source=tests/lib/s3.sh
 . "$root/tests/lib/s3.sh"
 
-servers_trap
-if [[ -n ${TEST_TMP:-} ]]; then
-    T=$TEST_TMP
-    mkdir -p "$T"
-else
-    make_tmpdir T
-fi
-export T
+test_init_dirs
 s3_use_or_start "$T/ceph-a"
 s3_start_second "$T/ceph-b"
 echo "S3 servers: A $S3_ENDPOINT, B $S3B_ENDPOINT"

@@ -140,6 +140,20 @@ assert_fails()
     [[ $RC != 0 ]] || fail "'$*' succeeded, expected a failure"
 }
 
+# test_init_dirs: the trap and the test's own temporary directory $T, without PostgreSQL (for tests
+# of the S3 servers alone).
+test_init_dirs()
+{
+    servers_trap
+    if [[ -n ${TEST_TMP:-} ]]; then
+        T=$TEST_TMP
+        mkdir -p "$T"
+    else
+        make_tmpdir T
+    fi
+    export T
+}
+
 test_init()
 {
     servers_trap
