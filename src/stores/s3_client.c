@@ -20,7 +20,7 @@
 #include "util/log.h"
 #include "util/xalloc.h"
 
-#define S3_MAX_HEADER_LINES 24
+#define S3_MAX_HEADER_LINES 48 /* with room for an object's metadata */
 
 struct s3_client {
     char *name;

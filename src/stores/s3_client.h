@@ -94,7 +94,7 @@ struct s3_call {
     /* private and result */
     struct http_request req;
     struct buf lines; /* the header lines, NUL-separated */
-    const char *line_ptrs[24];
+    const char *line_ptrs[48];
     char *url;
     struct s3_xml_error s3err; /* code, message and request id of a failed answer */
     int attempts;
