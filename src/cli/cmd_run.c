@@ -177,6 +177,13 @@ static void run_print_mirror_text(const struct cfg_job *job, const struct mirror
            job->mirror.source.prefix[0] ? ":" : "", job->mirror.source.prefix,
            job->mirror.destination.store, job->mirror.destination.prefix[0] ? ":" : "",
            job->mirror.destination.prefix);
+    if (!r->has_started) {
+        /* Locked, or a setup error: there are no numbers to show. */
+        printf("  error        %s\n", e->msg);
+        if (e->hint[0])
+            printf("  hint         %s\n", e->hint);
+        return;
+    }
     run_print_count("source", &st->source, st->is_listing_complete ? "" : " (listing incomplete)");
     run_print_count("destination", &st->destination, "");
     if (is_dry_run) {
@@ -226,11 +233,11 @@ static void run_print_mirror_text(const struct cfg_job *job, const struct mirror
     if (st->is_deletion_refused)
         printf("  deletions %s: %s\n", is_dry_run ? "would be refused" : "refused",
                st->deletion_refusal);
-    if (r->outcome != MIRROR_JOB_OK && e->msg[0]) {
+    /* A refusal is the line above; the hint says what to do. */
+    if (r->outcome != MIRROR_JOB_OK && r->outcome != MIRROR_JOB_REFUSED && e->msg[0])
         printf("  error        %s\n", e->msg);
-        if (e->hint[0])
-            printf("  hint         %s\n", e->hint);
-    }
+    if (r->outcome != MIRROR_JOB_OK && e->hint[0])
+        printf("  hint         %s\n", e->hint);
 }
 
 static void run_json_count(struct json_writer *w, const char *key, const struct mirror_count *c)
@@ -410,6 +417,12 @@ static int run_mirror_job(struct cli_ctx *ctx, struct json_writer *w, const stru
     req.ctx = &om;
     r = mirror_job_run(&req, &res, jerr);
     output_progress_end();
+    if (res.outcome == MIRROR_JOB_REFUSED)
+        error_hint(jerr,
+                   "check the source first (docs/operations.md, 'Media mirror'); if the %llu "
+                   "deletions are wanted, allow them once: permafrost run --max-delete=%llu %s",
+                   (unsigned long long)res.stats.to_delete, (unsigned long long)res.stats.to_delete,
+                   job->name);
     if (f->is_dry_run) {
         /* The plan is the truth of a dry run: what it would copy, update and delete. */
         res.stats.copied = om.plan_copy;

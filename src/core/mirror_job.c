@@ -150,8 +150,6 @@ int mirror_job_setup_init(const struct mirror_job_request *req, struct mirror_jo
     o->plan = req->plan;
     o->progress = req->progress;
     o->ctx = req->ctx;
-    if (mirror_job_check_patterns(setup, err) < 0)
-        return error_wrap(err, "job '%s'", job->name);
     return 0;
 }
 
@@ -198,6 +196,12 @@ int mirror_job_run(const struct mirror_job_request *req, struct mirror_job_resul
     res->outcome = MIRROR_JOB_FAILED;
     if (mirror_job_setup_init(req, &setup, err) < 0)
         goto out;
+    /* The mirror's own parser is the authority on patterns; asking it now puts a bad one before
+     * the lock and any request. */
+    if (mirror_job_check_patterns(&setup, err) < 0) {
+        error_wrap(err, "job '%s'", job->name);
+        goto out;
+    }
     /* A dry run changes nothing: it may overlap a real run, and is not a run of the job. */
     if (!req->is_dry_run) {
         struct error cerr = ERROR_INIT;
@@ -209,10 +213,12 @@ int mirror_job_run(const struct mirror_job_request *req, struct mirror_job_resul
         else if (catalog_run_begin(catalog, job->name, NULL, time(NULL), &run_id, &cerr) < 0)
             log_warn("job '%s': %s", job->name, cerr.msg);
     }
-    log_info("job '%s': mirror %s:%s -> %s:%s%s", job->name, job->mirror.source.store,
-             setup.source_prefix, job->mirror.destination.store, setup.destination_prefix,
-             req->is_dry_run ? " (dry run)" : "");
+    log_info("job '%s': mirror '%s%s%s' to '%s%s%s'%s", job->name, job->mirror.source.store,
+             setup.source_prefix[0] ? ":" : "", job->mirror.source.prefix,
+             job->mirror.destination.store, setup.destination_prefix[0] ? ":" : "",
+             job->mirror.destination.prefix, req->is_dry_run ? " (dry run)" : "");
     has_run = true;
+    res->has_started = true;
     if (mirror_run(&setup.opts, &res->stats, err) < 0) {
         error_wrap(err, "job '%s'", job->name);
         goto out;

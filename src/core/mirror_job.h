@@ -37,6 +37,7 @@ enum mirror_job_outcome {
 
 struct mirror_job_result {
     enum mirror_job_outcome outcome;
+    bool has_started;          /* mirror_run was called (the lock was taken, the setup valid) */
     struct mirror_stats stats; /* zero when the mirror did not start */
 };
 
@@ -54,9 +55,9 @@ struct mirror_job_setup {
     struct mirror_options opts; /* points into this struct and into req->cfg */
 };
 
-/* Fills setup from req: ERR_CONFIG when a store is missing or a pattern is malformed (checked with
- * the mirror's own filter parser, so a bad one fails before any request). setup borrows from
- * req->cfg; release it with mirror_job_setup_release, on failure too. */
+/* Fills setup from req (pure: no I/O, patterns not parsed; mirror_job_run checks them with the
+ * mirror's filter parser before the lock and any request). ERR_CONFIG when a store is missing.
+ * setup borrows from req->cfg; release it with mirror_job_setup_release, on failure too. */
 int mirror_job_setup_init(const struct mirror_job_request *req, struct mirror_job_setup *setup,
                           struct error *err);
 void mirror_job_setup_release(struct mirror_job_setup *setup);

@@ -1,6 +1,6 @@
 /* Tests of config/config.c and config/schema.c: validation against the option table, every error
  * with its PATH:LINE, secrets (env:, file:, inline) and their redaction, defaults, keep policies,
- * config show. */
+ * mirror jobs (and how core/mirror_job.c turns them into mirror_options), config show. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +11,7 @@
 
 #include "config/config.h"
 #include "config/schema.h"
+#include "core/mirror_job.h"
 #include "core/prune.h"
 #include "core/targets.h"
 #include "unit.h"
@@ -2304,6 +2305,175 @@ static void test_show_of_a_mirror_job_parses_back(void)
     config_release(&cfg);
 }
 
+/* ---- mirror jobs: from the configuration to mirror_options ---- */
+
+static int setup_of(const char *text, const struct mirror_job_request *overrides,
+                    struct config *cfg, struct mirror_job_setup *setup)
+{
+    struct mirror_job_request req;
+
+    CHECK_OK(parse(text, cfg, unit_err()));
+    if (overrides)
+        req = *overrides;
+    else
+        memset(&req, 0, sizeof(req));
+    req.cfg = cfg;
+    req.job = &cfg->jobs[cfg->job_count - 1];
+    return mirror_job_setup_init(&req, setup, unit_err());
+}
+
+static void test_mirror_setup_passes_stores_prefixes_and_defaults(void)
+{
+    struct config cfg;
+    struct mirror_job_setup setup;
+    const struct mirror_options *o = &setup.opts;
+
+    CHECK_OK(setup_of(MSTORES "[job \"media\"]\nkind = mirror\nsource = src:media\n"
+                              "destination = dst:mirror/x\n",
+                      NULL, &cfg, &setup));
+    CHECK_STR_EQ(o->job, "media");
+    CHECK_STR_EQ(o->source->name, "src");
+    CHECK_STR_EQ(o->source->type, "s3");
+    CHECK_STR_EQ(o->source->bucket, "media-src");
+    CHECK_STR_EQ(o->destination->bucket, "media-dst");
+    CHECK_INT_EQ(o->source->path_style, -1);
+    CHECK_STR_EQ(o->source_prefix, "media/");
+    CHECK_STR_EQ(o->destination_prefix, "mirror/x/");
+    CHECK_INT_EQ(o->include_count, 0);
+    CHECK_INT_EQ(o->exclude_count, 0);
+    CHECK(o->trash_prefix == NULL);
+    CHECK_INT_EQ(o->trash_days, 0);
+    CHECK_INT_EQ(o->concurrency, 64);
+    CHECK(!(o->max_requests_per_second > 0));
+    CHECK_INT_EQ(o->max_delete_count, -1);
+    CHECK(o->max_delete_percent > 9.999 && o->max_delete_percent < 10.001);
+    CHECK_INT_EQ(o->acl, MIRROR_ACL_DEFAULT);
+    CHECK(!o->is_checksum);
+    CHECK(!o->is_dry_run);
+    mirror_job_setup_release(&setup);
+    config_release(&cfg);
+}
+
+static void test_mirror_setup_preset_mastodon_excludes_cache_and_sets_acl(void)
+{
+    struct config cfg;
+    struct mirror_job_setup setup;
+    const struct mirror_options *o = &setup.opts;
+
+    /* From a local directory: public-read, as Mastodon's own uploads. */
+    CHECK_OK(
+        setup_of("[store \"sys\"]\ntype = local\npath = /home/mastodon/live/public/system\n" MSTORES
+                 "[job \"media\"]\nkind = mirror\nsource = sys\ndestination = dst\n"
+                 "exclude = *.tmp\npreset = mastodon\n",
+                 NULL, &cfg, &setup));
+    CHECK_INT_EQ(o->exclude_count, 2);
+    CHECK_STR_EQ(o->exclude[0], "*.tmp");
+    CHECK_STR_EQ(o->exclude[1], "/cache/**");
+    CHECK_INT_EQ(o->acl, MIRROR_ACL_PUBLIC_READ);
+    mirror_job_setup_release(&setup);
+    config_release(&cfg);
+    /* From S3 the default (copy each object's ACL) stays; an explicit acl always wins. */
+    CHECK_OK(setup_of(MSTORES MJOB "preset = mastodon\n", NULL, &cfg, &setup));
+    CHECK_INT_EQ(o->acl, MIRROR_ACL_DEFAULT);
+    CHECK_INT_EQ(o->exclude_count, 1);
+    mirror_job_setup_release(&setup);
+    config_release(&cfg);
+    CHECK_OK(setup_of("[store \"sys\"]\ntype = local\npath = /srv/system\n" MSTORES
+                      "[job \"media\"]\nkind = mirror\nsource = sys\ndestination = dst\n"
+                      "preset = mastodon\nacl = private\n",
+                      NULL, &cfg, &setup));
+    CHECK_INT_EQ(o->acl, MIRROR_ACL_PRIVATE);
+    mirror_job_setup_release(&setup);
+    config_release(&cfg);
+    CHECK_OK(setup_of(MSTORES MJOB "acl = copy\ninclude = /a/**\n", NULL, &cfg, &setup));
+    CHECK_INT_EQ(o->acl, MIRROR_ACL_COPY);
+    CHECK_INT_EQ(o->include_count, 1);
+    CHECK_STR_EQ(o->include[0], "/a/**");
+    mirror_job_setup_release(&setup);
+    config_release(&cfg);
+}
+
+static void test_mirror_setup_leaves_a_trash_inside_the_tree_out(void)
+{
+    struct config cfg;
+    struct mirror_job_setup setup;
+    const struct mirror_options *o = &setup.opts;
+
+    /* The whole bucket is mirrored: .trash is inside, so it is excluded on both sides. */
+    CHECK_OK(setup_of(MSTORES MJOB "trash = .trash\n", NULL, &cfg, &setup));
+    CHECK_STR_EQ(o->trash_prefix, ".trash/");
+    CHECK_INT_EQ(o->trash_days, 30);
+    CHECK_INT_EQ(o->exclude_count, 1);
+    CHECK_STR_EQ(o->exclude[0], "/.trash/**");
+    mirror_job_setup_release(&setup);
+    config_release(&cfg);
+    /* Under the destination prefix: excluded relative to it. */
+    CHECK_OK(setup_of(MSTORES "[job \"media\"]\nkind = mirror\nsource = src\n"
+                              "destination = dst:media\ntrash = media/old\ntrash_days = 7\n",
+                      NULL, &cfg, &setup));
+    CHECK_STR_EQ(o->trash_prefix, "media/old/");
+    CHECK_INT_EQ(o->trash_days, 7);
+    CHECK_INT_EQ(o->exclude_count, 1);
+    CHECK_STR_EQ(o->exclude[0], "/old/**");
+    mirror_job_setup_release(&setup);
+    config_release(&cfg);
+    /* Beside the destination prefix ("media" and "media-trash" share letters, not a directory). */
+    CHECK_OK(setup_of(MSTORES "[job \"media\"]\nkind = mirror\nsource = src\n"
+                              "destination = dst:media\ntrash = media-trash\n",
+                      NULL, &cfg, &setup));
+    CHECK_INT_EQ(o->exclude_count, 0);
+    mirror_job_setup_release(&setup);
+    config_release(&cfg);
+}
+
+static void test_mirror_setup_takes_command_line_overrides(void)
+{
+    struct config cfg;
+    struct mirror_job_setup setup;
+    struct mirror_job_request over;
+    const struct mirror_options *o = &setup.opts;
+
+    memset(&over, 0, sizeof(over));
+    over.is_dry_run = true;
+    over.is_checksum = true;
+    over.has_max_delete = true;
+    over.max_delete_count = 2000;
+    CHECK_OK(setup_of(MSTORES MJOB "max_delete = 3%\nconcurrency = 8\n"
+                                   "max_requests_per_second = 50\n",
+                      &over, &cfg, &setup));
+    CHECK(o->is_dry_run);
+    CHECK(o->is_checksum);
+    CHECK_INT_EQ(o->max_delete_count, 2000);
+    CHECK(!(o->max_delete_percent > 0));
+    CHECK_INT_EQ(o->concurrency, 8);
+    CHECK(o->max_requests_per_second > 49.999 && o->max_requests_per_second < 50.001);
+    mirror_job_setup_release(&setup);
+    config_release(&cfg);
+    over.max_delete_count = -1;
+    over.max_delete_percent = 25.0;
+    over.is_checksum = false;
+    CHECK_OK(setup_of(MSTORES MJOB "max_delete = 3\nchecksum = yes\n", &over, &cfg, &setup));
+    CHECK_INT_EQ(o->max_delete_count, -1);
+    CHECK(o->max_delete_percent > 24.999 && o->max_delete_percent < 25.001);
+    CHECK(o->is_checksum);
+    mirror_job_setup_release(&setup);
+    config_release(&cfg);
+    /* Without an override the job's count stands. */
+    CHECK_OK(setup_of(MSTORES MJOB "max_delete = 3\n", NULL, &cfg, &setup));
+    CHECK_INT_EQ(o->max_delete_count, 3);
+    mirror_job_setup_release(&setup);
+    config_release(&cfg);
+}
+
+static void test_mirror_job_outcome_names(void)
+{
+    CHECK_STR_EQ(mirror_job_outcome_name(MIRROR_JOB_OK), "ok");
+    CHECK_STR_EQ(mirror_job_outcome_name(MIRROR_JOB_FAILED), "failed");
+    CHECK_STR_EQ(mirror_job_outcome_name(MIRROR_JOB_PARTIAL), "partial");
+    CHECK_STR_EQ(mirror_job_outcome_name(MIRROR_JOB_CANCELLED), "cancelled");
+    CHECK_STR_EQ(mirror_job_outcome_name(MIRROR_JOB_REFUSED), "refused");
+}
+
 /* ---- config show ---- */
 
 static void test_show_fills_in_defaults(void)
@@ -2787,6 +2957,15 @@ const struct unit_test config_tests[] = {
     {"test_mirror_trash", test_mirror_trash},
     {"test_mirror_numbers", test_mirror_numbers},
     {"test_show_of_a_mirror_job_parses_back", test_show_of_a_mirror_job_parses_back},
+    {"test_mirror_setup_passes_stores_prefixes_and_defaults",
+     test_mirror_setup_passes_stores_prefixes_and_defaults},
+    {"test_mirror_setup_preset_mastodon_excludes_cache_and_sets_acl",
+     test_mirror_setup_preset_mastodon_excludes_cache_and_sets_acl},
+    {"test_mirror_setup_leaves_a_trash_inside_the_tree_out",
+     test_mirror_setup_leaves_a_trash_inside_the_tree_out},
+    {"test_mirror_setup_takes_command_line_overrides",
+     test_mirror_setup_takes_command_line_overrides},
+    {"test_mirror_job_outcome_names", test_mirror_job_outcome_names},
     {"test_show_fills_in_defaults", test_show_fills_in_defaults},
     {"test_show_lists_every_schema_option", test_show_lists_every_schema_option},
     {"test_show_never_prints_a_secret_value", test_show_never_prints_a_secret_value},
