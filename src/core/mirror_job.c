@@ -40,20 +40,6 @@ static char *mirror_job_dir_prefix(const char *prefix)
     return prefix && prefix[0] ? xasprintf("%s/", prefix) : xstrdup("");
 }
 
-/* The trash sits inside the mirrored tree when it is under the destination prefix: then its keys
- * would look extraneous and be deleted (and a source key there would land in the trash), so the
- * mirror leaves that subtree out on both sides. Returns the pattern, or NULL. */
-static char *mirror_job_trash_exclude(const char *destination_prefix, const char *trash)
-{
-    size_t n = strlen(destination_prefix);
-
-    if (n == 0)
-        return xasprintf("/%s/**", trash);
-    if (strncmp(trash, destination_prefix, n) == 0 && trash[n] == '/')
-        return xasprintf("/%s/**", trash + n + 1);
-    return NULL;
-}
-
 static enum mirror_acl mirror_job_acl(const struct cfg_job *job, const struct cfg_store *src)
 {
     switch (job->mirror.acl) {
@@ -100,7 +86,6 @@ int mirror_job_setup_init(const struct mirror_job_request *req, struct mirror_jo
     const struct cfg_store *src = config_find_store(req->cfg, m->source.store);
     const struct cfg_store *dst = config_find_store(req->cfg, m->destination.store);
     struct mirror_options *o = &setup->opts;
-    char *trash_exclude = NULL;
 
     memset(setup, 0, sizeof(*setup));
     ASSERT(job->kind == JOB_KIND_MIRROR);
@@ -118,14 +103,9 @@ int mirror_job_setup_init(const struct mirror_job_request *req, struct mirror_jo
         mirror_job_add_pattern(&setup->exclude, &setup->exclude_count, m->exclude[i]);
     if (m->preset == CFG_MIRROR_PRESET_MASTODON)
         mirror_job_add_pattern(&setup->exclude, &setup->exclude_count, CFG_MIRROR_MASTODON_EXCLUDE);
-    if (m->trash) {
+    /* A trash inside the mirrored tree is left out of both listings by the mirror itself. */
+    if (m->trash)
         setup->trash_prefix = xasprintf("%s/", m->trash);
-        trash_exclude =
-            mirror_job_trash_exclude(m->destination.prefix ? m->destination.prefix : "", m->trash);
-        if (trash_exclude)
-            mirror_job_add_pattern(&setup->exclude, &setup->exclude_count, trash_exclude);
-        xfree(trash_exclude);
-    }
 
     o->job = job->name;
     o->source = &setup->source;

@@ -49,7 +49,7 @@ struct mirror_job_setup {
     char *destination_prefix;
     char **include; /* the job's include patterns */
     size_t include_count;
-    char **exclude; /* the job's, then the preset's, then the trash's when it is inside the tree */
+    char **exclude; /* the job's, then the preset's */
     size_t exclude_count;
     char *trash_prefix;         /* ".trash/", or NULL */
     struct mirror_options opts; /* points into this struct and into req->cfg */

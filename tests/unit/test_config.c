@@ -2393,35 +2393,24 @@ static void test_mirror_setup_preset_mastodon_excludes_cache_and_sets_acl(void)
     config_release(&cfg);
 }
 
-static void test_mirror_setup_leaves_a_trash_inside_the_tree_out(void)
+static void test_mirror_setup_passes_the_trash(void)
 {
     struct config cfg;
     struct mirror_job_setup setup;
     const struct mirror_options *o = &setup.opts;
 
-    /* The whole bucket is mirrored: .trash is inside, so it is excluded on both sides. */
+    /* Inside the mirrored tree: the mirror leaves it out of both listings; no filter is added. */
     CHECK_OK(setup_of(MSTORES MJOB "trash = .trash\n", NULL, &cfg, &setup));
     CHECK_STR_EQ(o->trash_prefix, ".trash/");
     CHECK_INT_EQ(o->trash_days, 30);
-    CHECK_INT_EQ(o->exclude_count, 1);
-    CHECK_STR_EQ(o->exclude[0], "/.trash/**");
-    mirror_job_setup_release(&setup);
-    config_release(&cfg);
-    /* Under the destination prefix: excluded relative to it. */
-    CHECK_OK(setup_of(MSTORES "[job \"media\"]\nkind = mirror\nsource = src\n"
-                              "destination = dst:media\ntrash = media/old\ntrash_days = 7\n",
-                      NULL, &cfg, &setup));
-    CHECK_STR_EQ(o->trash_prefix, "media/old/");
-    CHECK_INT_EQ(o->trash_days, 7);
-    CHECK_INT_EQ(o->exclude_count, 1);
-    CHECK_STR_EQ(o->exclude[0], "/old/**");
-    mirror_job_setup_release(&setup);
-    config_release(&cfg);
-    /* Beside the destination prefix ("media" and "media-trash" share letters, not a directory). */
-    CHECK_OK(setup_of(MSTORES "[job \"media\"]\nkind = mirror\nsource = src\n"
-                              "destination = dst:media\ntrash = media-trash\n",
-                      NULL, &cfg, &setup));
     CHECK_INT_EQ(o->exclude_count, 0);
+    mirror_job_setup_release(&setup);
+    config_release(&cfg);
+    CHECK_OK(setup_of(MSTORES "[job \"media\"]\nkind = mirror\nsource = src\n"
+                              "destination = dst:media\ntrash = media-trash\ntrash_days = 7\n",
+                      NULL, &cfg, &setup));
+    CHECK_STR_EQ(o->trash_prefix, "media-trash/");
+    CHECK_INT_EQ(o->trash_days, 7);
     mirror_job_setup_release(&setup);
     config_release(&cfg);
 }
@@ -2961,8 +2950,7 @@ const struct unit_test config_tests[] = {
      test_mirror_setup_passes_stores_prefixes_and_defaults},
     {"test_mirror_setup_preset_mastodon_excludes_cache_and_sets_acl",
      test_mirror_setup_preset_mastodon_excludes_cache_and_sets_acl},
-    {"test_mirror_setup_leaves_a_trash_inside_the_tree_out",
-     test_mirror_setup_leaves_a_trash_inside_the_tree_out},
+    {"test_mirror_setup_passes_the_trash", test_mirror_setup_passes_the_trash},
     {"test_mirror_setup_takes_command_line_overrides",
      test_mirror_setup_takes_command_line_overrides},
     {"test_mirror_job_outcome_names", test_mirror_job_outcome_names},
