@@ -204,7 +204,7 @@ static void run_print_mirror_text(const struct cfg_job *job, const struct mirror
             run_print_count("expired", &st->expired, " (trash older than trash_days)");
     }
     if (st->skipped.objects)
-        run_print_count("skipped", &st->skipped, " (keys the destination cannot hold; see log)");
+        run_print_count("skipped", &st->skipped, " (keys the destination cannot hold; -v names them)");
     if (st->failed.objects)
         run_print_count("failed", &st->failed, "");
     if (!is_dry_run) {
@@ -417,7 +417,8 @@ static int run_mirror_job(struct cli_ctx *ctx, struct json_writer *w, const stru
     req.ctx = &om;
     r = mirror_job_run(&req, &res, jerr);
     output_progress_end();
-    if (res.outcome == MIRROR_JOB_REFUSED)
+    /* Only the max_delete guard can be lifted for one run; an empty source must be looked at. */
+    if (res.outcome == MIRROR_JOB_REFUSED && res.stats.source.objects > 0)
         error_hint(jerr,
                    "check the source first (docs/operations.md, 'Media mirror'); if the %llu "
                    "deletions are wanted, allow them once: permafrost run --max-delete=%llu %s",
