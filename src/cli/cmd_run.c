@@ -204,7 +204,8 @@ static void run_print_mirror_text(const struct cfg_job *job, const struct mirror
             run_print_count("expired", &st->expired, " (trash older than trash_days)");
     }
     if (st->skipped.objects)
-        run_print_count("skipped", &st->skipped, " (keys the destination cannot hold; -v names them)");
+        run_print_count("skipped", &st->skipped,
+                        " (keys the destination cannot hold; -v names them)");
     if (st->failed.objects)
         run_print_count("failed", &st->failed, "");
     if (!is_dry_run) {
