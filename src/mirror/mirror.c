@@ -1967,7 +1967,7 @@ static int trash_expire_s3(struct mirror *m, const char *base, struct error *err
 
     memset(&page, 0, sizeof(page));
     buf_init(&q, BUF_NO_CAP);
-    buf_adds(&q, "delimiter=%2F&list-type=2&max-keys=1000&prefix=");
+    buf_adds(&q, "delimiter=%2F&encoding-type=url&list-type=2&max-keys=1000&prefix=");
     s3_encode(&q, base, false);
     s3_call_init(&call);
     call.method = "GET";
@@ -1993,7 +1993,7 @@ static int trash_expire_s3(struct mirror *m, const char *base, struct error *err
 
             memset(&lp, 0, sizeof(lp));
             buf_init(&lq, BUF_NO_CAP);
-            buf_adds(&lq, "list-type=2&max-keys=1000&prefix=");
+            buf_adds(&lq, "encoding-type=url&list-type=2&max-keys=1000&prefix=");
             s3_encode(&lq, page.common_prefixes[i], false);
             if (token) {
                 buf_adds(&lq, "&continuation-token=");
