@@ -1350,6 +1350,72 @@ static int schema_set_remote(const struct schema_option *opt, void *obj, const c
 
 /* ---- mirror jobs ---- */
 
+/* The character at p[*pos] as a code point (invalid UTF-8: 0x110000 + the byte, as the mirror
+ * does), advancing *pos. Only the order of class ranges depends on it. */
+static uint32_t schema_glob_char(const char *p, size_t len, size_t *pos)
+{
+    const unsigned char *s = (const unsigned char *)p + *pos;
+    size_t avail = len - *pos;
+    size_t n = s[0] < 0x80                   ? 1
+               : s[0] >= 0xc2 && s[0] < 0xe0 ? 2
+               : s[0] >= 0xe0 && s[0] < 0xf0 ? 3
+               : s[0] >= 0xf0 && s[0] < 0xf5 ? 4
+                                             : 0;
+    uint32_t cp;
+
+    if (n == 1) {
+        (*pos)++;
+        return s[0];
+    }
+    cp = n == 2 ? s[0] & 0x1fu : n == 3 ? s[0] & 0x0fu : s[0] & 0x07u;
+    for (size_t i = 1; n && i < n; i++) {
+        if (i >= avail || (s[i] & 0xc0) != 0x80) {
+            n = 0;
+            break;
+        }
+        cp = (cp << 6) | (s[i] & 0x3fu);
+    }
+    if (!n || (n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+        (cp >= 0xd800 && cp <= 0xdfff)) {
+        (*pos)++;
+        return 0x110000u + s[0];
+    }
+    *pos += n;
+    return cp;
+}
+
+/* Walks a character class whose text (after '[') starts at p[*pos], leaving *pos on its ']'.
+ * The rules of src/mirror/filter.h: an optional '!' or '^', a ']' right after it is a member, '\'
+ * escapes, "a-z" ranges in order. Returns NULL or the problem. */
+static const char *schema_glob_class(const char *p, size_t len, size_t *pos)
+{
+    bool is_first = true;
+
+    if (*pos < len && (p[*pos] == '!' || p[*pos] == '^'))
+        (*pos)++;
+    for (;;) {
+        uint32_t lo;
+        uint32_t hi;
+
+        if (*pos >= len)
+            return "unterminated character class";
+        if (p[*pos] == ']' && !is_first)
+            return NULL;
+        is_first = false;
+        if (p[*pos] == '\\' && ++*pos >= len)
+            return "unterminated character class";
+        lo = schema_glob_char(p, len, pos);
+        if (*pos + 1 < len && p[*pos] == '-' && p[*pos + 1] != ']') {
+            (*pos)++;
+            if (p[*pos] == '\\' && ++*pos >= len)
+                return "unterminated character class";
+            hi = schema_glob_char(p, len, pos);
+            if (hi < lo)
+                return "character class range out of order";
+        }
+    }
+}
+
 const char *config_glob_problem(const char *pattern)
 {
     size_t n = strlen(pattern);
@@ -1366,15 +1432,13 @@ const char *config_glob_problem(const char *pattern)
                 return "trailing '\\'";
             i++;
         } else if (pattern[i] == '[') {
-            size_t j = i + 1;
-            while (j < n && pattern[j] != ']') {
-                if (pattern[j] == '\\' && j + 1 < n)
-                    j++;
-                j++;
-            }
-            if (j >= n)
-                return "unterminated character class";
-            i = j;
+            const char *problem;
+            i++;
+            problem = schema_glob_class(pattern, n, &i);
+            if (problem)
+                return problem;
+        } else if (pattern[i] == '{' || pattern[i] == '}') {
+            return "'{a,b}' alternatives are not supported (write '\\{' for a literal brace)";
         }
     }
     return NULL;
@@ -1453,7 +1517,6 @@ static int schema_set_globs(const struct schema_option *opt, void *obj, const ch
     size_t count = 0;
     size_t alloc = 0;
     size_t start = 0;
-    bool in_class = false;
     char shown[80];
     int rc = -1;
 
@@ -1469,16 +1532,17 @@ static int schema_set_globs(const struct schema_option *opt, void *obj, const ch
             i++;
             continue;
         }
-        if (c == '[' && !in_class) {
-            in_class = true;
+        if (c == '[') {
+            /* The class's own rules find its end; an unterminated one swallows the rest, and the
+             * pattern check then names it. */
+            size_t end = i + 1;
+            if (schema_glob_class(value, strlen(value), &end) == NULL)
+                i = end;
+            else
+                i = strlen(value) - 1;
             continue;
         }
-        if (c == ']' && in_class) {
-            in_class = false;
-            continue;
-        }
-        /* An unterminated '[' swallows the rest; the pattern check then names it. */
-        if (c != '\0' && (c != ',' || in_class))
+        if (c != '\0' && c != ',')
             continue;
         item = schema_trim(strv_make(value + start, i - start));
         XGROW(items, count + 1, alloc);

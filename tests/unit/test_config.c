@@ -14,6 +14,7 @@
 #include "core/mirror_job.h"
 #include "core/prune.h"
 #include "core/targets.h"
+#include "mirror/filter.h"
 #include "unit.h"
 #include "util/buf.h"
 #include "util/fs.h"
@@ -2103,11 +2104,12 @@ static void test_mirror_globs_split_at_commas_outside_classes(void)
 {
     struct config cfg;
     const struct cfg_job *job =
-        parse_mirror("include = /media_attachments/** , a[,]b, c\\,d,*.jpg\n"
+        parse_mirror("include = /media_attachments/** , a[,]b, c\\,d,*.jpg,[],]x\n"
                      "exclude = [!a-z]*.tmp\n",
                      &cfg);
 
-    CHECK_INT_EQ(job->mirror.include_count, 4);
+    CHECK_INT_EQ(job->mirror.include_count, 5);
+    CHECK_STR_EQ(job->mirror.include[4], "[],]x");
     CHECK_STR_EQ(job->mirror.include[0], "/media_attachments/**");
     CHECK_STR_EQ(job->mirror.include[1], "a[,]b");
     CHECK_STR_EQ(job->mirror.include[2], "c\\,d");
@@ -2128,6 +2130,10 @@ static void test_mirror_bad_glob_is_reported_with_path_and_line(void)
     check_mirror_error("exclude = a,,b", "exclude: empty pattern in the list", "");
     check_mirror_error("exclude = a,", "exclude: empty pattern in the list", "");
     check_mirror_error("include =", "include: the list is empty", "");
+    check_mirror_error("exclude = {a,b}/**",
+                       "exclude: pattern '{a': '{a,b}' alternatives are not supported (write '\\{' "
+                       "for a literal brace)",
+                       "");
     memset(long_pattern, 'a', 1025);
     snprintf(text, sizeof(text), "include = %s", long_pattern);
     check_mirror_error(
@@ -2155,11 +2161,93 @@ static void test_glob_problem_follows_the_filter_syntax(void)
     CHECK_STR_EQ(config_glob_problem("a[bc"), "unterminated character class");
     CHECK_STR_EQ(config_glob_problem("[\\]"), "unterminated character class");
     CHECK_STR_EQ(config_glob_problem("ab\\"), "trailing '\\'");
+    CHECK(config_glob_problem("[]]") == NULL);
+    CHECK(config_glob_problem("[!]a]") == NULL);
+    CHECK(config_glob_problem("[^a-]") == NULL);
+    CHECK(config_glob_problem("\\{a\\}") == NULL);
+    CHECK_STR_EQ(config_glob_problem("[]"), "unterminated character class");
+    CHECK_STR_EQ(config_glob_problem("[z-a]"), "character class range out of order");
+    CHECK_STR_EQ(config_glob_problem("{a,b}"),
+                 "'{a,b}' alternatives are not supported (write '\\{' for a literal brace)");
+    CHECK_STR_EQ(config_glob_problem("a}"),
+                 "'{a,b}' alternatives are not supported (write '\\{' for a literal brace)");
     memset(p, 'x', 1024);
     CHECK(config_glob_problem(p) == NULL);
     p[1024] = 'x';
     CHECK_STR_EQ(config_glob_problem(p), "longer than 1024 bytes");
     xfree(p);
+}
+
+/* The config's copy of the syntax rules must agree with the mirror's own parser. */
+static void test_glob_problem_agrees_with_the_mirror_filter(void)
+{
+    static const char *const patterns[] = {
+        "*.jpg",
+        "/cache/**",
+        "cache/",
+        "a[b-d]?",
+        "[!0-9]x",
+        "[^x]",
+        "a\\[b",
+        "[\\]]",
+        "[]]",
+        "[!]a]",
+        "[a-]",
+        "[-a]",
+        "[",
+        "[]",
+        "[!]",
+        "a[bc",
+        "[\\]",
+        "ab\\",
+        "\\",
+        "[z-a]",
+        "[\\z-a]",
+        "[a-\\]]",
+        "{a,b}",
+        "a}",
+        "\\{a\\}",
+        "\xc3\xa9*",
+        "[\xc3\xa9-\xc3\xbf]",
+        "[\xc3\xbf-\xc3\xa9]",
+        "[\xff-a]",
+        "[a-\xff]",
+        "**/x/**",
+        "/",
+        "x/",
+        "?",
+        "[[]",
+        "[]-]",
+        "a[!-]b",
+    };
+    char *long_ok = xcalloc(1, 1100);
+    char *long_bad = xcalloc(1, 1100);
+
+    memset(long_ok, 'a', 1024);
+    memset(long_bad, 'a', 1025);
+    for (size_t i = 0; i < sizeof(patterns) / sizeof(patterns[0]) + 3; i++) {
+        const char *p =
+            i < sizeof(patterns) / sizeof(patterns[0])
+                ? patterns[i]
+                : (const char *[]){"", long_ok,
+                                   long_bad}[i - sizeof(patterns) / sizeof(patterns[0])];
+        struct mirror_filter f;
+        struct error err = ERROR_INIT;
+        const char *mine = config_glob_problem(p);
+        int r;
+
+        memset(&f, 0, sizeof(f));
+        r = mirror_filter_add(&f, false, p, &err);
+        mirror_filter_release(&f);
+        if ((mine == NULL) != (r == 0))
+            unit_fail(__FILE__, __LINE__, "pattern '%.40s': config says %s, the mirror %s", p,
+                      mine ? mine : "valid", r == 0 ? "valid" : err.msg);
+        else if (mine && !strstr(err.msg, mine))
+            unit_fail(__FILE__, __LINE__, "pattern '%.40s': config says '%s', the mirror '%s'", p,
+                      mine, err.msg);
+    }
+    xfree(long_ok);
+    xfree(long_bad);
 }
 
 static void test_mirror_preset_and_acl(void)
@@ -2942,6 +3030,8 @@ const struct unit_test config_tests[] = {
     {"test_mirror_bad_glob_is_reported_with_path_and_line",
      test_mirror_bad_glob_is_reported_with_path_and_line},
     {"test_glob_problem_follows_the_filter_syntax", test_glob_problem_follows_the_filter_syntax},
+    {"test_glob_problem_agrees_with_the_mirror_filter",
+     test_glob_problem_agrees_with_the_mirror_filter},
     {"test_mirror_preset_and_acl", test_mirror_preset_and_acl},
     {"test_mirror_trash", test_mirror_trash},
     {"test_mirror_numbers", test_mirror_numbers},
