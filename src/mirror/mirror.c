@@ -1855,6 +1855,8 @@ static void task_start_copy(struct mirror *m, struct action *a)
 {
     struct task *t = task_new(m, TASK_COPY);
 
+    if (m->st->first_transfer_ms < 0)
+        m->st->first_transfer_ms = time_mono_ms() - m->started_ms;
     t->key = a->key;
     a->key = NULL;
     t->size = a->size;
@@ -2549,6 +2551,7 @@ int mirror_run(const struct mirror_options *opts, struct mirror_stats *stats, st
     int rc = -1;
 
     memset(stats, 0, sizeof(*stats));
+    stats->first_transfer_ms = -1;
     memset(&m, 0, sizeof(m));
     m.o = opts;
     m.st = stats;
