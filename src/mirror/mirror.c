@@ -558,7 +558,8 @@ static bool merge_range(struct mirror *m, struct active *a)
         const struct mirror_entry *d;
         int c;
 
-        if (queue_full(m))
+        /* After a failed listing a missing key proves nothing: stop deciding. */
+        if (queue_full(m) || m->is_listing_failed)
             return false;
         s = lister_peek(&a->src);
         d = lister_peek(&a->dst);
@@ -2106,14 +2107,6 @@ static bool deletions_allowed(struct mirror *m)
                          "a listing failed, so nothing was deleted (%" PRIu64
                          " extraneous object%s left at the destination)",
                          m->spool_count, m->spool_count == 1 ? "" : "s");
-        return false;
-    }
-    if (st->failed.objects > 0) {
-        buf_format_fixed(st->deletion_refusal, sizeof(st->deletion_refusal),
-                         "%" PRIu64 " cop%s failed, so nothing was deleted (%" PRIu64
-                         " extraneous object%s left at the destination)",
-                         st->failed.objects, st->failed.objects == 1 ? "y" : "ies", m->spool_count,
-                         m->spool_count == 1 ? "" : "s");
         return false;
     }
     if (st->source.objects == 0) {
