@@ -274,6 +274,10 @@ static void run_print_mirror_json(struct json_writer *w, const struct cfg_job *j
     run_json_count(w, "failed", &st->failed);
     json_key_uint(w, "server_side_copies", st->server_side_copies);
     json_key_uint(w, "bytes_transferred", st->bytes_transferred);
+    if (st->first_transfer_ms >= 0)
+        json_key_int(w, "first_transfer_ms", st->first_transfer_ms);
+    else
+        json_key_string(w, "first_transfer_ms", NULL);
     json_key(w, "requests");
     json_begin_object(w);
     for (int i = 0; i < MIRROR_REQ_COUNT; i++)

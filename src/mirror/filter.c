@@ -315,7 +315,11 @@ static void glob_show(const char *pattern, char *shown, size_t size)
 
     for (; pattern[n] && n + 4 < size; n++) {
         unsigned char c = (unsigned char)pattern[n];
-        shown[n] = c < 0x20 || c == 0x7f ? '?' : pattern[n];
+
+        if (c < 0x20 || c == 0x7f)
+            shown[n] = '?';
+        else
+            shown[n] = pattern[n];
     }
     if (pattern[n]) {
         memcpy(shown + n, "...", 3);

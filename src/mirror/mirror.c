@@ -137,6 +137,13 @@ struct task {
     uint64_t mem;     /* bytes of the memory budget held */
 
     struct s3_call call;
+    /* acl = copy: GetObjectAcl runs beside the GET; the write waits for it (is_parked). */
+    struct op acl_op;
+    struct s3_call acl_call;
+    char *acl_key;
+    bool is_acl_pending;
+    bool is_parked;
+    struct error acl_err;
     struct buf data; /* the chunk in flight */
     uint64_t offset; /* of the chunk */
     uint64_t part_size;
@@ -558,7 +565,8 @@ static bool merge_range(struct mirror *m, struct active *a)
         const struct mirror_entry *d;
         int c;
 
-        if (queue_full(m))
+        /* After a failed listing a missing key proves nothing: stop deciding. */
+        if (queue_full(m) || m->is_listing_failed)
             return false;
         s = lister_peek(&a->src);
         d = lister_peek(&a->dst);
@@ -703,6 +711,8 @@ static void task_free(struct task *t)
     store_reader_close(t->reader);
     store_writer_abort(t->writer);
     s3_call_release(&t->call);
+    s3_call_release(&t->acl_call);
+    xfree(t->acl_key);
     buf_release(&t->data);
     buf_release(&t->lines);
     buf_release(&t->meta);
@@ -736,6 +746,7 @@ static struct task *task_new(struct mirror *m, enum task_kind kind)
     t->op.owner = t;
     t->op.call = &t->call;
     s3_call_init(&t->call);
+    s3_call_init(&t->acl_call);
     buf_init(&t->data, BUF_NO_CAP);
     buf_init(&t->lines, BUF_NO_CAP);
     buf_init(&t->meta, 64u << 10);
@@ -751,6 +762,8 @@ static void task_remove(struct mirror *m, struct task *t)
 
     http_cancel(m->http, &t->call.req);
     op_timer_remove(m, &t->op);
+    http_cancel(m->http, &t->acl_call.req);
+    op_timer_remove(m, &t->acl_op);
     for (int i = 0; t->slots && i < MIRROR_PART_SLOTS; i++) {
         http_cancel(m->http, &t->slots[i].call.req);
         op_timer_remove(m, &t->slots[i].op);
@@ -974,8 +987,7 @@ static void task_on_done(struct mirror *m, struct op *op, int rc, struct error *
 
     if (rc < 0) {
         /* A source object deleted since the listing: nothing to copy any more. */
-        if ((t->state == T_READ || t->state == T_ACL || t->state == T_SERVER_COPY ||
-             t->state == T_CHECK_SRC) &&
+        if ((t->state == T_READ || t->state == T_SERVER_COPY || t->state == T_CHECK_SRC) &&
             t->call.req.status == 404 && t->kind == TASK_COPY) {
             mirror_skip(m, t->key, t->size, "gone from the source since the listing");
             t->is_failed = true; /* not counted as copied */
@@ -1012,13 +1024,6 @@ static void task_on_done(struct mirror *m, struct op *op, int rc, struct error *
         t->state = T_ACL;
         break;
     }
-    case T_ACL:
-        if (s3_xml_parse_acl(t->call.req.body.data, t->call.req.body.len, &t->is_public, &e2) < 0) {
-            task_failed(m, t, &e2);
-            return;
-        }
-        t->state = T_TRASH;
-        break;
     case T_TRASH: {
         char *etag = NULL;
         if (s3_xml_parse_copy(t->call.req.body.data, t->call.req.body.len, &etag, NULL, &e2) < 0) {
@@ -1119,6 +1124,38 @@ static void task_on_done(struct mirror *m, struct op *op, int rc, struct error *
         ASSERT(!"unexpected task state");
     }
     task_advance(m, t);
+}
+
+static void acl_on_done(struct mirror *m, struct op *op, int rc, struct error *err)
+{
+    struct task *t = op->owner;
+
+    t->is_acl_pending = false;
+    if (rc < 0)
+        t->acl_err = *err;
+    else if (s3_xml_parse_acl(t->acl_call.req.body.data, t->acl_call.req.body.len, &t->is_public,
+                              &t->acl_err) < 0)
+        error_wrap(&t->acl_err, "reading the ACL of '%s'", t->key);
+    if (t->is_parked) {
+        t->is_parked = false;
+        task_advance(m, t);
+    }
+}
+
+/* Whether t may send the request that sets the destination's ACL; parks t until GetObjectAcl
+ * has answered. Returns -1 with err when GetObjectAcl failed. */
+static int task_acl_ready(struct task *t, bool *is_ready, struct error *err)
+{
+    *is_ready = !t->is_acl_pending;
+    if (t->is_acl_pending) {
+        t->is_parked = true;
+        return 0;
+    }
+    if (t->acl_err.kind != ERR_NONE) {
+        *err = t->acl_err;
+        return -1;
+    }
+    return 0;
 }
 
 /* ---- local and store I/O (synchronous) ---- */
@@ -1610,14 +1647,23 @@ static void task_advance(struct mirror *m, struct task *t)
                 t->state = T_TRASH;
                 continue;
             }
-            hdr_reset(t);
-            {
-                char *fk = src_full_key(m, t->key);
-                task_call(t, m->src.s3, "GET", fk, "acl");
-                xfree(fk);
-            }
-            op_start(m, &t->op);
-            return;
+            xfree(t->acl_key);
+            t->acl_key = src_full_key(m, t->key);
+            s3_call_release(&t->acl_call);
+            s3_call_init(&t->acl_call);
+            t->acl_call.method = "GET";
+            t->acl_call.key = t->acl_key;
+            t->acl_call.query = "acl";
+            t->acl_op.owner = t;
+            t->acl_op.on_done = acl_on_done;
+            t->acl_op.client = m->src.s3;
+            t->acl_op.call = &t->acl_call;
+            t->is_acl_pending = true;
+            t->state = T_TRASH;
+            /* A start that fails at once is reported to acl_on_done, which only records it (the
+             * task is not parked yet). */
+            op_start(m, &t->acl_op);
+            continue;
         case T_TRASH:
             if (!t->is_update || !m->trash_full) {
                 t->state = t->is_server_side ? T_SERVER_COPY : T_READ;
@@ -1655,8 +1701,16 @@ static void task_advance(struct mirror *m, struct task *t)
             return;
         case T_SERVER_COPY: {
             struct buf src;
-            char *fk = src_full_key(m, t->key);
-            char *dk = dst_full_key(m, t->key);
+            char *fk;
+            char *dk;
+            bool is_ready = false;
+
+            if (task_acl_ready(t, &is_ready, &err) < 0)
+                goto fail;
+            if (!is_ready)
+                return;
+            fk = src_full_key(m, t->key);
+            dk = dst_full_key(m, t->key);
 
             if (t->size > MIRROR_COPY_MAX && !t->upload_id) {
                 t->is_multipart = true;
@@ -1734,7 +1788,14 @@ static void task_advance(struct mirror *m, struct task *t)
             continue;
         }
         case T_CREATE: {
-            char *dk = dst_full_key(m, t->key);
+            char *dk;
+            bool is_ready = false;
+
+            if (task_acl_ready(t, &is_ready, &err) < 0)
+                goto fail;
+            if (!is_ready)
+                return;
+            dk = dst_full_key(m, t->key);
             hdr_reset(t);
             if (t->is_server_side) {
                 /* Copy the source's metadata onto the new upload: UploadPartCopy carries none. */
@@ -1752,9 +1813,16 @@ static void task_advance(struct mirror *m, struct task *t)
             return;
         case T_WRITE:
             if (m->dst.type == SIDE_S3) {
-                char *dk = dst_full_key(m, t->key);
+                char *dk;
                 unsigned char h[DIGEST_MD5_LEN];
                 char b64[32];
+                bool is_ready = false;
+
+                if (!t->is_multipart && task_acl_ready(t, &is_ready, &err) < 0)
+                    goto fail;
+                if (!t->is_multipart && !is_ready)
+                    return;
+                dk = dst_full_key(m, t->key);
 
                 digest_md5(t->data.data, t->data.len, h);
                 digest_base64(h, sizeof(h), b64);
@@ -1855,6 +1923,8 @@ static void task_start_copy(struct mirror *m, struct action *a)
 {
     struct task *t = task_new(m, TASK_COPY);
 
+    if (m->st->first_transfer_ms < 0)
+        m->st->first_transfer_ms = time_mono_ms() - m->started_ms;
     t->key = a->key;
     a->key = NULL;
     t->size = a->size;
@@ -2104,14 +2174,6 @@ static bool deletions_allowed(struct mirror *m)
                          "a listing failed, so nothing was deleted (%" PRIu64
                          " extraneous object%s left at the destination)",
                          m->spool_count, m->spool_count == 1 ? "" : "s");
-        return false;
-    }
-    if (st->failed.objects > 0) {
-        buf_format_fixed(st->deletion_refusal, sizeof(st->deletion_refusal),
-                         "%" PRIu64 " cop%s failed, so nothing was deleted (%" PRIu64
-                         " extraneous object%s left at the destination)",
-                         st->failed.objects, st->failed.objects == 1 ? "y" : "ies", m->spool_count,
-                         m->spool_count == 1 ? "" : "s");
         return false;
     }
     if (st->source.objects == 0) {
@@ -2549,6 +2611,7 @@ int mirror_run(const struct mirror_options *opts, struct mirror_stats *stats, st
     int rc = -1;
 
     memset(stats, 0, sizeof(*stats));
+    stats->first_transfer_ms = -1;
     memset(&m, 0, sizeof(m));
     m.o = opts;
     m.st = stats;

@@ -409,7 +409,7 @@ static int walk_push(struct lister *l, const char *rel, struct error *err)
             continue;
         if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
             continue; /* removed meanwhile */
-        if (strncmp(de->d_name, SIDE_LOCAL_TMP, strlen(SIDE_LOCAL_TMP)) == 0) {
+        if (store_is_tmp_name(de->d_name, strlen(de->d_name))) {
             if (S_ISREG(st.st_mode) && l->stale_before && st.st_mtime < l->stale_before)
                 (void)unlinkat(dfd, de->d_name, 0); /* left by a killed run */
             continue;

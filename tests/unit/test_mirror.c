@@ -323,6 +323,57 @@ static void test_mirror_trash_and_filters(void)
     xfree(dst);
 }
 
+/* A store reached only through the rclone binary (here an rclone "local" remote): listed once
+ * through the store interface, written and read with rcat and cat. */
+static void test_mirror_rclone_remote(void)
+{
+    char *src = tmp("r-src");
+    char *back = tmp("r-back");
+    char *rdir = tmp("r-remote");
+    char *conf = tmp("r-rclone.conf");
+    char *remote = xasprintf("loc:%s", rdir);
+    struct store_options so;
+    struct store_options dso;
+    struct mirror_options mo;
+    struct mirror_stats st;
+    struct error err = ERROR_INIT;
+    char *got;
+
+    CHECK(fs_write_atomic(conf, "[loc]\ntype = local\n", 19, 0600, &err) == 0);
+    put_file(src, "media_attachments/files/1/a.jpg", "aaa");
+    put_file(src, "accounts/b.png", "bb");
+    mirror_opts(&mo, &so, &dso, src, NULL);
+    dso.type = "rclone";
+    dso.path = NULL;
+    dso.remote = remote;
+    dso.rclone_config = conf;
+    CHECK_OK(mirror_run(&mo, &st, unit_err()));
+    CHECK_INT_EQ(st.copied.objects, 2);
+    got = read_file(rdir, "media_attachments/files/1/a.jpg");
+    CHECK(got && strcmp(got, "aaa") == 0);
+    xfree(got);
+    CHECK_OK(mirror_run(&mo, &st, unit_err()));
+    CHECK_INT_EQ(st.unchanged.objects, 2);
+    CHECK_INT_EQ(st.copied.objects + st.updated.objects, 0);
+
+    /* And back out of the remote into a directory. */
+    mirror_opts(&mo, &so, &dso, NULL, back);
+    so.type = "rclone";
+    so.path = NULL;
+    so.remote = remote;
+    so.rclone_config = conf;
+    CHECK_OK(mirror_run(&mo, &st, unit_err()));
+    CHECK_INT_EQ(st.copied.objects, 2);
+    got = read_file(back, "accounts/b.png");
+    CHECK(got && strcmp(got, "bb") == 0);
+    xfree(got);
+    xfree(src);
+    xfree(back);
+    xfree(rdir);
+    xfree(conf);
+    xfree(remote);
+}
+
 const struct unit_test mirror_tests[] = {
     {"mirror_request_names", test_mirror_request_names},
     {"mirror_etag_md5", test_mirror_etag_md5},
@@ -330,5 +381,6 @@ const struct unit_test mirror_tests[] = {
     {"mirror_local_converges", test_mirror_local_converges},
     {"mirror_guards_empty_source", test_mirror_guards_empty_source},
     {"mirror_trash_and_filters", test_mirror_trash_and_filters},
+    {"mirror_rclone_remote", test_mirror_rclone_remote},
     {NULL, NULL},
 };

@@ -589,8 +589,9 @@ static void check_key_cases(const struct key_case *cases, size_t count, bool is_
         const char *got = is_local ? mirror_key_local_problem(cases[i].key, len)
                                    : mirror_key_s3_problem(cases[i].key, len);
         const char *want = cases[i].problem;
+        bool is_same = got == want || (got && want && strcmp(got, want) == 0);
 
-        if ((got == NULL) != (want == NULL) || (got && strcmp(got, want) != 0))
+        if (!is_same)
             unit_fail(__FILE__, __LINE__, "%s check, case %zu (\"%s\"): \"%s\", wanted \"%s\"",
                       is_local ? "local" : "s3", i, cases[i].key, got ? got : "(null)",
                       want ? want : "(null)");
