@@ -194,8 +194,8 @@ int mirror_job_run(const struct mirror_job_request *req, struct mirror_job_resul
             log_warn("job '%s': %s", job->name, cerr.msg);
     }
     log_info("job '%s': mirror '%s%s%s' to '%s%s%s'%s", job->name, job->mirror.source.store,
-             setup.source_prefix[0] ? ":" : "", job->mirror.source.prefix,
-             job->mirror.destination.store, setup.destination_prefix[0] ? ":" : "",
+             job->mirror.source.prefix[0] ? ":" : "", job->mirror.source.prefix,
+             job->mirror.destination.store, job->mirror.destination.prefix[0] ? ":" : "",
              job->mirror.destination.prefix, req->is_dry_run ? " (dry run)" : "");
     has_run = true;
     res->has_started = true;

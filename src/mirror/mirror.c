@@ -306,6 +306,8 @@ static void op_timer_add(struct mirror *m, struct op *op)
 {
     if (m->timer_count == m->timer_alloc) {
         m->timer_alloc = m->timer_alloc ? m->timer_alloc * 2 : 32;
+        /* An array of pointers: the element size is a pointer's. */
+        /* NOLINTNEXTLINE(bugprone-sizeof-expression) */
         m->timers = xreallocarray(m->timers, m->timer_alloc, sizeof(*m->timers));
     }
     m->timers[m->timer_count++] = op;
@@ -357,6 +359,7 @@ static void timers_run(struct mirror *m, int64_t *next_due)
     for (size_t i = 0; i < n; i++) {
         struct op *op = m->timers[i];
         if (op->due_ms <= now) {
+            /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
             due = xreallocarray(due, due_count + 1, sizeof(*due));
             due[due_count++] = op;
         } else {
@@ -1356,15 +1359,26 @@ out:
     return rc;
 }
 
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 /* base64 of a hex MD5, as rclone's X-Amz-Meta-Md5chksum holds it. */
 static void md5_hex_to_b64(const char *hex, char out[48])
 {
     unsigned char b[16];
 
     for (size_t i = 0; i < 16; i++) {
-        unsigned v = 0;
-        (void)sscanf(hex + 2 * i, "%2x", &v);
-        b[i] = (unsigned char)v;
+        int hi = hex_digit(hex[2 * i]);
+        int lo = hex_digit(hex[2 * i + 1]);
+        b[i] = (unsigned char)((hi < 0 ? 0 : hi) * 16 + (lo < 0 ? 0 : lo));
     }
     digest_base64(b, sizeof(b), out);
 }
@@ -2558,7 +2572,7 @@ static void mirror_teardown(struct mirror *m)
     xfree(m->pending_deletes);
     xfree(m->timers);
     if (m->spool)
-        fclose(m->spool);
+        (void)fclose(m->spool); /* a temporary file, gone when closed */
     side_close(&m->src);
     side_close(&m->dst);
     http_client_free(m->http);
