@@ -673,6 +673,7 @@ static int config_check_mirror(const struct config_builder *b, size_t j, struct 
                             err) < 0 ||
         config_mirror_store(b, job, &m->destination, "destination", dst_line, &dst, err) < 0)
         goto out;
+    ASSERT(src && dst); /* config_mirror_store sets them when it succeeds */
     config_format_side(&m->source, src_shown, sizeof(src_shown));
     config_format_side(&m->destination, dst_shown, sizeof(dst_shown));
     config_store_root(src, &src_path);
