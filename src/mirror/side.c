@@ -619,13 +619,60 @@ static void strv_free(char **v, size_t n)
     xfree(v);
 }
 
+/* Whether the side holds more than one page of keys (one LIST): a small tree is listed as one
+ * range, with no discovery. */
+static int side_is_large(struct side *s, bool *is_large, struct error *err)
+{
+    struct s3_call call;
+    struct s3_xml_list page;
+    struct buf q;
+    int rc = -1;
+
+    memset(&page, 0, sizeof(page));
+    buf_init(&q, BUF_NO_CAP);
+    buf_addf(&q, "encoding-type=url&list-type=2&max-keys=%d", SIDE_PAGE_KEYS);
+    if (*s->prefix) {
+        buf_adds(&q, "&prefix=");
+        s3_encode(&q, s->prefix, false);
+    }
+    s3_call_init(&call);
+    call.method = "GET";
+    call.query = q.data;
+    buf_release(&call.req.body);
+    buf_init(&call.req.body, S3_XML_MAX_BODY);
+    if (s3_call_run(s->s3, &call, err) < 0 ||
+        s3_xml_parse_list(call.req.body.data, call.req.body.len, &page, err) < 0) {
+        error_wrap(err, "listing %s '%s'", s->what, s->location);
+        goto out;
+    }
+    *is_large = page.is_truncated;
+    rc = 0;
+out:
+    s3_xml_list_release(&page);
+    s3_call_release(&call);
+    buf_release(&q);
+    return rc;
+}
+
+struct disc_item {
+    char *prefix;
+    int depth;
+    bool is_leaf; /* listed: no sub-prefix */
+};
+
+static int disc_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct disc_item *)a)->prefix, ((const struct disc_item *)b)->prefix);
+}
+
 int side_discover(struct side *s, const struct mirror_filter *f, char ***prefixes, size_t *count,
                   char ***skipped, size_t *skipped_count, struct error *err)
 {
-    char **level = NULL;
-    size_t level_count = 0;
-    char **done = NULL; /* prefixes not expanded further (skipped ones go to *skipped) */
-    size_t done_count = 0;
+    struct disc_item *items = NULL;
+    size_t n = 0;
+    char **kids = NULL;
+    size_t kid_count = 0;
+    bool is_large = false;
     int rc = -1;
 
     *prefixes = NULL;
@@ -634,60 +681,92 @@ int side_discover(struct side *s, const struct mirror_filter *f, char ***prefixe
     *skipped_count = 0;
     if (s->type != SIDE_S3)
         return 0;
-    if (side_children(s, "", &level, &level_count, err) < 0)
-        goto out;
-    for (int depth = 1; depth <= 4; depth++) {
-        char **next = NULL;
-        size_t next_count = 0;
-        size_t kept = 0;
+    if (side_is_large(s, &is_large, err) < 0)
+        return -1;
+    if (!is_large)
+        return 0;
+    /* Breadth first: expand the shallowest prefix not yet expanded (one delimiter listing each)
+     * until there are SIDE_DISCOVER_MIN boundaries; subtrees the filter skips become ranges of
+     * their own and are never expanded. */
+    items = xcalloc(1, sizeof(*items));
+    items[0].prefix = xstrdup("");
+    n = 1;
+    for (;;) {
+        size_t pick = n;
+        size_t live = 0;
 
-        /* Skipped subtrees are ranges of their own, never expanded. */
-        for (size_t i = 0; i < level_count; i++) {
-            if (f && mirror_filter_skips_prefix(f, level[i])) {
-                *skipped = xreallocarray(*skipped, *skipped_count + 1, sizeof(**skipped));
-                (*skipped)[(*skipped_count)++] = level[i];
-            } else {
-                level[kept++] = level[i];
-            }
-        }
-        level_count = kept;
-        if (level_count + done_count >= SIDE_DISCOVER_MIN || depth == 4 || level_count == 0)
+        for (size_t i = 0; i < n; i++)
+            if (items[i].prefix[0])
+                live++;
+        if (live >= SIDE_DISCOVER_MIN)
             break;
-        for (size_t i = 0; i < level_count; i++) {
-            size_t before = next_count;
-            if (side_children(s, level[i], &next, &next_count, err) < 0) {
-                strv_free(next, next_count);
-                goto out;
-            }
-            if (next_count == before) { /* a leaf directory: keep it as a boundary */
-                done = xreallocarray(done, done_count + 1, sizeof(*done));
-                done[done_count++] = level[i];
-            } else {
-                xfree(level[i]);
-            }
-            level[i] = NULL;
+        for (size_t i = 0; i < n; i++)
+            if (!items[i].is_leaf && items[i].depth < 4 &&
+                (pick == n || items[i].depth < items[pick].depth))
+                pick = i;
+        if (pick == n)
+            break;
+        if (side_children(s, items[pick].prefix, &kids, &kid_count, err) < 0)
+            goto out;
+        if (kid_count == 0) {
+            items[pick].is_leaf = true;
+            continue;
         }
-        xfree(level);
-        level = next;
-        level_count = next_count;
+        {
+            int depth = items[pick].depth + 1;
+            /* The parent's own keys (next to its sub-prefixes) stay in the range before its
+             * first child: the parent is replaced by its children. */
+            xfree(items[pick].prefix);
+            items[pick] = items[--n];
+            for (size_t k = 0; k < kid_count; k++) {
+                if (f && mirror_filter_skips_prefix(f, kids[k])) {
+                    *skipped = xreallocarray(*skipped, *skipped_count + 1, sizeof(**skipped));
+                    (*skipped)[(*skipped_count)++] = kids[k];
+                    continue;
+                }
+                items = xreallocarray(items, n + 1, sizeof(*items));
+                items[n].prefix = kids[k];
+                items[n].depth = depth;
+                items[n].is_leaf = false;
+                n++;
+            }
+            xfree(kids);
+            kids = NULL;
+            kid_count = 0;
+        }
     }
-    for (size_t i = 0; i < level_count; i++) {
-        done = xreallocarray(done, done_count + 1, sizeof(*done));
-        done[done_count++] = level[i];
-        level[i] = NULL;
-    }
-    if (done_count > 1)
-        qsort(done, done_count, sizeof(*done), strp_cmp);
+    if (n > 1)
+        qsort(items, n, sizeof(*items), disc_cmp);
     if (*skipped_count > 1)
         qsort(*skipped, *skipped_count, sizeof(**skipped), strp_cmp);
-    *prefixes = done;
-    *count = done_count;
-    done = NULL;
-    done_count = 0;
+    /* At most SIDE_DISCOVER_MAX boundaries, evenly spread: any subset still covers every key. */
+    {
+        size_t live = 0;
+        size_t step;
+        size_t taken = 0;
+
+        for (size_t i = 0; i < n; i++)
+            if (items[i].prefix[0])
+                live++;
+        step = live > SIDE_DISCOVER_MAX ? (live + SIDE_DISCOVER_MAX - 1) / SIDE_DISCOVER_MAX : 1;
+        *prefixes = xcalloc(live + 1, sizeof(**prefixes));
+        for (size_t i = 0, j = 0; i < n; i++) {
+            if (!items[i].prefix[0])
+                continue;
+            if (j++ % step == 0)
+                (*prefixes)[taken++] = items[i].prefix;
+            else
+                xfree(items[i].prefix);
+            items[i].prefix = NULL;
+        }
+        *count = taken;
+    }
     rc = 0;
 out:
-    strv_free(level, level_count);
-    strv_free(done, done_count);
+    for (size_t i = 0; i < n; i++)
+        xfree(items[i].prefix);
+    xfree(items);
+    strv_free(kids, kid_count);
     if (rc < 0) {
         strv_free(*skipped, *skipped_count);
         *skipped = NULL;

@@ -19,6 +19,7 @@
 #define SIDE_LOCAL_TMP    ".mirror.tmp-" /* unfinished files: a store_is_tmp_name() name */
 #define SIDE_PAGE_KEYS    1000
 #define SIDE_DISCOVER_MIN 16 /* key ranges wanted before the listings start */
+#define SIDE_DISCOVER_MAX 64
 
 struct mirror_entry {
     char *key; /* relative to the side's prefix */
@@ -104,10 +105,11 @@ int lister_fill_sync(struct lister *l, struct error *err);
 void lister_prepare_call(struct lister *l);
 int lister_take_page(struct lister *l, struct error *err);
 
-/* The key ranges to list in parallel: boundaries found by listing side s with the '/' delimiter,
- * level by level, until there are SIDE_DISCOVER_MIN of them (or 4 levels). Prefixes the filter
- * skips as a whole come back in *skipped. Both arrays are sorted relative prefixes (xfree each and
- * the array). Blocking requests. */
+/* The key ranges to list in parallel. A side that fits in one listing page gets none (it is
+ * listed as one range). Otherwise boundaries are found by listing with the '/' delimiter, the
+ * shallowest prefix first, until there are SIDE_DISCOVER_MIN of them (at most 4 levels down, at
+ * most SIDE_DISCOVER_MAX kept). Prefixes the filter skips as a whole come back in *skipped. Both
+ * arrays are sorted relative prefixes (xfree each and the array). Blocking requests. */
 int side_discover(struct side *s, const struct mirror_filter *f, char ***prefixes, size_t *count,
                   char ***skipped, size_t *skipped_count, struct error *err);
 
