@@ -39,7 +39,7 @@ rules()
 # replaced by KEY, percent-encoded as on the wire, as a regular expression.
 rule_for()
 {
-    python3 -c '
+    "$MIRROR_PYTHON" -c '
 import json, re, sys, urllib.parse
 key, tmpl = sys.argv[1], json.loads(sys.argv[2])
 tmpl["path"] = tmpl["path"].replace("@KEY@", re.escape(urllib.parse.quote(key)))
@@ -48,7 +48,7 @@ print(json.dumps(tmpl))' "$1" "$2"
 # not_applied: rules that were never applied as often as they should (empty when all were).
 not_applied()
 {
-    fake_s3_rules | python3 -c '
+    fake_s3_rules | "$MIRROR_PYTHON" -c '
 import json, sys
 for r in json.load(sys.stdin)["rules"]:
     if r["applied"] < max(r.get("times", 1), 1):
@@ -70,7 +70,7 @@ mconf_s3 dst FAKE_D dst
 mconf_job media "source = src" "destination = dst" "acl = private"
 
 step "SlowDown, resets, a truncated body and 500s on some objects: retried, converged"
-mapfile -t k < <(spec_pick "$T/tree.jsonl" 6 | python3 -c '
+mapfile -t k < <(spec_pick "$T/tree.jsonl" 6 | "$MIRROR_PYTHON" -c '
 import json, sys
 for l in sys.stdin:
     print(json.loads(l)["key"])')
@@ -187,7 +187,7 @@ wait "$pf_pid" 2>/dev/null || true
 echo "killed after $(fake_s3_count PUT '^/kill/') PUT requests"
 mtool digest-local "$T/media" >"$T/digest-local"
 mtool digest --server FAKE_D kill >"$T/digest-kill"
-python3 -c '
+"$MIRROR_PYTHON" -c '
 import sys
 src = set(open(sys.argv[1], encoding="utf-8"))
 dst = list(open(sys.argv[2], encoding="utf-8"))

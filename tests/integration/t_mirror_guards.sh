@@ -31,7 +31,7 @@ rules()
 # objects BUCKET: how many objects the fake holds in BUCKET.
 objects()
 {
-    fake_s3_state | python3 -c '
+    fake_s3_state | "$MIRROR_PYTHON" -c '
 import json, sys
 print(len(json.load(sys.stdin)["buckets"][sys.argv[1]]["objects"]))' "$1"
 }

@@ -27,7 +27,7 @@ sys=$T/live/public/system
 # source, or "local:DIR2") has a modification time not older than the source's (in whole seconds).
 mtimes_not_older()
 {
-    python3 -c '
+    "$MIRROR_PYTHON" -c '
 import datetime, json, os, sys
 src, dst = sys.argv[1], sys.argv[2]
 times = {}

@@ -33,7 +33,7 @@ rc_fast=(--retries 1 --low-level-retries 2)
 anon_status()
 {
     local endpoint=${1}_ENDPOINT path
-    path=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1]))' "$3")
+    path=$("$MIRROR_PYTHON" -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1]))' "$3")
     curl -s -o /dev/null -m 10 -w '%{http_code}' "${!endpoint}/$2/$path"
 }
 # meta_cmp KEY: Content-Type, Cache-Control, Content-Disposition, Content-Encoding and every
@@ -42,7 +42,7 @@ meta_cmp()
 {
     mtool head --server S3 "$src" "$1" >"$T/head-src.json" || fail "HEAD $1 at the source"
     mtool head --server S3B "$dst/mirror/" "$1" >"$T/head-dst.json" || fail "HEAD $1 at the dest"
-    python3 -c '
+    "$MIRROR_PYTHON" -c '
 import json, sys
 a, b = (json.load(open(f)) for f in sys.argv[1:3])
 names = ["content-type", "cache-control", "content-disposition", "content-encoding",
@@ -111,7 +111,7 @@ assert_eq 403 "$(anon_status S3 "$src" "specials/private/secret.bin")" "private 
 step "the 100 MiB object went in parts"
 big=$(spec_keys "$T/tree.jsonl" | grep '\.mp4$' | tail -n 1)
 mtool list --server S3B "$dst/mirror/" >"$T/dst.list"
-big_etag=$(python3 -c '
+big_etag=$("$MIRROR_PYTHON" -c '
 import json, sys
 for l in open(sys.argv[1], encoding="utf-8"):
     o = json.loads(l)
@@ -217,7 +217,7 @@ assert_eq "$upd_md5" "$(grep -F "$upd_key	" "$T/digest-trash" | cut -f3)" \
 mtool list --server S3B "$dst/mirror/" >"$T/dst.list"
 assert_not_contains "$(cat "$T/dst.list")" "\"$del_key\"" "the destination after the deletion"
 # Nothing else appeared in the destination bucket.
-mtool list --server S3B "$dst" | python3 -c '
+mtool list --server S3B "$dst" | "$MIRROR_PYTHON" -c '
 import json, sys
 bad = [json.loads(l)["key"] for l in sys.stdin
        if not json.loads(l)["key"].startswith(("mirror/", ".trash/"))]

@@ -2,6 +2,7 @@
 # tests/lib/mirror.sh: shared helpers for the media-mirror tests (tests/integration/t_mirror_*.sh)
 # and the demo. Source it after tests/lib/servers.sh, tests/lib/assert.sh and tests/lib/s3.sh.
 #
+#   MIRROR_PYTHON             the python3 to run (Debian's /usr/bin/python3 when present)
 #   mirror_init               test_init_dirs (no PostgreSQL: a mirror job needs none), checks
 #                             $PERMAFROST, and keeps temporary files in $T/tmp
 #   mtool ARGS...             tests/lib/mirror_s3.py: a low-level S3 client and the Mastodon-shaped
@@ -31,6 +32,9 @@
 #   digest_cmp A B [WHAT]     asserts that two digest listings (mtool digest) are equal
 
 _MIRROR_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# Debian's interpreter when there is one: a version manager's shim in PATH can take seconds to
+# start on a loaded machine, and these helpers run it hundreds of times.
+MIRROR_PYTHON=${MIRROR_PYTHON:-$(command -v /usr/bin/python3 || command -v python3)}
 
 mirror_init()
 {
@@ -44,12 +48,12 @@ mirror_init()
 
 mtool()
 {
-    env -u AWS_CA_BUNDLE python3 "$_MIRROR_LIB/mirror_s3.py" "$@"
+    env -u AWS_CA_BUNDLE "$MIRROR_PYTHON" "$_MIRROR_LIB/mirror_s3.py" "$@"
 }
 
 spec_sum()
 {
-    python3 -c '
+    "$MIRROR_PYTHON" -c '
 import json, sys
 specs = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8") if l.strip()]
 print(len(specs) if sys.argv[2] == "count" else sum(s["size"] for s in specs))' "$1" "$2"
@@ -57,7 +61,7 @@ print(len(specs) if sys.argv[2] == "count" else sum(s["size"] for s in specs))' 
 
 spec_keys()
 {
-    python3 -c '
+    "$MIRROR_PYTHON" -c '
 import json, sys
 for l in open(sys.argv[1], encoding="utf-8"):
     if l.strip():
@@ -66,7 +70,7 @@ for l in open(sys.argv[1], encoding="utf-8"):
 
 spec_pick()
 {
-    python3 -c '
+    "$MIRROR_PYTHON" -c '
 import json, sys
 specs = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8") if l.strip()]
 plain = [s for s in specs if not s.get("part_size") and not s["key"].startswith("specials/")
@@ -78,7 +82,7 @@ for s in plain[skip:skip + int(sys.argv[2])]:
 
 spec_reseed()
 {
-    python3 -c '
+    "$MIRROR_PYTHON" -c '
 import json, sys
 delta = int(sys.argv[2]) if len(sys.argv) > 2 else 0
 for l in open(sys.argv[1], encoding="utf-8"):
@@ -137,7 +141,7 @@ mrun()
 
 mj()
 {
-    python3 -c '
+    "$MIRROR_PYTHON" -c '
 import json, sys
 try:
     data = json.loads(sys.argv[1])
@@ -172,7 +176,7 @@ mj_check()
     local path want
     while IFS=$'\t' read -r path want; do
         assert_eq "$want" "$(mj "$path")" "$path"
-    done < <(python3 -c '
+    done < <("$MIRROR_PYTHON" -c '
 import json, sys
 for k, v in json.loads(sys.argv[1]).items():
     print("%s\t%s" % (k, "null" if v is None else str(v).lower() if isinstance(v, bool) else v))

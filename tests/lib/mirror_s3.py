@@ -322,11 +322,17 @@ def printable(key):
 def cmd_digest(args):
     c = Client(args.server)
     bucket, prefix = split_bucket(args.bucket)
-    for o in sorted(c.list(bucket, prefix), key=lambda o: o["key"].encode()):
+    objs = sorted(c.list(bucket, prefix), key=lambda o: o["key"].encode())
+
+    def one(o):
         h = hashlib.md5()
         st, _, out = c.request("GET", bucket, o["key"], stream=h.update)
         c.check("get %r" % o["key"], st, out)
-        print("%s\t%d\t%s" % (printable(o["key"][len(prefix):]), o["size"], h.hexdigest()))
+        return "%s\t%d\t%s" % (printable(o["key"][len(prefix):]), o["size"], h.hexdigest())
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        for line in pool.map(one, objs):
+            print(line)
 
 
 def cmd_digest_local(args):
