@@ -614,6 +614,56 @@ void s3_xml_uploads_release(struct s3_xml_uploads *u)
     memset(u, 0, sizeof(*u));
 }
 
+/* ---- GetObjectAcl ---- */
+
+struct acl_state {
+    bool is_public_read;
+    bool grant_all_users; /* the current <Grant>'s grantee is the AllUsers group */
+    bool grant_read;      /* and its permission lets anyone read */
+};
+
+static void acl_on_start(struct xml_ctx *ctx)
+{
+    struct acl_state *a = ctx->result;
+
+    if (ctx->depth == 3 && xml_is(ctx, 2, "AccessControlList") && xml_is(ctx, 3, "Grant")) {
+        a->grant_all_users = false;
+        a->grant_read = false;
+    }
+}
+
+static void acl_on_end(struct xml_ctx *ctx, const char *text)
+{
+    struct acl_state *a = ctx->result;
+
+    if (ctx->depth < 3 || !xml_is(ctx, 2, "AccessControlList") || !xml_is(ctx, 3, "Grant"))
+        return;
+    if (ctx->depth == 5 && xml_is(ctx, 4, "Grantee") && xml_is(ctx, 5, "URI"))
+        a->grant_all_users = strcmp(text, "http://acs.amazonaws.com/groups/global/AllUsers") == 0;
+    else if (ctx->depth == 4 && xml_is(ctx, 4, "Permission"))
+        a->grant_read = strcmp(text, "READ") == 0 || strcmp(text, "FULL_CONTROL") == 0;
+    else if (ctx->depth == 3 && a->grant_all_users && a->grant_read)
+        a->is_public_read = true;
+}
+
+int s3_xml_parse_acl(const char *body, size_t len, bool *is_public_read, struct error *err)
+{
+    struct acl_state a;
+    struct xml_ctx ctx;
+    int rc = -1;
+
+    memset(&a, 0, sizeof(a));
+    xml_ctx_init(&ctx, "GetObjectAcl response", "AccessControlPolicy", acl_on_start, acl_on_end, &a,
+                 err);
+    if (xml_run_expecting(&ctx, body, len, NULL) < 0)
+        goto out;
+    *is_public_read = a.is_public_read;
+    rc = 0;
+out:
+    xml_ctx_release(&ctx);
+    return rc;
+}
+
 /* ---- DeleteObjects ---- */
 
 static void delete_on_start(struct xml_ctx *ctx)

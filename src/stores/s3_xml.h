@@ -84,6 +84,10 @@ int s3_xml_parse_uploads(const char *body, size_t len, struct s3_xml_uploads *ou
                          struct error *err);
 void s3_xml_uploads_release(struct s3_xml_uploads *u);
 
+/* <AccessControlPolicy> of GetObjectAcl: *is_public_read is true when a grant gives the AllUsers
+ * group READ (or FULL_CONTROL), which is what the canned ACL public-read sets. */
+int s3_xml_parse_acl(const char *body, size_t len, bool *is_public_read, struct error *err);
+
 /* <DeleteResult>: keys that failed (<Error><Key><Code><Message>) are returned; deleted ones are
  * only counted. */
 struct s3_xml_delete_failure {
