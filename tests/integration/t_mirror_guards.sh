@@ -61,7 +61,8 @@ assert_eq 0 "$(objects src)" "objects at the source"
 : >"$FAKE_S3_LOG"
 mrun
 assert_ne 0 "$RC" "exit status with an empty source"
-assert_match "$ERR" '[Ee]mpty' "the message about the empty source"
+assert_match "$ERR" '[Ee]mpty|no object' "the message about the empty source"
+assert_contains "$ERR" "50" "the message (the destination's objects)"
 mj_check '{"ok": false, "deleted.objects": 0, "listing_complete": true}'
 assert_ne null "$(mj deletions_refused)" "deletions_refused"
 assert_eq 0 "$(deletes)" "DELETE requests at the destination"
