@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The deletion guards of `kind = mirror`, against the scripted fake S3 (tests/lib/fake_s3.py): an
 # empty source with a non-empty destination deletes nothing and says so; a source listing that fails
-# (403 at once, or 500s on a later page, after part of the keys were seen) deletes nothing; more
-# deletions than max_delete (10% by default, or a count) are refused with the numbers while the
-# copies still happen; raising max_delete lets them through. Every case checks the destination's
+# (403 at once, or 500s after the first pages) deletes nothing; more deletions than max_delete (10%
+# by default, a count, or a percentage) are refused with the numbers while the copies still happen;
+# raising max_delete lets them through. Every case checks the destination's
 # objects at the server itself and counts the DELETE requests it received.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -82,12 +82,12 @@ assert_eq 0 "$(deletes)" "DELETE requests at the destination"
 assert_eq 50 "$(objects dst)" "objects at the destination"
 ((($(fake_s3_count GET '^/src/?$' list-type)) >= 1)) || fail "the source was not listed"
 
-step "a source listing that fails on a later page (500 every time): nothing deleted"
-# Pages of 5 keys: the first pages list part of the source, then every next page fails. Without
-# the guard, the keys never seen would look extraneous at the destination.
+step "a source listing that fails after a few pages (500 every time): nothing deleted"
+# Pages of 5 keys: the first source listings answer, every later one fails. Without the guard, the
+# keys never seen would look extraneous at the destination.
 rules '{"settings": {"page_size": 5},
-        "rules": [{"method": "GET", "path": "^/src/?$", "query": "continuation-token",
-                   "after": 2, "status": 500, "code": "InternalError", "times": 0}]}'
+        "rules": [{"method": "GET", "path": "^/src/?$", "query": "list-type",
+                   "after": 3, "status": 500, "code": "InternalError", "times": 0}]}'
 : >"$FAKE_S3_LOG"
 mrun
 assert_ne 0 "$RC" "exit status with a failing listing"

@@ -177,8 +177,8 @@ for key in "$(spec_keys "$T/dry-change.jsonl")" "$(spec_keys "$T/dry-delete.json
 done
 mrun --dry-run
 assert_eq 0 "$RC" "exit status of --dry-run --json"
-mj_check '{"dry_run": true, "requests.PUT": 0, "requests.COPY": 0, "requests.DELETE": 0,
-    "requests.GET": 0}'
+mj_check '{"dry_run": true, "copied.objects": 1, "updated.objects": 1, "deleted.objects": 1,
+    "requests.PUT": 0, "requests.COPY": 0, "requests.DELETE": 0, "requests.GET": 0}'
 mtool digest --server S3B "$dst/mirror/" >"$T/digest-after-dry"
 digest_cmp "$T/digest-before-dry" "$T/digest-after-dry" "the destination before and after --dry-run"
 mrun
