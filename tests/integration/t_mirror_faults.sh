@@ -5,8 +5,8 @@
 #   are retried and the mirror converges, every fault having been applied;
 # - persistent 500s on a few objects: the run names them, exits non-zero, copies the others, and
 #   the next run (faults removed) converges;
-# - a re-sync with no change sends only listings, counted at the server, and permafrost's own LIST
-#   count agrees;
+# - a re-sync with no change sends only listings (of objects and of multipart uploads), counted at
+#   the server, and permafrost's own LIST count agrees (as its GET and PUT counts do under faults);
 # - kill -9 of permafrost in the middle of a mirror (local directory → S3, many objects and a
 #   multipart object): every object visible at the destination is complete (size and MD5 equal to
 #   the source's), and the next run converges.
@@ -99,13 +99,23 @@ for l in sys.stdin:
     echo ']'
 } >"$T/faults.json"
 fake_s3_script "$T/faults.json"
+: >"$FAKE_S3_LOG"
 mrun
 assert_eq 0 "$RC" "exit status through the faults"
 mj_check "{\"result\": \"ok\", \"copied.objects\": $n, \"failed.objects\": 0,
     \"server_side_copies\": 0, \"listing_complete\": true}"
 assert_eq "" "$(not_applied)" "rules not applied"
+# Seven faults, each answered with an error the client saw, except the reset before any answer:
+# libcurl itself sends that request again on a new connection when the reset one was reused, and
+# then neither counter sees it.
 retries=$(mj retries)
-((retries >= 7)) || fail "retries is $retries, expected at least 7 (one per fault)"
+((retries >= 6)) || fail "retries is $retries, expected at least 6 (one per fault)"
+assert_eq "$(fake_s3_count GET '^/[^/]+/?$')" "$(mj requests.LIST)" "LIST requests (server, permafrost)"
+assert_eq "$(fake_s3_count GET '^/[^/]+/.')" "$(mj requests.GET)" "GET requests (server, permafrost)"
+put_server=$(fake_s3_count PUT '.')
+put_pf=$(mj requests.PUT)
+((put_pf == put_server || put_pf == put_server - 1)) ||
+    fail "PUT requests: $put_server at the server, $put_pf counted by permafrost"
 compare src dst
 
 step "persistent 500s on two objects: reported, non-zero exit, the others copied"
@@ -150,7 +160,7 @@ rules '{"settings": {"page_size": 20}, "rules": []}'
 mrun
 assert_eq 0 "$RC" "exit status of the re-sync"
 total=$(fake_s3_count '' '.*')
-lists=$(fake_s3_count GET '^/(src|dst)/?$' list-type)
+lists=$(fake_s3_count GET '^/(src|dst)/?$')
 echo "requests at the server: $total, listings: $lists"
 ((lists >= 10)) || fail "expected at least 10 listing pages of 20 keys, got $lists"
 assert_eq "$lists" "$total" "requests other than listings"
