@@ -48,7 +48,7 @@ digest_cmp "$T/digest-src" "$T/digest-dst"
 step "ACLs and metadata kept by the server-side copies"
 assert_eq public-read "$(mtool acl --server S3 "$dst" specials/meta/download.pdf)" "public-read"
 assert_eq private "$(mtool acl --server S3 "$dst" specials/private/secret.bin)" "private"
-jpg=$(spec_keys "$T/tree.jsonl" | grep -m1 '^media_attachments/.*\.jpg$')
+jpg=$(spec_key "$T/tree.jsonl" '^media_attachments/.*\.jpg$')
 assert_eq public-read "$(mtool acl --server S3 "$dst" "$jpg")" "ACL of $jpg"
 mtool head --server S3 "$dst" specials/meta/download.pdf >"$T/head.json"
 head_json=$(cat "$T/head.json")

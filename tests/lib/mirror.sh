@@ -11,6 +11,8 @@
 #                             by its exported PREFIX_ENDPOINT/_ACCESS_KEY/_SECRET_KEY/_REGION.
 #   spec_sum FILE FIELD       objects ("count") or bytes ("bytes") of the specs in FILE
 #   spec_keys FILE            the keys of the specs in FILE, one a line
+#   spec_key FILE ERE         the first key of FILE matching ERE (a pipe into grep -m1 or head
+#                             would end the writer with SIGPIPE, which pipefail turns into a failure)
 #   spec_pick FILE N [SKIP]   N specs of FILE, the first SKIP skipped, only small plain ones
 #                             (no multipart, no "specials/" key): for changes at the source
 #   spec_reseed FILE [SIZE-DELTA]  the same specs with new content (a new seed); SIZE-DELTA
@@ -66,6 +68,16 @@ import json, sys
 for l in open(sys.argv[1], encoding="utf-8"):
     if l.strip():
         print(json.loads(l)["key"])' "$1"
+}
+
+spec_key()
+{
+    "$MIRROR_PYTHON" -c '
+import json, re, sys
+for l in open(sys.argv[1], encoding="utf-8"):
+    if l.strip() and re.search(sys.argv[2], json.loads(l)["key"]):
+        print(json.loads(l)["key"])
+        break' "$1" "$2"
 }
 
 spec_pick()
