@@ -22,7 +22,9 @@ Commands (BUCKET may be "bucket/prefix/": keys are then written and read below t
   put --server P BUCKET [FILE]   upload the specs of FILE (default stdin), 8 at a time
   write-local DIR [FILE]         write the specs as files below DIR (mode 0644)
   list --server P BUCKET         one JSON line per object: key (relative), size, etag, mtime
-  digest --server P BUCKET       "key<TAB>size<TAB>md5" per object, sorted by key (downloads)
+  digest --server P BUCKET [--max-size N]
+                                 "key<TAB>size<TAB>md5" per object, sorted by key (downloads;
+                                 objects above N bytes are not read: "(not read)")
   digest-local DIR               the same for the files below DIR
   head --server P BUCKET KEY     the object's response headers as JSON (names in lower case)
   acl --server P BUCKET KEY      "public-read" when AllUsers may READ, else "private"
@@ -325,6 +327,9 @@ def cmd_digest(args):
     objs = sorted(c.list(bucket, prefix), key=lambda o: o["key"].encode())
 
     def one(o):
+        if args.max_size is not None and o["size"] > args.max_size:
+            # Checked once in full; afterwards only its presence and size.
+            return "%s\t%d\t(not read)" % (printable(o["key"][len(prefix):]), o["size"])
         h = hashlib.md5()
         st, _, out = c.request("GET", bucket, o["key"], stream=h.update)
         c.check("get %r" % o["key"], st, out)
@@ -394,6 +399,8 @@ def main(argv):
         s.add_argument("bucket")
         if name == "put":
             s.add_argument("file", nargs="?")
+        elif name == "digest":
+            s.add_argument("--max-size", type=int)
         elif name in ("head", "acl"):
             s.add_argument("key")
         elif name == "delete":
