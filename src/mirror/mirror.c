@@ -45,6 +45,7 @@
 #define MIRROR_PROGRESS_MS   250
 #define MIRROR_MAX_HEADERS   40
 #define MIRROR_CLEANUP_MS    30000
+#define MIRROR_PART_SLOTS    4 /* parts of one large object in flight */
 
 const char *mirror_request_name(enum mirror_request r)
 {
@@ -89,10 +90,30 @@ enum task_state {
     T_SERVER_COPY,
     T_READ,
     T_CREATE,
+    T_PARTS, /* a multipart upload's parts, MIRROR_PART_SLOTS at a time */
     T_WRITE,
     T_COMPLETE,
     T_FINISH,
     T_DONE,
+};
+
+struct task;
+
+/* One part of a multipart transfer in flight: read (ranged GET or pread), then UploadPart. */
+struct slot {
+    struct op op;
+    struct task *t;
+    struct s3_call call;
+    struct buf data;
+    char *key; /* the full key the call names */
+    char *query;
+    char lines[2][512];
+    const char *hdrs[2];
+    int part_no;
+    uint64_t offset;
+    uint64_t len;
+    bool is_writing;
+    bool is_busy;
 };
 
 struct task {
@@ -135,6 +156,12 @@ struct task {
     char *tmp_path;
     struct store_reader *reader;
     struct store_writer *writer;
+
+    struct slot *slots; /* T_PARTS */
+    int next_part;
+    uint64_t next_offset;
+    int parts_total;
+    int parts_done;
 
     char **batch; /* TASK_DELETE_BATCH: full keys */
     size_t batch_count;
@@ -275,6 +302,16 @@ static void op_timer_add(struct mirror *m, struct op *op)
         m->timers = xreallocarray(m->timers, m->timer_alloc, sizeof(*m->timers));
     }
     m->timers[m->timer_count++] = op;
+}
+
+static void op_timer_remove(struct mirror *m, const struct op *op)
+{
+    size_t kept = 0;
+
+    for (size_t i = 0; i < m->timer_count; i++)
+        if (m->timers[i] != op)
+            m->timers[kept++] = m->timers[i];
+    m->timer_count = kept;
 }
 
 /* Starts op's call; a failure to start is reported to its handler at once. */
@@ -521,7 +558,8 @@ static bool merge_range(struct mirror *m, struct active *a)
         const struct mirror_entry *d;
         int c;
 
-        if (queue_full(m))
+        /* After a failed listing a missing key proves nothing: stop deciding. */
+        if (queue_full(m) || m->is_listing_failed)
             return false;
         s = lister_peek(&a->src);
         d = lister_peek(&a->dst);
@@ -669,9 +707,16 @@ static void task_free(struct task *t)
     buf_release(&t->data);
     buf_release(&t->lines);
     buf_release(&t->meta);
-    for (size_t i = 0; i < t->etag_count; i++)
+    for (size_t i = 0; i < t->etag_count || i < (size_t)t->parts_total; i++)
         xfree(t->etags[i]);
     xfree(t->etags);
+    for (int i = 0; t->slots && i < MIRROR_PART_SLOTS; i++) {
+        s3_call_release(&t->slots[i].call);
+        buf_release(&t->slots[i].data);
+        xfree(t->slots[i].key);
+        xfree(t->slots[i].query);
+    }
+    xfree(t->slots);
     for (size_t i = 0; i < t->batch_count; i++)
         xfree(t->batch[i]);
     xfree(t->batch);
@@ -706,6 +751,11 @@ static void task_remove(struct mirror *m, struct task *t)
     struct task **pp = &m->tasks;
 
     http_cancel(m->http, &t->call.req);
+    op_timer_remove(m, &t->op);
+    for (int i = 0; t->slots && i < MIRROR_PART_SLOTS; i++) {
+        http_cancel(m->http, &t->slots[i].call.req);
+        op_timer_remove(m, &t->slots[i].op);
+    }
     while (*pp && *pp != t)
         pp = &(*pp)->next;
     if (*pp)
@@ -892,6 +942,8 @@ static void task_abort_upload(struct mirror *m, struct task *t)
         c.is_cleanup = true;
         c.timeout_ms = MIRROR_CLEANUP_MS;
         http_cancel(m->http, &t->call.req);
+        for (int i = 0; t->slots && i < MIRROR_PART_SLOTS; i++)
+            http_cancel(m->http, &t->slots[i].call.req);
         (void)s3_call_run(m->dst.s3, &c, &e2);
         s3_call_release(&c);
         xfree(q);
@@ -1032,7 +1084,7 @@ static void task_on_done(struct mirror *m, struct op *op, int rc, struct error *
             task_failed(m, t, &e2);
             return;
         }
-        t->state = t->is_server_side ? T_SERVER_COPY : T_WRITE;
+        t->state = t->is_server_side ? T_SERVER_COPY : T_PARTS;
         break;
     case T_WRITE:
         if (t->is_multipart) {
@@ -1281,7 +1333,193 @@ static void md5_hex_to_b64(const char *hex, char out[48])
     digest_base64(b, sizeof(b), out);
 }
 
+static void slot_on_done(struct mirror *m, struct op *op, int rc, struct error *err);
+
+/* Sends the UploadPart of a slot whose data is read. */
+static void slot_write(struct mirror *m, struct slot *sl)
+{
+    struct task *t = sl->t;
+    unsigned char h[DIGEST_MD5_LEN];
+    char b64[32];
+
+    digest_md5(sl->data.data, sl->data.len, h);
+    digest_base64(h, sizeof(h), b64);
+    s3_call_release(&sl->call);
+    s3_call_init(&sl->call);
+    xfree(sl->query);
+    sl->query = xasprintf("partNumber=%d&uploadId=%s", sl->part_no, t->upload_id);
+    xfree(sl->key);
+    sl->key = dst_full_key(m, t->key);
+    (void)snprintf(sl->lines[0], sizeof(sl->lines[0]), "Content-MD5: %s", b64);
+    sl->hdrs[0] = sl->lines[0];
+    sl->call.method = "PUT";
+    sl->call.key = sl->key;
+    sl->call.query = sl->query;
+    sl->call.headers = sl->hdrs;
+    sl->call.header_count = 1;
+    sl->call.body = sl->data.data;
+    sl->call.body_len = sl->data.len;
+    sl->is_writing = true;
+    sl->op.client = m->dst.s3;
+    sl->op.call = &sl->call;
+    op_start(m, &sl->op);
+}
+
+/* Gives a free slot the next part; false when every part is handed out. A local read error is
+ * left in err. */
+static bool slot_next(struct mirror *m, struct slot *sl, struct error *err)
+{
+    struct task *t = sl->t;
+    int r;
+
+    if (t->next_offset >= t->size)
+        return false;
+    sl->is_busy = true;
+    sl->is_writing = false;
+    sl->part_no = t->next_part++;
+    sl->offset = t->next_offset;
+    sl->len = t->size - sl->offset < t->part_size ? t->size - sl->offset : t->part_size;
+    t->next_offset += sl->len;
+    if (m->src.type == SIDE_S3) {
+        s3_call_release(&sl->call);
+        s3_call_init(&sl->call);
+        xfree(sl->key);
+        sl->key = src_full_key(m, t->key);
+        (void)snprintf(sl->lines[0], sizeof(sl->lines[0]), "Range: bytes=%" PRIu64 "-%" PRIu64,
+                       sl->offset, sl->offset + sl->len - 1);
+        sl->hdrs[0] = sl->lines[0];
+        sl->call.header_count = 1;
+        if (t->src_etag[0]) {
+            (void)snprintf(sl->lines[1], sizeof(sl->lines[1]), "If-Match: \"%s\"", t->src_etag);
+            sl->hdrs[1] = sl->lines[1];
+            sl->call.header_count = 2;
+        }
+        sl->call.method = "GET";
+        sl->call.key = sl->key;
+        sl->call.headers = sl->hdrs;
+        buf_release(&sl->call.req.body);
+        buf_init(&sl->call.req.body, (size_t)sl->len + 1 > 65536 ? (size_t)sl->len + 1 : 65536);
+        sl->op.client = m->src.s3;
+        sl->op.call = &sl->call;
+        op_start(m, &sl->op);
+        return true;
+    }
+    /* A local or store source: read now (t->offset tells the reader where). */
+    t->offset = sl->offset;
+    r = m->src.type == SIDE_LOCAL ? local_read_chunk(m, t, sl->len, err)
+                                  : store_read_chunk(m, t, sl->len, err);
+    if (r != 0) {
+        if (err->kind == ERR_NONE)
+            error_set(err, ERR_IO, "'%s' vanished while being copied", t->key);
+        return true;
+    }
+    buf_release(&sl->data);
+    sl->data = t->data;
+    buf_init(&t->data, BUF_NO_CAP);
+    m->st->bytes_transferred += sl->data.len;
+    slot_write(m, sl);
+    return true;
+}
+
+/* Fills the free slots of t; fails t on a read error. */
+static void slots_fill(struct mirror *m, struct task *t)
+{
+    for (int i = 0; i < MIRROR_PART_SLOTS; i++) {
+        struct slot *sl = &t->slots[i];
+        struct error err = ERROR_INIT;
+
+        if (sl->is_busy)
+            continue;
+        if (!slot_next(m, sl, &err))
+            break;
+        if (err.kind != ERR_NONE) {
+            task_failed(m, t, &err);
+            return;
+        }
+    }
+}
+
+static void slot_on_done(struct mirror *m, struct op *op, int rc, struct error *err)
+{
+    struct slot *sl = op->owner;
+    struct task *t = sl->t;
+    struct error e2 = ERROR_INIT;
+    char etag[256] = "";
+
+    if (rc < 0) {
+        if (!sl->is_writing && sl->call.req.status == 412)
+            error_hint(err, "the source object changed during the copy; the next run copies it");
+        task_failed(m, t, err);
+        return;
+    }
+    if (!sl->is_writing) {
+        if (sl->call.req.is_body_truncated || sl->call.req.body.len != sl->len) {
+            error_set(&e2, ERR_REMOTE,
+                      "source object '%s' is not the size the listing gave (%" PRIu64
+                      " bytes); it changed during the copy",
+                      t->key, t->size);
+            error_hint(&e2, "the next run copies it");
+            task_failed(m, t, &e2);
+            return;
+        }
+        buf_release(&sl->data);
+        sl->data = sl->call.req.body;
+        buf_init(&sl->call.req.body, BUF_NO_CAP);
+        m->st->bytes_transferred += sl->data.len;
+        slot_write(m, sl);
+        return;
+    }
+    if (!s3_call_header(&sl->call, "ETag", etag, sizeof(etag)) || !etag[0]) {
+        error_set(&e2, ERR_REMOTE, "UploadPart of '%s' answered without an ETag", t->key);
+        task_failed(m, t, &e2);
+        return;
+    }
+    ASSERT(sl->part_no >= 1 && sl->part_no <= t->parts_total);
+    xfree(t->etags[sl->part_no - 1]);
+    t->etags[sl->part_no - 1] = xstrdup(etag);
+    buf_release(&sl->data);
+    buf_init(&sl->data, BUF_NO_CAP);
+    sl->is_busy = false;
+    t->parts_done++;
+    if (t->parts_done == t->parts_total) {
+        t->etag_count = (size_t)t->parts_total;
+        t->state = T_COMPLETE;
+        task_advance(m, t);
+        return;
+    }
+    slots_fill(m, t);
+}
+
+/* Enters T_PARTS: part 1 (read before the upload was created) goes first. */
+static void parts_begin(struct mirror *m, struct task *t)
+{
+    t->parts_total = (int)((t->size + t->part_size - 1) / t->part_size);
+    t->etags = xcalloc((size_t)t->parts_total, sizeof(*t->etags));
+    t->etag_count = 0;
+    t->slots = xcalloc(MIRROR_PART_SLOTS, sizeof(*t->slots));
+    for (int i = 0; i < MIRROR_PART_SLOTS; i++) {
+        struct slot *sl = &t->slots[i];
+        sl->t = t;
+        sl->op.owner = sl;
+        sl->op.on_done = slot_on_done;
+        s3_call_init(&sl->call);
+        buf_init(&sl->data, BUF_NO_CAP);
+    }
+    t->slots[0].is_busy = true;
+    t->slots[0].part_no = 1;
+    t->slots[0].offset = 0;
+    t->slots[0].len = t->data.len;
+    buf_release(&t->slots[0].data);
+    t->slots[0].data = t->data;
+    buf_init(&t->data, BUF_NO_CAP);
+    t->next_part = 2;
+    t->next_offset = t->slots[0].len;
+    slot_write(m, &t->slots[0]);
+    slots_fill(m, t);
+}
+
 /* Runs t until it starts a request or ends. */
+
 static void task_advance(struct mirror *m, struct task *t)
 {
     struct error err = ERROR_INIT;
@@ -1510,6 +1748,9 @@ static void task_advance(struct mirror *m, struct task *t)
             op_start(m, &t->op);
             return;
         }
+        case T_PARTS:
+            parts_begin(m, t);
+            return;
         case T_WRITE:
             if (m->dst.type == SIDE_S3) {
                 char *dk = dst_full_key(m, t->key);
@@ -1615,6 +1856,8 @@ static void task_start_copy(struct mirror *m, struct action *a)
 {
     struct task *t = task_new(m, TASK_COPY);
 
+    if (m->st->first_transfer_ms < 0)
+        m->st->first_transfer_ms = time_mono_ms() - m->started_ms;
     t->key = a->key;
     a->key = NULL;
     t->size = a->size;
@@ -1630,7 +1873,9 @@ static void task_start_copy(struct mirror *m, struct action *a)
     t->is_chunked = !t->is_server_side && t->size > t->part_size;
     t->is_multipart = t->is_chunked && m->dst.type == SIDE_S3;
     t->part_no = 1;
-    t->mem = t->is_server_side ? 0 : task_chunk_len(t);
+    t->mem = t->is_server_side ? 0
+             : t->is_multipart ? t->part_size * MIRROR_PART_SLOTS
+                               : task_chunk_len(t);
     m->mem_used += t->mem;
     t->op.on_done = task_on_done;
     t->state = T_CHECK_SRC;
@@ -1642,7 +1887,9 @@ static void tasks_fill(struct mirror *m)
 {
     while (m->queue_len > 0 && (int)m->task_count < m->concurrency && !cancel_requested()) {
         struct action *a = &m->queue[m->queue_head];
-        uint64_t need = m->is_same_service ? 0 : (a->size < m->part_size ? a->size : m->part_size);
+        uint64_t need = m->is_same_service        ? 0
+                        : a->size <= m->part_size ? a->size
+                                                  : m->part_size * MIRROR_PART_SLOTS;
 
         if (m->mem_used > 0 && m->mem_used + need > MIRROR_MEMORY_BUDGET)
             break;
@@ -1862,14 +2109,6 @@ static bool deletions_allowed(struct mirror *m)
                          m->spool_count, m->spool_count == 1 ? "" : "s");
         return false;
     }
-    if (st->failed.objects > 0) {
-        buf_format_fixed(st->deletion_refusal, sizeof(st->deletion_refusal),
-                         "%" PRIu64 " cop%s failed, so nothing was deleted (%" PRIu64
-                         " extraneous object%s left at the destination)",
-                         st->failed.objects, st->failed.objects == 1 ? "y" : "ies", m->spool_count,
-                         m->spool_count == 1 ? "" : "s");
-        return false;
-    }
     if (st->source.objects == 0) {
         buf_format_fixed(st->deletion_refusal, sizeof(st->deletion_refusal),
                          "the source '%s' lists no object while the destination holds %" PRIu64
@@ -1967,7 +2206,7 @@ static int trash_expire_s3(struct mirror *m, const char *base, struct error *err
 
     memset(&page, 0, sizeof(page));
     buf_init(&q, BUF_NO_CAP);
-    buf_adds(&q, "delimiter=%2F&list-type=2&max-keys=1000&prefix=");
+    buf_adds(&q, "delimiter=%2F&encoding-type=url&list-type=2&max-keys=1000&prefix=");
     s3_encode(&q, base, false);
     s3_call_init(&call);
     call.method = "GET";
@@ -1993,7 +2232,7 @@ static int trash_expire_s3(struct mirror *m, const char *base, struct error *err
 
             memset(&lp, 0, sizeof(lp));
             buf_init(&lq, BUF_NO_CAP);
-            buf_adds(&lq, "list-type=2&max-keys=1000&prefix=");
+            buf_adds(&lq, "encoding-type=url&list-type=2&max-keys=1000&prefix=");
             s3_encode(&lq, page.common_prefixes[i], false);
             if (token) {
                 buf_adds(&lq, "&continuation-token=");
@@ -2305,6 +2544,7 @@ int mirror_run(const struct mirror_options *opts, struct mirror_stats *stats, st
     int rc = -1;
 
     memset(stats, 0, sizeof(*stats));
+    stats->first_transfer_ms = -1;
     memset(&m, 0, sizeof(m));
     m.o = opts;
     m.st = stats;

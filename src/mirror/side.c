@@ -271,7 +271,7 @@ void lister_prepare_call(struct lister *l)
     struct buf q;
 
     buf_init(&q, BUF_NO_CAP);
-    buf_adds(&q, "list-type=2");
+    buf_adds(&q, "encoding-type=url&list-type=2");
     if (l->token) {
         buf_adds(&q, "&continuation-token=");
         s3_encode(&q, l->token, false);
@@ -409,7 +409,7 @@ static int walk_push(struct lister *l, const char *rel, struct error *err)
             continue;
         if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
             continue; /* removed meanwhile */
-        if (strncmp(de->d_name, SIDE_LOCAL_TMP, strlen(SIDE_LOCAL_TMP)) == 0) {
+        if (store_is_tmp_name(de->d_name, strlen(de->d_name))) {
             if (S_ISREG(st.st_mode) && l->stale_before && st.st_mtime < l->stale_before)
                 (void)unlinkat(dfd, de->d_name, 0); /* left by a killed run */
             continue;
@@ -581,7 +581,7 @@ static int side_children(struct side *s, const char *rel, char ***out, size_t *c
 
     memset(&page, 0, sizeof(page));
     buf_init(&q, BUF_NO_CAP);
-    buf_adds(&q, "delimiter=%2F&list-type=2&max-keys=1000");
+    buf_adds(&q, "delimiter=%2F&encoding-type=url&list-type=2&max-keys=1000");
     if (*full) {
         buf_adds(&q, "&prefix=");
         s3_encode(&q, full, false);

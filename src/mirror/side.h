@@ -16,7 +16,7 @@
 #include "util/error.h"
 
 #define SIDE_ETAG_MAX     72
-#define SIDE_LOCAL_TMP    ".permafrost-tmp-" /* our unfinished files in a local destination */
+#define SIDE_LOCAL_TMP    ".mirror.tmp-" /* unfinished files: a store_is_tmp_name() name */
 #define SIDE_PAGE_KEYS    1000
 #define SIDE_DISCOVER_MIN 16 /* key ranges wanted before the listings start */
 
