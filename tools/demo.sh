@@ -13,7 +13,10 @@
 #   6. `permafrost restore db latest --from spaces-ams --create` into a new database
 #   7. compares per-table row counts, an order-independent content checksum of every table and
 #      sequence, and the schema (pg_dump --schema-only) of the source and the restored database
-#   8. prints a report, stops its server and removes its files
+#   8. mirrors a Mastodon-shaped media bucket (~200 objects, a cache/ share) to a second bucket with a
+#      `kind = mirror` job (preset = mastodon), checks it with `rclone check` (cache/ excluded) and
+#      re-syncs it to show that an unchanged bucket costs listings only
+#   9. prints a report, stops its server and removes its files
 #
 # Environment: PERMAFROST (default build/permafrost), DEMO_SIZE_MB (default 100), DEMO_KEEP=1 keeps
 # the temporary directory (the server is stopped all the same), TMPDIR.
@@ -25,6 +28,10 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$root/tests/lib/servers.sh"
 # shellcheck source=tests/lib/s3.sh
 . "$root/tests/lib/s3.sh"
+# shellcheck source=tests/lib/assert.sh
+. "$root/tests/lib/assert.sh"
+# shellcheck source=tests/lib/mirror.sh
+. "$root/tests/lib/mirror.sh"
 SERVERS_LOG_PREFIX=demo
 
 PERMAFROST=${PERMAFROST:-$root/build/permafrost}
@@ -80,7 +87,9 @@ unset S3_ENDPOINT S3_ACCESS_KEY S3_SECRET_KEY
 s3_use_or_start "$T/ceph"
 bucket_nyc=$(s3_new_bucket demo-nyc)
 bucket_ams=$(s3_new_bucket demo-ams)
-say "S3 on $S3_ENDPOINT, buckets $bucket_nyc and $bucket_ams"
+bucket_media=$(s3_new_bucket demo-media)
+bucket_media_copy=$(s3_new_bucket demo-media-copy)
+say "S3 on $S3_ENDPOINT, buckets $bucket_nyc and $bucket_ams (backups), $bucket_media and $bucket_media_copy (media)"
 export DEMO_S3_ACCESS_KEY=$S3_ACCESS_KEY DEMO_S3_SECRET_KEY=$S3_SECRET_KEY
 
 t0=$(now)
@@ -189,8 +198,49 @@ if [[ $schema_ok == no ]]; then
     diff "$T/source.schema" "$T/restored.schema" | head -n 40 || true
 fi
 
+say "media mirror: a Mastodon-shaped bucket of about 200 objects, cache/ included"
+mtool gen --count 200 --seed demo --cache-share 0.2 >"$T/media.jsonl"
+mtool put --server S3 "$bucket_media" "$T/media.jsonl"
+media_n=$(spec_sum "$T/media.jsonl" count)
+media_cache=$(spec_keys "$T/media.jsonl" | grep -c '^cache/' || true)
+{
+    for s in "media $bucket_media" "media-copy $bucket_media_copy"; do
+        printf '\n[store "%s"]\ntype = s3\nendpoint = %s\nregion = %s\nbucket = %s\n' \
+            "${s% *}" "$S3_ENDPOINT" "$S3_REGION" "${s#* }"
+        printf 'access_key = env:DEMO_S3_ACCESS_KEY\nsecret_key = env:DEMO_S3_SECRET_KEY\n'
+    done
+    printf '\n[job "media"]\nkind = mirror\nsource = media\ndestination = media-copy\n'
+    printf 'preset = mastodon\n'
+} >>"$conf"
+say "permafrost run media"
+mirror_ok=yes
+t0=$(now)
+pf run media || mirror_ok=no
+t1=$(now)
+mirror_s=$(secs "$t0" "$t1")
+say "checking the copy with rclone check (cache/ excluded: Mastodon fetches it again)"
+s3_rclone check --exclude '/cache/**' "s3:$bucket_media" "s3:$bucket_media_copy" || mirror_ok=no
+copy_cache=$(s3_rclone lsf -R --files-only "s3:$bucket_media_copy/cache" 2>/dev/null | grep -c . || true)
+[[ $copy_cache == 0 ]] || {
+    say "the copy holds $copy_cache objects under cache/"
+    mirror_ok=no
+}
+say "permafrost run --json media (again: nothing changed)"
+resync=$(pf run --json media) || mirror_ok=no
+# The re-sync: changes, unchanged objects, per-object requests (HEAD+GET+PUT+COPY+DELETE), listings.
+resync_fields=$(python3 -c '
+import json, sys
+m = [e for e in json.loads(sys.argv[1]) if e.get("kind") == "mirror"][0]
+r = m["requests"]
+print(m["copied"]["objects"] + m["updated"]["objects"] + m["deleted"]["objects"],
+      m["unchanged"]["objects"], sum(r[k] for k in ("HEAD", "GET", "PUT", "COPY", "DELETE")),
+      r["LIST"])' "$resync") || resync_fields="? ? ? ?"
+read -r resync_changes resync_unchanged resync_objreq resync_lists <<<"$resync_fields"
+[[ $resync_changes == 0 && $resync_objreq == 0 && $resync_unchanged == $((media_n - media_cache)) ]] ||
+    mirror_ok=no
+
 result=PASS
-for v in "$stock_ok" "$sha_ok" "$s3_ok" "$counts_ok" "$content_ok" "$schema_ok"; do
+for v in "$stock_ok" "$sha_ok" "$s3_ok" "$counts_ok" "$content_ok" "$schema_ok" "$mirror_ok"; do
     [[ $v == yes ]] || result=FAIL
 done
 
@@ -207,6 +257,8 @@ Permafrost demo report
   row counts match     $counts_ok
   content match        $content_ok  (md5 over every row of every table, sequences' values)
   schema match         $schema_ok  (pg_dump --schema-only)
+  media mirror         ${mirror_s} s, $media_n objects ($media_cache under cache/, left out by preset = mastodon): $bucket_media -> $bucket_media_copy
+  mirror checked       rclone check and re-sync: $mirror_ok ($resync_changes changes, $resync_unchanged unchanged, $resync_objreq per-object requests, $resync_lists listings)
   result               $result
 EOF
 

@@ -5,7 +5,9 @@ By default it is a small, strict, in-memory S3 with path-style URLs
 (http://127.0.0.1:PORT/BUCKET/KEY): PutObject, GetObject (Range, If-Match, If-None-Match),
 HeadObject, DeleteObject, CopyObject, ListObjectsV2 (and V1), DeleteObjects, multipart upload
 (initiate, upload part, upload part copy, complete, abort, list parts, list uploads), buckets
-(create, head, delete, list). It does not verify signatures, but every S3 request needs an
+(create, head, delete, list), object ACLs (the canned private and public-read, through x-amz-acl
+and GET/PUT ?acl). Content-Type, Cache-Control, Content-Disposition, Content-Encoding,
+Content-Language, Expires and x-amz-meta-* are kept with an object. It does not verify signatures, but every S3 request needs an
 Authorization header starting with "AWS4-HMAC-SHA256 Credential=" (or presigned query parameters)
 and an x-amz-content-sha256 header; hex payload hashes and Content-MD5 are checked against the body.
 Anything it does not implement is answered with 501 NotImplemented, never silently accepted.
@@ -344,19 +346,21 @@ class Script:
 # The in-memory store
 
 class Obj:
-    def __init__(self, data, etag, ctype, meta):
+    def __init__(self, data, etag, ctype, meta, acl="private"):
         self.data = data
         self.etag = etag
         self.mtime = time.time()
         self.ctype = ctype
         self.meta = meta
+        self.acl = acl
 
 
 class Upload:
     _seq = itertools.count(1)
 
-    def __init__(self, key, ctype, meta):
+    def __init__(self, key, ctype, meta, acl="private"):
         self.key = key
+        self.acl = acl
         self.id = secrets.token_urlsafe(24)
         self.seq = next(Upload._seq)
         self.initiated = time.time()
@@ -414,7 +418,7 @@ class Store:
             out = {}
             for name, b in sorted(self.buckets.items()):
                 out[name] = {
-                    "objects": {k: {"size": len(o.data), "etag": o.etag}
+                    "objects": {k: {"size": len(o.data), "etag": o.etag, "acl": o.acl}
                                 for k, o in sorted(b.objects.items())},
                     "uploads": [{"key": u.key, "upload_id": u.id, "parts": sorted(u.parts)}
                                 for u in sorted(b.uploads.values(), key=lambda u: u.seq)],
@@ -429,9 +433,38 @@ def md5_etag(data):
     return '"%s"' % hashlib.md5(data).hexdigest()
 
 
+# Stored with an object and sent back by GET and HEAD, as S3 does.
+STORED_HEADERS = ("cache-control", "content-disposition", "content-encoding", "content-language",
+                  "expires")
+CANNED_ACLS = ("private", "public-read")
+ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
+
+
 def request_meta(headers):
-    meta = {k: v for k, v in headers.items() if k.startswith("x-amz-meta-")}
+    meta = {k: v for k, v in headers.items() if k.startswith("x-amz-meta-") or
+            k in STORED_HEADERS}
     return headers.get("content-type", "binary/octet-stream"), meta
+
+
+def request_acl(headers):
+    acl = headers.get("x-amz-acl", "private")
+    if acl not in CANNED_ACLS:
+        raise S3Error(501, "NotImplemented", "fake_s3 implements the canned ACLs %s only"
+                      % ", ".join(CANNED_ACLS))
+    return acl
+
+
+def acl_xml(acl):
+    owner = "<Owner><ID>fake</ID><DisplayName>fake</DisplayName></Owner>"
+    xsi = 'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
+    grants = ('<Grant><Grantee %s xsi:type="CanonicalUser"><ID>fake</ID>'
+              '<DisplayName>fake</DisplayName></Grantee><Permission>FULL_CONTROL</Permission>'
+              '</Grant>' % xsi)
+    if acl == "public-read":
+        grants += ('<Grant><Grantee %s xsi:type="Group"><URI>%s</URI></Grantee>'
+                   '<Permission>READ</Permission></Grant>' % (xsi, ALL_USERS))
+    return xml_doc("AccessControlPolicy", owner + "<AccessControlList>%s</AccessControlList>"
+                   % grants)
 
 
 def object_headers(obj):
@@ -532,6 +565,9 @@ class S3:
             raise S3Error(501, "NotImplemented", "fake_s3 does not implement %s on a bucket" % m)
         if len(k.encode()) > 1024:
             raise S3Error(400, "KeyTooLongError", "Your key is too long")
+        if "acl" in q and m in ("GET", "PUT"):
+            self._only(req, ("acl",))
+            return self.object_acl(req)
         if m == "PUT":
             if "uploadId" in q or "partNumber" in q:
                 self._only(req, ("uploadId", "partNumber"))
@@ -591,9 +627,21 @@ class S3:
     def put_object(self, req):
         b = self.store.bucket(req.bucket)
         ctype, meta = request_meta(req.headers)
-        obj = Obj(req.body, md5_etag(req.body), ctype, meta)
+        obj = Obj(req.body, md5_etag(req.body), ctype, meta, request_acl(req.headers))
         b.objects[req.key] = obj
         return Response(200, {"ETag": obj.etag})
+
+    def object_acl(self, req):
+        b = self.store.bucket(req.bucket)
+        obj = b.objects.get(req.key)
+        if obj is None:
+            raise S3Error(404, "NoSuchKey")
+        if req.method == "GET":
+            return Response(200, {"Content-Type": "application/xml"}, acl_xml(obj.acl))
+        if req.body:
+            raise S3Error(501, "NotImplemented", "fake_s3 takes canned ACLs (x-amz-acl) only")
+        obj.acl = request_acl(req.headers)
+        return Response(200)
 
     def get_object(self, req):
         b = self.store.bucket(req.bucket)
@@ -653,7 +701,7 @@ class S3:
             ctype, meta = src.ctype, dict(src.meta)
         else:
             ctype, meta = request_meta(req.headers)
-        obj = Obj(src.data, md5_etag(src.data), ctype, meta)
+        obj = Obj(src.data, md5_etag(src.data), ctype, meta, request_acl(req.headers))
         b.objects[req.key] = obj
         inner = el("LastModified", iso_time(obj.mtime)) + el("ETag", obj.etag)
         return Response(200, {"Content-Type": "application/xml"},
@@ -804,7 +852,7 @@ class S3:
             raise S3Error(400, "InvalidRequest", "CreateMultipartUpload takes no request body")
         b = self.store.bucket(req.bucket)
         ctype, meta = request_meta(req.headers)
-        u = Upload(req.key, ctype, meta)
+        u = Upload(req.key, ctype, meta, request_acl(req.headers))
         b.uploads[u.id] = u
         inner = el("Bucket", req.bucket) + el("Key", req.key) + el("UploadId", u.id)
         return Response(200, {"Content-Type": "application/xml"},
@@ -880,7 +928,7 @@ class S3:
         data = b"".join(u.parts[num][0] for num, _ in listed)
         digest = hashlib.md5(b"".join(bytes.fromhex(u.parts[num][1])
                                       for num, _ in listed)).hexdigest()
-        obj = Obj(data, '"%s-%d"' % (digest, len(listed)), u.ctype, u.meta)
+        obj = Obj(data, '"%s-%d"' % (digest, len(listed)), u.ctype, u.meta, u.acl)
         b.objects[req.key] = obj
         del b.uploads[u.id]
         loc = "http://127.0.0.1/%s/%s" % (req.bucket, urllib.parse.quote(req.key))

@@ -25,6 +25,9 @@
 # client has its answers. Control requests (/__control/...) are never counted.
 
 _FAKE_S3_PY=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/fake_s3.py
+# Debian's interpreter when there is one: a version manager's shim in PATH can take seconds to start
+# on a loaded machine, and the counting helpers below run once per assertion.
+_FAKE_S3_PYTHON=$(command -v /usr/bin/python3 || command -v python3)
 
 fake_s3_start()
 {
@@ -36,7 +39,8 @@ fake_s3_start()
     local args=(--port 0 --port-file "$dir/port" --log "$dir/requests.log"
         --max-seconds "${FAKE_S3_MAX_SECONDS:-600}")
     [[ -n $script ]] && args+=(--script "$script")
-    python3 "$_FAKE_S3_PY" "${args[@]}" "$@" >"$dir/fake_s3.out" 2>"$dir/fake_s3.err" </dev/null &
+    "$_FAKE_S3_PYTHON" "$_FAKE_S3_PY" "${args[@]}" "$@" >"$dir/fake_s3.out" 2>"$dir/fake_s3.err" \
+        </dev/null &
     FAKE_S3_PID=$!
     track_pid "$FAKE_S3_PID"
     _FAKE_S3_START=$(_pid_starttime "$FAKE_S3_PID" || true)
@@ -102,7 +106,7 @@ fake_s3_state()
 # given as the first argument holds; the others are available as a[0], a[1], ...
 _fake_s3_query()
 {
-    python3 -S - "$FAKE_S3_LOG" "$@" <<'EOF'
+    "$_FAKE_S3_PYTHON" -S - "$FAKE_S3_LOG" "$@" <<'EOF'
 import json, re, sys
 log, pred, a = sys.argv[1], sys.argv[2], sys.argv[3:]
 n = 0
