@@ -305,20 +305,56 @@ now()
     date +%s.%N
 }
 
-# measure LABEL CMD...: runs CMD under /usr/bin/time; appends "LABEL rc wall_s cpu_s maxrss_kb" to
-# the results and keeps stdout (permafrost's --json) and stderr in $work/out/LABEL.{out,err}.
+# rgw_counters: "requests GETs PUTs" that the radosgw servers have served so far (their perf
+# counters, read over the admin socket; GET counts HEAD too), summed over A and B; "- - -" when
+# the servers are not ours.
+rgw_counters()
+{
+    local socks=() d
+    for d in "${S3_CEPH_DIR:-}" "${S3B_CEPH_DIR:-}"; do
+        [[ -n $d && -S $d/run/ceph-client.rgw.a.asok ]] && socks+=("$d/run/ceph-client.rgw.a.asok")
+    done
+    if ((${#socks[@]} == 0)); then
+        echo '- - -'
+        return
+    fi
+    for d in "${socks[@]}"; do
+        ceph --admin-daemon "$d" perf dump rgw 2>/dev/null || echo '{}'
+    done | python3 -c '
+import json, sys
+dec, text, tot, pos = json.JSONDecoder(), sys.stdin.read(), [0, 0, 0], 0
+while True:
+    while pos < len(text) and text[pos].isspace():
+        pos += 1
+    if pos >= len(text):
+        break
+    doc, pos = dec.raw_decode(text, pos)
+    rgw = doc.get("rgw", {})
+    for i, k in enumerate(("req", "get", "put")):
+        tot[i] += int(rgw.get(k, 0))
+print(*tot)'
+}
+
+# measure LABEL CMD...: runs CMD under /usr/bin/time; appends "LABEL rc wall_s cpu_s maxrss_kb
+# requests gets puts" (the last three as counted by radosgw) to the results and keeps stdout (permafrost's --json) and stderr in $work/out/LABEL.{out,err}.
 measure()
 {
-    local label=$1 t0 t1 user sys rss rc=0
+    local label=$1 t0 t1 user sys rss rc=0 c0 c1
     shift
     sync
+    c0=$(rgw_counters)
     t0=$(now)
     /usr/bin/time -f '%U %S %M' -o "$work/time.out" "$@" >"$work/out/$label.out" \
         2>"$work/out/$label.err" || rc=$?
     t1=$(now)
+    c1=$(rgw_counters)
     read -r user sys rss < <(tail -n 1 "$work/time.out")
-    printf '%s %s %s %s %s\n' "$label" "$rc" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')" \
-        "$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')" "$rss" >>"$work/results"
+    printf '%s %s %s %s %s %s\n' "$label" "$rc" \
+        "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')" \
+        "$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')" "$rss" \
+        "$(awk -v a="$c0" -v b="$c1" 'BEGIN { n = split(a, x, " "); split(b, y, " ");
+            for (i = 1; i <= n; i++) printf "%s%s", (i > 1 ? " " : ""), (x[i] == "-" ? "-" : y[i] - x[i]) }')" \
+        >>"$work/results"
     if ((rc != 0)); then
         say "$label FAILED (exit $rc); the end of its stderr:"
         tail -n 20 "$work/out/$label.err" >&2
@@ -422,9 +458,11 @@ import json, os, statistics, sys
 (work, runs, summary, topologies, mem_counts, pf_version, ncpu, cpu, rclonev, rgwv, load_before,
  load_after, strict) = sys.argv[1:14]
 res = {}
+srv = {}
 for line in open(os.path.join(work, "results")):
-    label, rc, w, c, r = line.split()
+    label, rc, w, c, r, req, get, put = line.split()
     res[label] = (int(rc), float(w), float(c), int(r))
+    srv[label] = (req, get, put)
 
 def pf_json(label):
     try:
@@ -459,14 +497,14 @@ for topo in topologies.split():
     print()
     print("### " + names[topo])
     print()
-    print("| scenario | tool | wall s | CPU s | peak RSS MiB | R/P | T/P |")
-    print("|---|---|---:|---:|---:|---:|---:|")
+    print("| scenario | tool | wall s | CPU s | peak RSS MiB | R/P | T/P | requests (GET+HEAD, PUT) |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
     for scen in ("full", "nochange", "changed"):
         p = cell(topo, scen, "P")
         for key, name in tools:
             c = cell(topo, scen, key)
             if c is None or c == "not run":
-                print("| %s | %s | %s | | | | |" % (scen, name, c or "failed"))
+                print("| %s | %s | %s | | | | | |" % (scen, name, c or "failed"))
                 continue
             ratios = ["", ""]
             if key == "P" and p is not None:
@@ -474,9 +512,10 @@ for topo in topologies.split():
                     o = cell(topo, scen, other)
                     if o is not None and o != "not run":
                         ratios[i] = "%.2f" % (o[0] / p[0])
-            print("| %s | %s | %.2f%s | %.2f | %.1f | %s | %s |" % (
+            q = srv.get("%s.%s.%s.1" % (topo, scen, key), ("-", "-", "-"))
+            print("| %s | %s | %.2f%s | %.2f | %.1f | %s | %s | %s (%s, %s) |" % (
                 scen, name, c[0], " (some runs failed)" if c[3] else "", c[1], c[2] / 1024.0,
-                ratios[0], ratios[1]))
+                ratios[0], ratios[1], q[0], q[1], q[2]))
     print()
     print("permafrost's --json (run 1): requests by type, actions")
     for scen in ("full", "nochange", "changed"):
@@ -518,7 +557,7 @@ if counts:
     print()
     print("### memory: no-change self-mirror of N zero-byte objects")
     print()
-    print("| objects | tool | wall s | CPU s | peak RSS MiB | LIST requests |")
+    print("| objects | tool | wall s | CPU s | peak RSS MiB | requests |")
     print("|---:|---|---:|---:|---:|---:|")
     rss = {}
     for c in counts:
@@ -528,10 +567,7 @@ if counts:
                 print("| %d | %s | %s | | | |" % (c, name, "not run" if g is None else "failed"))
                 continue
             rss[(c, key)] = g[3] / 1024.0
-            lists = ""
-            if key == "P":
-                j = pf_json("mem.%d.P.1" % c)
-                lists = str(j.get("requests", {}).get("LIST", "?")) if j else "?"
+            lists = srv.get("mem.%d.%s.1" % (c, key), ("-",))[0]
             print("| %d | %s | %.2f | %.2f | %.1f | %s |" % (c, name, g[1], g[2], g[3] / 1024.0,
                                                           lists))
     print()
