@@ -56,6 +56,44 @@ void digest_sha256_free(struct digest_sha256 *d)
     xfree(d);
 }
 
+struct digest_md5 {
+    EVP_MD_CTX *ctx;
+};
+
+struct digest_md5 *digest_md5_new(void)
+{
+    struct digest_md5 *d = xcalloc(1, sizeof(*d));
+
+    d->ctx = EVP_MD_CTX_new();
+    if (!d->ctx)
+        digest_die("EVP_MD_CTX_new");
+    if (EVP_DigestInit_ex(d->ctx, EVP_md5(), NULL) != 1)
+        digest_die("md5 init");
+    return d;
+}
+
+void digest_md5_update(struct digest_md5 *d, const void *data, size_t len)
+{
+    if (len > 0 && EVP_DigestUpdate(d->ctx, data, len) != 1)
+        digest_die("md5 update");
+}
+
+void digest_md5_final(struct digest_md5 *d, unsigned char out[DIGEST_MD5_LEN])
+{
+    unsigned int len = 0;
+
+    if (EVP_DigestFinal_ex(d->ctx, out, &len) != 1 || len != DIGEST_MD5_LEN)
+        digest_die("md5 final");
+}
+
+void digest_md5_free(struct digest_md5 *d)
+{
+    if (!d)
+        return;
+    EVP_MD_CTX_free(d->ctx);
+    xfree(d);
+}
+
 void digest_sha256(const void *data, size_t len, unsigned char out[DIGEST_SHA256_LEN])
 {
     unsigned int out_len = 0;

@@ -19,6 +19,14 @@ void digest_sha256_update(struct digest_sha256 *d, const void *data, size_t len)
 void digest_sha256_final(struct digest_sha256 *d, unsigned char out[DIGEST_SHA256_LEN]);
 void digest_sha256_free(struct digest_sha256 *d);
 
+/* A streaming MD5 (Content-MD5 and S3 ETags of what the mirror reads from files). Free with
+ * digest_md5_free (NULL-safe). */
+struct digest_md5;
+struct digest_md5 *digest_md5_new(void);
+void digest_md5_update(struct digest_md5 *d, const void *data, size_t len);
+void digest_md5_final(struct digest_md5 *d, unsigned char out[DIGEST_MD5_LEN]);
+void digest_md5_free(struct digest_md5 *d);
+
 /* One-shot digests. */
 void digest_sha256(const void *data, size_t len, unsigned char out[DIGEST_SHA256_LEN]);
 void digest_hmac_sha256(const void *key, size_t key_len, const void *data, size_t len,

@@ -3,9 +3,10 @@
  * any other pattern matches at any directory level ("*.tmp" matches "a/b/c.tmp"); '*' matches any
  * run of characters except '/', '**' any run including '/', '?' one character except '/',
  * "[a-z]" / "[!a-z]" a character class, '\' escapes the next character; a pattern ending in '/'
- * matches everything under that directory (so "cache/" means every key under cache). Matching is on bytes. A key
- * passes when it matches no exclude pattern and, if there are include patterns, matches one of
- * them. Keys are relative to the mirror's prefix, without a leading '/'. Pure; fuzzed. */
+ * matches everything under that directory (so "cache/" means every key under cache). Matching is on
+ * bytes. A key passes when it matches no exclude pattern and, if there are include patterns,
+ * matches one of them. Keys are relative to the mirror's prefix, without a leading '/'. Pure;
+ * fuzzed. */
 #ifndef PERMAFROST_MIRROR_FILTER_H
 #define PERMAFROST_MIRROR_FILTER_H
 

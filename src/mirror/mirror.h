@@ -56,26 +56,30 @@ struct mirror_stats {
     struct mirror_count source;      /* listed and included on the source */
     struct mirror_count destination; /* listed and included on the destination */
     struct mirror_count unchanged;
-    struct mirror_count copied;   /* new at the destination */
-    struct mirror_count updated;  /* overwritten because they changed */
-    struct mirror_count deleted;  /* extraneous, deleted (or moved to the trash) */
-    struct mirror_count trashed;  /* of copied+deleted: older versions kept in the trash */
-    struct mirror_count expired;  /* trash entries older than trash_days removed */
-    struct mirror_count skipped;  /* keys that cannot be written at the destination (warned) */
-    struct mirror_count failed;   /* copies, updates or deletions that failed for good */
-    uint64_t server_side_copies;  /* of copied+updated: done by the S3 service itself */
-    uint64_t to_copy;             /* found so far to copy or update (for progress) */
+    struct mirror_count copied;  /* new at the destination */
+    struct mirror_count updated; /* overwritten because they changed */
+    struct mirror_count deleted; /* extraneous, deleted (or moved to the trash) */
+    struct mirror_count trashed; /* of copied+deleted: older versions kept in the trash */
+    struct mirror_count expired; /* trash entries older than trash_days removed */
+    struct mirror_count skipped; /* keys that cannot be written at the destination (warned) */
+    struct mirror_count failed;  /* copies, updates or deletions that failed for good */
+    uint64_t server_side_copies; /* of copied+updated: done by the S3 service itself */
+    uint64_t to_copy;            /* found so far to copy or update (for progress) */
     uint64_t to_copy_bytes;
     uint64_t to_delete; /* found so far to delete */
     uint64_t requests[MIRROR_REQ_COUNT];
     uint64_t retries;
     uint64_t bytes_transferred; /* bytes that went through us (GET→PUT) */
     int64_t duration_ms;
-    bool is_listing_complete;       /* every listing of both sides ended without error */
-    bool is_deletion_refused;       /* the guards stopped the deletions (deletion_refusal says why) */
+    bool is_listing_complete; /* every listing of both sides ended without error */
+    bool is_deletion_refused; /* the guards stopped the deletions (deletion_refusal says why) */
     char deletion_refusal[512];
     struct mirror_failure failures[MIRROR_FAILURES_KEPT];
     size_t failure_count; /* kept in failures[] (failed.objects may be larger) */
+    /* Keys skipped with a warning (the reason in .error): the first ones, skipped.objects counts
+     * them all. */
+    struct mirror_failure skips[MIRROR_FAILURES_KEPT];
+    size_t skip_count;
 };
 
 /* A planned action, reported to the plan callback in --dry-run mode (and never otherwise). */

@@ -116,7 +116,9 @@ int http_client_new(const struct http_client_options *opts, struct http_client *
     if (c->opts.max_host_connections > 0)
         (void)curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
                                 (long)c->opts.max_host_connections);
-    (void)curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, 64L);
+    /* The idle connections kept for reuse: more than the mirror's requests in flight (64
+     * transfers and 16 listings by default), so a busy client never closes and reopens. */
+    (void)curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, 256L);
     *out = c;
     return 0;
 }

@@ -1431,12 +1431,12 @@ static bool rclone_remote_in_env(const char *name)
     return is_set;
 }
 
-int rclone_store_open(const struct store_options *opts, struct store **out, struct error *err)
+int rclone_store_resolve(const struct store_options *opts, struct rclone_s3_options *s3,
+                         bool *is_s3, struct error *err)
 {
     const char *store_name = opts->name ? opts->name : "";
     const struct rclone_conf_section *section;
     struct rclone_conf conf = {NULL, 0, false};
-    struct rclone_s3_options s3 = {0};
     char *conf_path = NULL;
     char *name = NULL;
     char *path = NULL;
@@ -1445,7 +1445,8 @@ int rclone_store_open(const struct store_options *opts, struct store **out, stru
     struct buf text;
     int rc = -1;
 
-    *out = NULL;
+    *is_s3 = false;
+    memset(s3, 0, sizeof(*s3));
     buf_init(&text, RCLONE_CONF_MAX_BYTES);
     if (!opts->remote || opts->remote[0] == '\0') {
         error_set(err, ERR_CONFIG, "store '%s': no remote set", store_name);
@@ -1469,13 +1470,13 @@ int rclone_store_open(const struct store_options *opts, struct store **out, stru
     }
     if (conf.is_encrypted) {
         /* Only rclone can decrypt it (with RCLONE_CONFIG_PASS from our environment). */
-        rc = rclone_binary_open(opts, name, path, out);
+        rc = 0;
         goto out;
     }
     section = rclone_conf_find(&conf, name);
     if (!section) {
         if (rclone_remote_in_env(name)) {
-            rc = rclone_binary_open(opts, name, path, out);
+            rc = 0;
             goto out;
         }
         if (is_missing)
@@ -1497,21 +1498,46 @@ int rclone_store_open(const struct store_options *opts, struct store **out, stru
         goto out;
     }
     if (strcmp(type, "s3") != 0) {
-        rc = rclone_binary_open(opts, name, path, out);
+        rc = 0;
         goto out;
     }
-    if (rclone_store_s3_options_init(section, name, path, opts, &s3, err) < 0) {
+    if (rclone_store_s3_options_init(section, name, path, opts, s3, err) < 0) {
         error_wrap(err, "store '%s'", store_name);
         goto out;
     }
-    rc = s3_store_open(&s3.opts, out, err);
+    *is_s3 = true;
+    rc = 0;
 out:
-    rclone_store_s3_options_release(&s3);
     rclone_conf_release(&conf);
     if (text.len)
         explicit_bzero(text.data, text.len);
     buf_release(&text);
     xfree(conf_path);
+    xfree(name);
+    xfree(path);
+    return rc;
+}
+
+int rclone_store_open(const struct store_options *opts, struct store **out, struct error *err)
+{
+    struct rclone_s3_options s3;
+    char *name = NULL;
+    char *path = NULL;
+    bool is_s3 = false;
+    int rc = -1;
+
+    *out = NULL;
+    if (rclone_store_resolve(opts, &s3, &is_s3, err) < 0)
+        goto out;
+    if (is_s3) {
+        rc = s3_store_open(&s3.opts, out, err);
+        goto out;
+    }
+    if (rclone_remote_split(opts->remote, &name, &path, err) < 0)
+        goto out;
+    rc = rclone_binary_open(opts, name, path, out);
+out:
+    rclone_store_s3_options_release(&s3);
     xfree(name);
     xfree(path);
     return rc;

@@ -48,6 +48,13 @@ int rclone_store_s3_options_init(const struct rclone_conf_section *section, cons
                                  struct rclone_s3_options *out, struct error *err);
 void rclone_store_s3_options_release(struct rclone_s3_options *o);
 
+/* Decides how opts->remote is served: *is_s3 true with *s3 filled (the native client's options)
+ * for a remote of type s3 in a readable rclone.conf; false for any other remote (or an encrypted
+ * config), which only the rclone binary can serve. *s3 is released with
+ * rclone_store_s3_options_release in every case. */
+int rclone_store_resolve(const struct store_options *opts, struct rclone_s3_options *s3,
+                         bool *is_s3, struct error *err);
+
 /* One file of an `rclone lsjson` listing. */
 struct rclone_lsjson_entry {
     char *path; /* relative to the listed directory */

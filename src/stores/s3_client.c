@@ -20,7 +20,7 @@
 #include "util/log.h"
 #include "util/xalloc.h"
 
-#define S3_MAX_HEADER_LINES 24
+#define S3_MAX_HEADER_LINES 48 /* with room for an object's metadata */
 
 struct s3_client {
     char *name;
@@ -38,6 +38,8 @@ struct s3_client {
     struct timespec next_slot; /* the rate limit: the earliest start of the next request */
     int max_attempts;
     struct http_client *http;
+    bool is_http_owned;
+    struct s3_client_counters counters;
 };
 
 static bool s3_is_unreserved(unsigned char ch)
@@ -158,8 +160,13 @@ int s3_client_new(const struct s3_client_options *opts, struct s3_client **out, 
     ho.connect_timeout_ms = opts->connect_timeout_ms;
     ho.low_speed_time_ms = opts->low_speed_time_ms;
     ho.max_host_connections = opts->max_connections;
-    if (http_client_new(&ho, &c->http, err) < 0)
-        goto out;
+    if (opts->http) {
+        c->http = opts->http;
+    } else {
+        if (http_client_new(&ho, &c->http, err) < 0)
+            goto out;
+        c->is_http_owned = true;
+    }
     *out = c;
     c = NULL;
     rc = 0;
@@ -174,7 +181,8 @@ void s3_client_free(struct s3_client *c)
 {
     if (!c)
         return;
-    http_client_free(c->http);
+    if (c->is_http_owned)
+        http_client_free(c->http);
     secret_release(&c->access_key);
     secret_release(&c->secret_key);
     secret_release(&c->session_token);
@@ -201,6 +209,37 @@ struct http_client *s3_client_http(struct s3_client *c)
 const char *s3_client_bucket(const struct s3_client *c)
 {
     return c->bucket;
+}
+
+const struct s3_client_counters *s3_client_counters(const struct s3_client *c)
+{
+    return &c->counters;
+}
+
+static enum s3_request_kind s3_call_kind(const struct s3_call *call)
+{
+    const char *m = call->method;
+
+    if (strcmp(m, "GET") == 0)
+        return call->key ? S3_REQ_GET : S3_REQ_LIST;
+    if (strcmp(m, "HEAD") == 0)
+        return S3_REQ_HEAD;
+    if (strcmp(m, "DELETE") == 0)
+        return S3_REQ_DELETE;
+    if (strcmp(m, "POST") == 0)
+        return call->query && strncmp(call->query, "delete", 6) == 0 ? S3_REQ_DELETE : S3_REQ_PUT;
+    for (size_t i = 0; i < call->header_count; i++)
+        if (strncasecmp(call->headers[i], "x-amz-copy-source:", 18) == 0)
+            return S3_REQ_COPY;
+    return S3_REQ_PUT;
+}
+
+/* Counts one attempt about to be sent. */
+static void s3_count(struct s3_client *c, const struct s3_call *call)
+{
+    c->counters.requests[s3_call_kind(call)]++;
+    if (call->attempts > 0)
+        c->counters.retries++;
 }
 
 bool s3_client_same_service(const struct s3_client *a, const struct s3_client *b)
@@ -550,6 +589,7 @@ int s3_call_start(struct s3_client *c, struct s3_call *call, struct error *err)
     if (s3_call_prepare(c, call, err) < 0)
         return -1;
     s3_pace(c);
+    s3_count(c, call);
     call->attempts++;
     return http_start(c->http, &call->req, err);
 }
@@ -585,6 +625,7 @@ int s3_call_run(struct s3_client *c, struct s3_call *call, struct error *err)
         if (s3_call_prepare(c, call, err) < 0)
             return -1;
         s3_pace(c);
+        s3_count(c, call);
         call->attempts++;
         if (call->is_stream) {
             if (http_stream_open(c->http, &call->req, err) < 0)

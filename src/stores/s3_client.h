@@ -38,6 +38,25 @@ struct s3_client_options {
     long connect_timeout_ms;
     long low_speed_time_ms;
     int max_attempts; /* 0: S3_MAX_ATTEMPTS_DEFAULT */
+    /* Borrowed: send the requests through this client (one libcurl multi handle for several S3
+     * clients, so the mirror waits on both sides at once). NULL: the client makes its own. */
+    struct http_client *http;
+};
+
+/* What the requests sent were, for statistics (`run --json` of a mirror). */
+enum s3_request_kind {
+    S3_REQ_LIST = 0, /* GET on the bucket: ListObjectsV2, ListMultipartUploads */
+    S3_REQ_HEAD,
+    S3_REQ_GET,    /* GetObject (also Range resumes), GetObjectAcl */
+    S3_REQ_PUT,    /* PutObject, UploadPart, and the multipart POSTs (create, complete) */
+    S3_REQ_COPY,   /* CopyObject, UploadPartCopy */
+    S3_REQ_DELETE, /* DeleteObject, AbortMultipartUpload, DeleteObjects (POST ?delete) */
+    S3_REQ_KIND_COUNT,
+};
+
+struct s3_client_counters {
+    uint64_t requests[S3_REQ_KIND_COUNT]; /* attempts sent, retries included */
+    uint64_t retries;                     /* attempts after the first */
 };
 
 struct s3_client;
@@ -54,6 +73,8 @@ struct http_client *s3_client_http(struct s3_client *c);
  * from one bucket to the other is possible. */
 bool s3_client_same_service(const struct s3_client *a, const struct s3_client *b);
 const char *s3_client_bucket(const struct s3_client *c);
+/* Requests sent by this client so far. */
+const struct s3_client_counters *s3_client_counters(const struct s3_client *c);
 
 /* One S3 request: what to send and, after s3_call_* returns, what came back. */
 struct s3_call {
@@ -73,7 +94,7 @@ struct s3_call {
     /* private and result */
     struct http_request req;
     struct buf lines; /* the header lines, NUL-separated */
-    const char *line_ptrs[24];
+    const char *line_ptrs[48];
     char *url;
     struct s3_xml_error s3err; /* code, message and request id of a failed answer */
     int attempts;

@@ -419,6 +419,8 @@ static void list_on_end(struct xml_ctx *ctx, const char *text)
             xml_set_marker(&l->next_marker, text);
         else if (strcmp(name, "KeyCount") == 0)
             xml_set_str(&l->key_count_text, text);
+        else if (strcmp(name, "EncodingType") == 0)
+            l->is_url_encoded = strcasecmp(text, "url") == 0;
         else if (strcmp(name, "Contents") == 0 && !l->objects[l->object_count - 1].key)
             xml_fail(ctx, "<Contents> number %zu has no <Key>", l->object_count);
     } else if (ctx->depth == 3 && xml_is(ctx, 2, "Contents")) {
@@ -428,6 +430,41 @@ static void list_on_end(struct xml_ctx *ctx, const char *text)
                                            sizeof(*l->common_prefixes));
         l->common_prefixes[l->common_prefix_count++] = xstrdup(text);
     }
+}
+
+static int hex_val(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Undoes encoding-type=url in place, as the AWS SDKs do ('+' is a space, %XX a byte). A NUL or a
+ * malformed escape fails. */
+static bool list_url_decode(char *s)
+{
+    char *w = s;
+
+    for (const char *r = s; *r; r++) {
+        if (*r == '+') {
+            *w++ = ' ';
+        } else if (*r == '%') {
+            int hi = hex_val(r[1]);
+            int lo = hi < 0 ? -1 : hex_val(r[2]);
+            if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+                return false;
+            *w++ = (char)(hi * 16 + lo);
+            r += 2;
+        } else {
+            *w++ = *r;
+        }
+    }
+    *w = '\0';
+    return true;
 }
 
 int s3_xml_parse_list(const char *body, size_t len, struct s3_xml_list *out, struct error *err)
@@ -441,6 +478,21 @@ int s3_xml_parse_list(const char *body, size_t len, struct s3_xml_list *out, str
                  err);
     if (xml_run_expecting(&ctx, body, len, NULL) < 0)
         goto out;
+    for (size_t i = 0; l.is_url_encoded && i < l.object_count; i++) {
+        if (!list_url_decode(l.objects[i].key)) {
+            error_set(err, ERR_REMOTE, "ListObjectsV2 response: bad URL encoding in <Key> '%.64s'",
+                      l.objects[i].key);
+            goto out;
+        }
+    }
+    for (size_t i = 0; l.is_url_encoded && i < l.common_prefix_count; i++) {
+        if (!list_url_decode(l.common_prefixes[i])) {
+            error_set(err, ERR_REMOTE,
+                      "ListObjectsV2 response: bad URL encoding in <Prefix> '%.64s'",
+                      l.common_prefixes[i]);
+            goto out;
+        }
+    }
     *out = l;
     memset(&l, 0, sizeof(l));
     rc = 0;
@@ -612,6 +664,56 @@ void s3_xml_uploads_release(struct s3_xml_uploads *u)
     xfree(u->next_key_marker);
     xfree(u->next_upload_id_marker);
     memset(u, 0, sizeof(*u));
+}
+
+/* ---- GetObjectAcl ---- */
+
+struct acl_state {
+    bool is_public_read;
+    bool grant_all_users; /* the current <Grant>'s grantee is the AllUsers group */
+    bool grant_read;      /* and its permission lets anyone read */
+};
+
+static void acl_on_start(struct xml_ctx *ctx)
+{
+    struct acl_state *a = ctx->result;
+
+    if (ctx->depth == 3 && xml_is(ctx, 2, "AccessControlList") && xml_is(ctx, 3, "Grant")) {
+        a->grant_all_users = false;
+        a->grant_read = false;
+    }
+}
+
+static void acl_on_end(struct xml_ctx *ctx, const char *text)
+{
+    struct acl_state *a = ctx->result;
+
+    if (ctx->depth < 3 || !xml_is(ctx, 2, "AccessControlList") || !xml_is(ctx, 3, "Grant"))
+        return;
+    if (ctx->depth == 5 && xml_is(ctx, 4, "Grantee") && xml_is(ctx, 5, "URI"))
+        a->grant_all_users = strcmp(text, "http://acs.amazonaws.com/groups/global/AllUsers") == 0;
+    else if (ctx->depth == 4 && xml_is(ctx, 4, "Permission"))
+        a->grant_read = strcmp(text, "READ") == 0 || strcmp(text, "FULL_CONTROL") == 0;
+    else if (ctx->depth == 3 && a->grant_all_users && a->grant_read)
+        a->is_public_read = true;
+}
+
+int s3_xml_parse_acl(const char *body, size_t len, bool *is_public_read, struct error *err)
+{
+    struct acl_state a;
+    struct xml_ctx ctx;
+    int rc = -1;
+
+    memset(&a, 0, sizeof(a));
+    xml_ctx_init(&ctx, "GetObjectAcl response", "AccessControlPolicy", acl_on_start, acl_on_end, &a,
+                 err);
+    if (xml_run_expecting(&ctx, body, len, NULL) < 0)
+        goto out;
+    *is_public_read = a.is_public_read;
+    rc = 0;
+out:
+    xml_ctx_release(&ctx);
+    return rc;
 }
 
 /* ---- DeleteObjects ---- */

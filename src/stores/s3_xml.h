@@ -48,6 +48,10 @@ struct s3_xml_list {
     char *next_continuation_token; /* NULL when absent or empty */
     char *next_marker;             /* ListObjects V1 NextMarker, NULL when absent or empty */
     char *key_count_text;          /* unused by callers; NULL allowed */
+    /* The request asked for encoding-type=url and the server applied it (<EncodingType>url): the
+     * keys and prefixes above have been decoded already. Keys with characters XML 1.0 cannot
+     * carry (control characters) can only be listed that way. */
+    bool is_url_encoded;
 };
 int s3_xml_parse_list(const char *body, size_t len, struct s3_xml_list *out, struct error *err);
 void s3_xml_list_release(struct s3_xml_list *l);
@@ -83,6 +87,10 @@ struct s3_xml_uploads {
 int s3_xml_parse_uploads(const char *body, size_t len, struct s3_xml_uploads *out,
                          struct error *err);
 void s3_xml_uploads_release(struct s3_xml_uploads *u);
+
+/* <AccessControlPolicy> of GetObjectAcl: *is_public_read is true when a grant gives the AllUsers
+ * group READ (or FULL_CONTROL), which is what the canned ACL public-read sets. */
+int s3_xml_parse_acl(const char *body, size_t len, bool *is_public_read, struct error *err);
 
 /* <DeleteResult>: keys that failed (<Error><Key><Code><Message>) are returned; deleted ones are
  * only counted. */

@@ -186,6 +186,19 @@ static void fuzz_single_values(const char *body, size_t len, const struct s3_xml
     }
 }
 
+/* GetObjectAcl: a yes/no answer, or an ERR_REMOTE failure (an <Error> body included). */
+static void fuzz_acl(const char *body, size_t len, bool is_error_doc)
+{
+    struct error err = ERROR_INIT;
+    bool is_public = false;
+
+    if (s3_xml_parse_acl(body, len, &is_public, &err) == 0) {
+        ASSERT(!is_error_doc);
+        return;
+    }
+    fuzz_check_failure(&err, ERR_REMOTE);
+}
+
 static void fuzz_time(const uint8_t *data, size_t size)
 {
     char text[48];
@@ -335,6 +348,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_list(body, size, is_error_doc);
     fuzz_uploads(body, size, is_error_doc);
     fuzz_delete(body, size, is_error_doc);
+    fuzz_acl(body, size, is_error_doc);
     fuzz_single_values(body, size, is_error_doc ? &doc : NULL);
     fuzz_time(data, size);
     fuzz_writers(data, size);

@@ -792,7 +792,52 @@ static void test_s3_xml_version_names_expat(void)
     CHECK(strncmp(s3_xml_version(), "expat_", 6) == 0);
 }
 
+/* GetObjectAcl bodies as radosgw and AWS send them: public-read is an AllUsers READ grant. */
+static void test_s3_xml_acl_public_read(void)
+{
+    static const char head[] =
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><AccessControlPolicy "
+        "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Owner><ID>o</ID></Owner>"
+        "<AccessControlList>";
+    static const char owner[] =
+        "<Grant><Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
+        "xsi:type=\"CanonicalUser\"><ID>o</ID></Grantee><Permission>FULL_CONTROL</Permission>"
+        "</Grant>";
+    static const char all_read[] =
+        "<Grant><Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
+        "xsi:type=\"Group\"><URI>http://acs.amazonaws.com/groups/global/AllUsers</URI>"
+        "</Grantee><Permission>READ</Permission></Grant>";
+    static const char auth_read[] =
+        "<Grant><Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
+        "xsi:type=\"Group\"><URI>http://acs.amazonaws.com/groups/global/AuthenticatedUsers"
+        "</URI></Grantee><Permission>READ</Permission></Grant>";
+    static const char all_write[] =
+        "<Grant><Grantee><URI>http://acs.amazonaws.com/groups/global/AllUsers</URI>"
+        "</Grantee><Permission>WRITE</Permission></Grant>";
+    static const char tail[] = "</AccessControlList></AccessControlPolicy>";
+    struct error err = ERROR_INIT;
+    char body[4096];
+    bool is_public = true;
+
+    (void)snprintf(body, sizeof(body), "%s%s%s", head, owner, tail);
+    CHECK_OK(s3_xml_parse_acl(body, strlen(body), &is_public, unit_err()));
+    CHECK(!is_public);
+    (void)snprintf(body, sizeof(body), "%s%s%s%s", head, owner, all_read, tail);
+    CHECK_OK(s3_xml_parse_acl(body, strlen(body), &is_public, unit_err()));
+    CHECK(is_public);
+    (void)snprintf(body, sizeof(body), "%s%s%s%s", head, auth_read, all_write, tail);
+    CHECK_OK(s3_xml_parse_acl(body, strlen(body), &is_public, unit_err()));
+    CHECK(!is_public);
+    CHECK_ERR(s3_xml_parse_acl("<ListBucketResult/>", 19, &is_public, &err), err, ERR_REMOTE,
+              "unexpected root");
+    (void)snprintf(body, sizeof(body), "%s",
+                   "<Error><Code>AccessDenied</Code><Message>no</Message></Error>");
+    CHECK_ERR(s3_xml_parse_acl(body, strlen(body), &is_public, &err), err, ERR_REMOTE,
+              "AccessDenied");
+}
+
 const struct unit_test s3_xml_tests[] = {
+    {"s3_xml_acl_public_read", test_s3_xml_acl_public_read},
     {"test_s3_xml_error_reads_aws_fields", test_s3_xml_error_reads_aws_fields},
     {"test_s3_xml_error_accepts_radosgw_empty_message",
      test_s3_xml_error_accepts_radosgw_empty_message},
