@@ -115,6 +115,13 @@ int cmd_restore(int argc, char **argv, struct cli_ctx *ctx, struct error *err)
         error_set(err, ERR_USAGE, "unknown job '%s'", argv[optind]);
         goto out;
     }
+    if (req.job->kind == JOB_KIND_MIRROR) {
+        error_set(err, ERR_USAGE, "job '%s' is a mirror: it keeps no snapshots to restore",
+                  req.job->name);
+        error_hint(err, "its destination '%s' is the copy; see docs/operations.md, 'Media mirror'",
+                   req.job->mirror.destination.store);
+        goto out;
+    }
     req.snapshot = optind + 1 < argc ? argv[optind + 1] : "latest";
     if (!req.to) {
         error_set(err, ERR_USAGE, "'restore' needs --to CONNINFO (the target database)");

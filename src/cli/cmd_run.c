@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "cli/output.h"
 #include "core/backup.h"
+#include "core/mirror_job.h"
 #include "core/state.h"
 #include "util/buf.h"
 #include "util/cancel.h"
@@ -15,18 +16,44 @@
 #include "util/xalloc.h"
 
 static const char run_usage[] =
-    "usage: permafrost run [--no-prune] [--json] [JOB...]\n"
+    "usage: permafrost run [--no-prune] [--dry-run] [--checksum] [--max-delete=N|P%]\n"
+    "                      [--json] [JOB...]\n"
     "\n"
-    "Takes a snapshot of each named job (every job when none is named): the dump goes\n"
-    "through zstd into the job's first target, then is copied to the others; the\n"
-    "manifest is written last. Then applies the job's keep policy (unless --no-prune).\n"
+    "Runs each named job (every job when none is named), one after the other.\n"
     "\n"
-    "  --no-prune   do not apply the keep policy after the run\n"
-    "  --json       print the results as a JSON array\n"
+    "A postgres job takes a snapshot: the dump goes through zstd into the job's first\n"
+    "target, then is copied to the others; the manifest is written last. Then the\n"
+    "job's keep policy is applied (unless --no-prune).\n"
+    "\n"
+    "A mirror job makes its destination an exact copy of its source: new and changed\n"
+    "objects are copied, then extraneous ones deleted (or moved to the trash), unless\n"
+    "that would exceed max_delete or a source listing failed.\n"
+    "\n"
+    "  --no-prune         postgres: do not apply the keep policy after the run\n"
+    "  --dry-run          mirror: list and compare only, print the plan (one line per\n"
+    "                     copy, update and deletion, then totals); changes nothing,\n"
+    "                     takes no lock, records nothing\n"
+    "  --checksum         mirror: compare content hashes (MD5) where the listings\n"
+    "                     cannot tell, as with checksum = yes\n"
+    "  --max-delete=N|P%  mirror: the deletion guard for this run instead of the job's\n"
+    "                     max_delete (e.g. 2000 or 25%), for an intended mass deletion\n"
+    "  --json             print the results as a JSON array, one element per job\n"
+    "\n"
+    "--dry-run, --checksum and --max-delete apply to mirror jobs only: naming (or\n"
+    "running all jobs with) a postgres job with them is a usage error.\n"
+    "\n"
+    "exit status: 0 when every job succeeded; 1 when a job failed, a mirror left\n"
+    "objects failed or its deletions were refused; 2 usage; 3 config; 5 locked;\n"
+    "130 cancelled (see docs/exit-codes.md).\n"
     "\n"
     "examples:\n"
-    "  permafrost run            # every job\n"
-    "  permafrost run db         # one job\n";
+    "  permafrost run                      # every job\n"
+    "  permafrost run db                   # one job\n"
+    "  permafrost run media                # mirror the media bucket now\n"
+    "  permafrost run --dry-run media      # what would the mirror copy and delete?\n"
+    "  permafrost run --max-delete=30% media\n"
+    "                                      # a cleanup removed many files: allow it once\n"
+    "  permafrost run --checksum --json media > media-run.json\n";
 
 static void run_print_text(const struct cfg_job *job, const struct backup_result *r,
                            const struct error *e)
@@ -109,6 +136,165 @@ static void run_print_json(struct json_writer *w, const struct cfg_job *job,
     json_end_object(w);
 }
 
+/* "  copied       1234 objects, 1.2 GiB" */
+static void run_print_count(const char *label, const struct mirror_count *c, const char *extra)
+{
+    char size[OUTPUT_SIZE_LEN];
+
+    output_format_size(c->bytes, size);
+    printf("  %-12s %llu object%s, %s%s\n", label, (unsigned long long)c->objects,
+           c->objects == 1 ? "" : "s", size, extra);
+}
+
+static void run_print_mirror_text(const struct cfg_job *job, const struct mirror_job_result *r,
+                                  const struct output_mirror *om, bool is_dry_run,
+                                  const struct error *e)
+{
+    const struct mirror_stats *st = &r->stats;
+    char dur[TIME_ISO_LEN];
+    char extra[64];
+
+    time_format_duration(st->duration_ms, dur);
+    switch (r->outcome) {
+    case MIRROR_JOB_OK:
+        printf("job '%s': %s ok in %s\n", job->name, is_dry_run ? "mirror plan" : "mirror", dur);
+        break;
+    case MIRROR_JOB_PARTIAL:
+        printf("job '%s': mirror PARTIAL after %s: %llu object%s failed\n", job->name, dur,
+               (unsigned long long)st->failed.objects, st->failed.objects == 1 ? "" : "s");
+        break;
+    case MIRROR_JOB_REFUSED:
+        printf("job '%s': mirror copied, deletions REFUSED, after %s\n", job->name, dur);
+        break;
+    case MIRROR_JOB_CANCELLED:
+        printf("job '%s': mirror cancelled after %s\n", job->name, dur);
+        break;
+    case MIRROR_JOB_FAILED:
+        printf("job '%s': mirror FAILED after %s\n", job->name, dur);
+        break;
+    }
+    printf("  from         %s%s%s\n  to           %s%s%s\n", job->mirror.source.store,
+           job->mirror.source.prefix[0] ? ":" : "", job->mirror.source.prefix,
+           job->mirror.destination.store, job->mirror.destination.prefix[0] ? ":" : "",
+           job->mirror.destination.prefix);
+    if (!r->has_started) {
+        /* Locked, or a setup error: there are no numbers to show. */
+        printf("  error        %s\n", e->msg);
+        if (e->hint[0])
+            printf("  hint         %s\n", e->hint);
+        return;
+    }
+    run_print_count("source", &st->source, st->is_listing_complete ? "" : " (listing incomplete)");
+    run_print_count("destination", &st->destination, "");
+    if (is_dry_run) {
+        run_print_count("would copy", &om->plan_copy, "");
+        run_print_count("would update", &om->plan_update, "");
+        run_print_count("would delete", &om->plan_delete,
+                        job->mirror.trash ? " (to the trash)" : "");
+    } else {
+        run_print_count("unchanged", &st->unchanged, "");
+        snprintf(extra, sizeof(extra), " (%llu server-side)",
+                 (unsigned long long)st->server_side_copies);
+        run_print_count("copied", &st->copied, st->server_side_copies ? extra : "");
+        run_print_count("updated", &st->updated, "");
+        run_print_count("deleted", &st->deleted, "");
+        if (st->trashed.objects)
+            run_print_count("to trash", &st->trashed, "");
+        if (st->expired.objects)
+            run_print_count("expired", &st->expired, " (trash older than trash_days)");
+    }
+    if (st->skipped.objects)
+        run_print_count("skipped", &st->skipped, " (keys the destination cannot hold; see log)");
+    if (st->failed.objects)
+        run_print_count("failed", &st->failed, "");
+    if (!is_dry_run) {
+        char moved[OUTPUT_SIZE_LEN];
+        output_format_size(st->bytes_transferred, moved);
+        printf("  transferred  %s through this host\n", moved);
+    }
+    printf("  requests    ");
+    for (int i = 0; i < MIRROR_REQ_COUNT; i++)
+        printf(" %s %llu", mirror_request_name((enum mirror_request)i),
+               (unsigned long long)st->requests[i]);
+    printf(", %llu retr%s\n", (unsigned long long)st->retries, st->retries == 1 ? "y" : "ies");
+    if (st->failure_count) {
+        printf("  failures:\n");
+        for (size_t i = 0; i < st->failure_count; i++) {
+            struct buf key;
+            buf_init(&key, BUF_NO_CAP);
+            output_escape_key(st->failures[i].key, &key);
+            printf("    %s: %s\n", key.data, st->failures[i].error);
+            buf_release(&key);
+        }
+        if (st->failed.objects > st->failure_count)
+            printf("    ... and %llu more\n",
+                   (unsigned long long)(st->failed.objects - st->failure_count));
+    }
+    if (st->is_deletion_refused)
+        printf("  deletions %s: %s\n", is_dry_run ? "would be refused" : "refused",
+               st->deletion_refusal);
+    /* A refusal is the line above; the hint says what to do. */
+    if (r->outcome != MIRROR_JOB_OK && r->outcome != MIRROR_JOB_REFUSED && e->msg[0])
+        printf("  error        %s\n", e->msg);
+    if (r->outcome != MIRROR_JOB_OK && e->hint[0])
+        printf("  hint         %s\n", e->hint);
+}
+
+static void run_json_count(struct json_writer *w, const char *key, const struct mirror_count *c)
+{
+    json_key(w, key);
+    json_begin_object(w);
+    json_key_uint(w, "objects", c->objects);
+    json_key_uint(w, "bytes", c->bytes);
+    json_end_object(w);
+}
+
+static void run_print_mirror_json(struct json_writer *w, const struct cfg_job *job,
+                                  const struct mirror_job_result *r, bool is_dry_run,
+                                  const struct error *e)
+{
+    const struct mirror_stats *st = &r->stats;
+
+    json_begin_object(w);
+    json_key_string(w, "job", job->name);
+    json_key_string(w, "kind", "mirror");
+    json_key_bool(w, "ok", r->outcome == MIRROR_JOB_OK);
+    json_key_string(w, "result", mirror_job_outcome_name(r->outcome));
+    json_key_int(w, "duration_ms", st->duration_ms);
+    run_json_count(w, "source", &st->source);
+    run_json_count(w, "destination", &st->destination);
+    run_json_count(w, "unchanged", &st->unchanged);
+    run_json_count(w, "copied", &st->copied);
+    run_json_count(w, "updated", &st->updated);
+    run_json_count(w, "deleted", &st->deleted);
+    run_json_count(w, "trashed", &st->trashed);
+    run_json_count(w, "expired", &st->expired);
+    run_json_count(w, "skipped", &st->skipped);
+    run_json_count(w, "failed", &st->failed);
+    json_key_uint(w, "server_side_copies", st->server_side_copies);
+    json_key_uint(w, "bytes_transferred", st->bytes_transferred);
+    json_key(w, "requests");
+    json_begin_object(w);
+    for (int i = 0; i < MIRROR_REQ_COUNT; i++)
+        json_key_uint(w, mirror_request_name((enum mirror_request)i), st->requests[i]);
+    json_end_object(w);
+    json_key_uint(w, "retries", st->retries);
+    json_key_bool(w, "listing_complete", st->is_listing_complete);
+    json_key_string(w, "deletions_refused", st->is_deletion_refused ? st->deletion_refusal : NULL);
+    json_key(w, "failures");
+    json_begin_array(w);
+    for (size_t i = 0; i < st->failure_count; i++) {
+        json_begin_object(w);
+        json_key_string(w, "key", st->failures[i].key);
+        json_key_string(w, "error", st->failures[i].error);
+        json_end_object(w);
+    }
+    json_end_array(w);
+    json_key_string(w, "error", r->outcome == MIRROR_JOB_OK ? NULL : e->msg);
+    json_key_bool(w, "dry_run", is_dry_run);
+    json_end_object(w);
+}
+
 /* When several jobs fail, the exit code follows the most telling failure. */
 static int run_severity(enum err_kind k)
 {
@@ -133,17 +319,149 @@ static int run_severity(enum err_kind k)
     return 1;
 }
 
+/* Options of one `run` invocation. */
+struct run_flags {
+    bool skip_prune;
+    bool is_dry_run;
+    bool is_checksum;
+    bool has_max_delete;
+    int64_t max_delete_count;
+    double max_delete_percent;
+};
+
+/* --max-delete=500 or --max-delete=12.5% */
+static int run_parse_max_delete(const char *text, struct run_flags *f, struct error *err)
+{
+    size_t n = strlen(text);
+    const char *p = text;
+    uint64_t whole = 0;
+    uint64_t frac = 0;
+    uint64_t scale = 1;
+    bool is_percent = n > 0 && text[n - 1] == '%';
+    size_t digits = 0;
+
+    if (is_percent)
+        n--;
+    for (; (size_t)(p - text) < n && *p >= '0' && *p <= '9' && whole < 1000000000000ULL; p++) {
+        whole = whole * 10 + (uint64_t)(*p - '0');
+        digits++;
+    }
+    if (is_percent && (size_t)(p - text) < n && *p == '.') {
+        for (p++; (size_t)(p - text) < n && *p >= '0' && *p <= '9' && scale < 1000; p++) {
+            frac = frac * 10 + (uint64_t)(*p - '0');
+            scale *= 10;
+        }
+    }
+    if (!digits || (size_t)(p - text) != n || whole >= 1000000000000ULL ||
+        (is_percent && (double)whole + (double)frac / (double)scale > 100.0)) {
+        error_set(err, ERR_USAGE,
+                  "invalid --max-delete '%s' (a count such as 500, or a "
+                  "percentage such as 25%%)",
+                  text);
+        return error_hint(err, "permafrost run --help");
+    }
+    f->has_max_delete = true;
+    f->max_delete_count = is_percent ? -1 : (int64_t)whole;
+    f->max_delete_percent = is_percent ? (double)whole + (double)frac / (double)scale : 0.0;
+    return 0;
+}
+
+static int run_postgres_job(struct cli_ctx *ctx, struct json_writer *w, const struct cfg_job *job,
+                            const char *state_dir, const struct run_flags *f, struct error *jerr)
+{
+    struct backup_request req;
+    struct backup_result res;
+    int r;
+
+    memset(&req, 0, sizeof(req));
+    req.cfg = ctx->cfg;
+    req.job = job;
+    req.state_dir = state_dir;
+    req.skip_prune = f->skip_prune;
+    req.progress = output_progress;
+    req.progress_ctx = ctx;
+    r = backup_run(&req, &res, jerr);
+    output_progress_end();
+    if (ctx->is_json)
+        run_print_json(w, job, &res, jerr);
+    else if (!ctx->is_quiet || !res.is_ok)
+        run_print_text(job, &res, jerr);
+    backup_result_release(&res);
+    return r;
+}
+
+static int run_mirror_job(struct cli_ctx *ctx, struct json_writer *w, const struct cfg_job *job,
+                          const char *state_dir, const struct run_flags *f, struct error *jerr)
+{
+    struct mirror_job_request req;
+    struct mirror_job_result res;
+    struct output_mirror om;
+    int r;
+
+    memset(&om, 0, sizeof(om));
+    om.cli = ctx;
+    om.job = job->name;
+    om.start_ms = time_mono_ms();
+    om.is_plan_printed = f->is_dry_run && !ctx->is_json;
+    memset(&req, 0, sizeof(req));
+    req.cfg = ctx->cfg;
+    req.job = job;
+    req.state_dir = state_dir;
+    req.is_dry_run = f->is_dry_run;
+    req.is_checksum = f->is_checksum;
+    req.has_max_delete = f->has_max_delete;
+    req.max_delete_count = f->max_delete_count;
+    req.max_delete_percent = f->max_delete_percent;
+    req.plan = output_mirror_plan;
+    req.progress = output_mirror_progress;
+    req.ctx = &om;
+    r = mirror_job_run(&req, &res, jerr);
+    output_progress_end();
+    if (res.outcome == MIRROR_JOB_REFUSED)
+        error_hint(jerr,
+                   "check the source first (docs/operations.md, 'Media mirror'); if the %llu "
+                   "deletions are wanted, allow them once: permafrost run --max-delete=%llu %s",
+                   (unsigned long long)res.stats.to_delete, (unsigned long long)res.stats.to_delete,
+                   job->name);
+    if (f->is_dry_run) {
+        /* The plan is the truth of a dry run: what it would copy, update and delete. */
+        res.stats.copied = om.plan_copy;
+        res.stats.updated = om.plan_update;
+        res.stats.deleted = om.plan_delete;
+    }
+    if (res.stats.duration_ms == 0)
+        res.stats.duration_ms = time_mono_ms() - om.start_ms;
+    if (ctx->is_json)
+        run_print_mirror_json(w, job, &res, f->is_dry_run, jerr);
+    else if (!ctx->is_quiet || res.outcome != MIRROR_JOB_OK || f->is_dry_run)
+        run_print_mirror_text(job, &res, &om, f->is_dry_run, jerr);
+    return r;
+}
+
+/* Whether the job is one of the names (every job when there are none). */
+static bool run_is_wanted(const struct cfg_job *job, char **names, int count)
+{
+    for (int i = 0; i < count; i++)
+        if (strcmp(names[i], job->name) == 0)
+            return true;
+    return count == 0;
+}
+
 int cmd_run(int argc, char **argv, struct cli_ctx *ctx, struct error *err)
 {
     static const struct option opts[] = {
         {"no-prune", no_argument, NULL, 'n'},
+        {"dry-run", no_argument, NULL, 'd'},
+        {"checksum", no_argument, NULL, 'c'},
+        {"max-delete", required_argument, NULL, 'm'},
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const struct config *cfg = ctx->cfg;
     char *state_dir = NULL;
-    bool skip_prune = false;
+    struct run_flags flags;
+    const char *mirror_flag = NULL; /* the first mirror-only flag given, for the usage error */
     struct buf json;
     struct json_writer w;
     size_t failed = 0;
@@ -152,6 +470,7 @@ int cmd_run(int argc, char **argv, struct cli_ctx *ctx, struct error *err)
     int rc = -1;
     int c;
 
+    memset(&flags, 0, sizeof(flags));
     buf_init(&json, BUF_NO_CAP);
     json_writer_init(&w, &json);
     w.indent = 2;
@@ -159,7 +478,20 @@ int cmd_run(int argc, char **argv, struct cli_ctx *ctx, struct error *err)
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'n':
-            skip_prune = true;
+            flags.skip_prune = true;
+            break;
+        case 'd':
+            flags.is_dry_run = true;
+            mirror_flag = mirror_flag ? mirror_flag : "--dry-run";
+            break;
+        case 'c':
+            flags.is_checksum = true;
+            mirror_flag = mirror_flag ? mirror_flag : "--checksum";
+            break;
+        case 'm':
+            if (run_parse_max_delete(optarg, &flags, err) < 0)
+                goto out;
+            mirror_flag = mirror_flag ? mirror_flag : "--max-delete";
             break;
         case 'j':
             ctx->is_json = true;
@@ -186,6 +518,16 @@ int cmd_run(int argc, char **argv, struct cli_ctx *ctx, struct error *err)
         error_hint(err, "add a [job \"NAME\"] section; see docs/configuration.md");
         goto out;
     }
+    /* A dry run that quietly backed a database up would be worse than a refusal. */
+    for (size_t j = 0; mirror_flag && j < cfg->job_count; j++) {
+        const struct cfg_job *job = &cfg->jobs[j];
+        if (job->kind != JOB_KIND_MIRROR && run_is_wanted(job, argv + optind, argc - optind)) {
+            error_set(err, ERR_USAGE, "%s applies to mirror jobs only, and job '%s' is a %s job",
+                      mirror_flag, job->name, config_job_kind_name(job->kind));
+            error_hint(err, "name the mirror jobs, as in 'permafrost run %s JOB'", mirror_flag);
+            goto out;
+        }
+    }
     if (state_dir_resolve(ctx->state_dir_flag, cfg, &state_dir, err) < 0)
         goto out;
 
@@ -193,35 +535,21 @@ int cmd_run(int argc, char **argv, struct cli_ctx *ctx, struct error *err)
         json_begin_array(&w);
     for (size_t j = 0; j < cfg->job_count; j++) {
         const struct cfg_job *job = &cfg->jobs[j];
-        struct backup_request req;
-        struct backup_result res;
         struct error jerr = ERROR_INIT;
-        bool wanted = optind >= argc;
+        int r;
 
-        for (int i = optind; i < argc; i++)
-            if (strcmp(argv[i], job->name) == 0)
-                wanted = true;
-        if (!wanted)
+        if (!run_is_wanted(job, argv + optind, argc - optind))
             continue;
-        memset(&req, 0, sizeof(req));
-        req.cfg = cfg;
-        req.job = job;
-        req.state_dir = state_dir;
-        req.skip_prune = skip_prune;
-        req.progress = output_progress;
-        req.progress_ctx = ctx;
         ran++;
-        if (backup_run(&req, &res, &jerr) < 0) {
+        if (job->kind == JOB_KIND_MIRROR)
+            r = run_mirror_job(ctx, &w, job, state_dir, &flags, &jerr);
+        else
+            r = run_postgres_job(ctx, &w, job, state_dir, &flags, &jerr);
+        if (r < 0) {
             failed++;
             if (run_severity(jerr.kind) > run_severity(worst.kind))
                 worst = jerr;
         }
-        output_progress_end();
-        if (ctx->is_json)
-            run_print_json(&w, job, &res, &jerr);
-        else if (!ctx->is_quiet || !res.is_ok)
-            run_print_text(job, &res, &jerr);
-        backup_result_release(&res);
         if (worst.kind == ERR_CANCELLED || cancel_requested())
             break;
     }

@@ -21,13 +21,13 @@
 #define CONFIG_MAX_FILE_LEN ((size_t)1024 * 1024)
 #define CONFIG_KEEP_MAX     100000
 
-/* State of one config_parse: the parsed file, the config being filled, and the line of each job's
- * targets key, kept for the cross-check against the stores once every section is read. */
+/* State of one config_parse: the parsed file, the config being filled, and the line of each key of
+ * each job, kept for the cross-checks against the stores once every section is read. */
 struct config_builder {
     const char *path;
     const struct ini_doc *doc;
     struct config *cfg;
-    int *targets_line; /* one per job */
+    int *job_lines; /* SCHEMA_MAX_OPTIONS per job: the line of schema_options[i], or 0 */
 };
 
 /* One [global], [store "x"] or [job "x"] header, for the duplicate check. */
@@ -67,6 +67,15 @@ static const char *config_section_label(const char *name, const char *sub, char 
 static size_t config_option_index(const struct schema_option *opt)
 {
     return (size_t)(opt - schema_options);
+}
+
+/* The line of job option name in job j (0 when the key is absent). */
+static int config_job_line(const struct config_builder *b, size_t j, const char *name)
+{
+    const struct schema_option *opt = schema_find(SCHEMA_SECTION_JOB, NULL, name);
+
+    ASSERT(opt);
+    return b->job_lines[j * SCHEMA_MAX_OPTIONS + config_option_index(opt)];
 }
 
 /* ---- pass 1: section headers ---- */
@@ -197,8 +206,12 @@ static int config_unknown_key(const struct config_builder *b, const struct ini_e
     /* A key of another store type (path on s3, bucket on local) is named as such. */
     if (other) {
         const struct schema_option *disc = schema_discriminator(kind);
+        const char *bar = strchr(other->applies_to, '|');
         config_fail(b, e->line, err, "key '%s' does not apply to %s '%s' in %s", e->key,
                     disc->choice_label, applies_to, label);
+        if (bar)
+            return error_hint(err, "'%s' is an option of these %ss: %s", e->key, disc->choice_label,
+                              other->applies_to);
         return error_hint(err, "'%s' is an option of %s '%s'", e->key, disc->choice_label,
                           other->applies_to);
     }
@@ -324,7 +337,6 @@ static void config_apply_defaults(enum schema_section kind, void *obj)
 
 static int config_read_sections(struct config_builder *b, struct error *err)
 {
-    const struct schema_option *targets = schema_find(SCHEMA_SECTION_JOB, NULL, "targets");
     struct config *cfg = b->cfg;
     bool has_global = false;
 
@@ -360,7 +372,7 @@ static int config_read_sections(struct config_builder *b, struct error *err)
         if (config_read_section(b, sec, kind, obj, seen, err) < 0)
             return -1;
         if (kind == SCHEMA_SECTION_JOB)
-            b->targets_line[cfg->job_count - 1] = seen[config_option_index(targets)];
+            memcpy(b->job_lines + (cfg->job_count - 1) * SCHEMA_MAX_OPTIONS, seen, sizeof(seen));
     }
     if (!has_global)
         config_apply_defaults(SCHEMA_SECTION_GLOBAL, &cfg->global);
@@ -376,8 +388,9 @@ static int config_compare_names(const void *a, const void *b)
     return strcmp(*x, *y);
 }
 
+/* what: the key that names the store ("targets", "source", "destination"). */
 static int config_unknown_target(const struct config_builder *b, const struct cfg_job *job,
-                                 int line, const char *target, struct error *err)
+                                 int line, const char *target, const char *what, struct error *err)
 {
     const struct config *cfg = b->cfg;
     const char **names = xcalloc(cfg->store_count, sizeof(*names));
@@ -394,11 +407,11 @@ static int config_unknown_target(const struct config_builder *b, const struct cf
         buf_adds(&known, ", ...");
     schema_printable(target, shown, sizeof(shown));
     if (cfg->store_count)
-        config_fail(b, line, err, "job '%s': unknown store '%s' in targets (known: %s)", job->name,
-                    shown, known.data);
+        config_fail(b, line, err, "job '%s': unknown store '%s' in %s (known: %s)", job->name,
+                    shown, what, known.data);
     else
-        config_fail(b, line, err, "job '%s': unknown store '%s' in targets (no stores are defined)",
-                    job->name, shown);
+        config_fail(b, line, err, "job '%s': unknown store '%s' in %s (no stores are defined)",
+                    job->name, shown, what);
     buf_release(&known);
     for (size_t i = 0; i < cfg->store_count; i++)
         names[i] = cfg->stores[i].name;
@@ -425,7 +438,7 @@ static int config_check_targets(const struct config_builder *b, struct error *er
             const char *target = job->targets[t];
             if (bsearch(&target, sorted, cfg->store_count, sizeof(*sorted), config_compare_names))
                 continue;
-            config_unknown_target(b, job, b->targets_line[j], target, err);
+            config_unknown_target(b, job, config_job_line(b, j, "targets"), target, "targets", err);
             goto out;
         }
     }
@@ -555,6 +568,178 @@ static int config_check_keep_overrides(const struct config_builder *b, struct er
     return 0;
 }
 
+/* ---- mirror jobs ---- */
+
+/* Where a store keeps its keys, as one comparable string ("s3:ENDPOINT/BUCKET/PREFIX",
+ * "local:/srv/media"), so two store names that reach the same place are found to overlap. */
+static void config_store_root(const struct cfg_store *s, struct buf *out)
+{
+    buf_reset(out);
+    if (strcmp(s->type, "local") == 0) {
+        buf_addf(out, "local:%s", s->path);
+    } else if (strcmp(s->type, "s3") == 0) {
+        if (s->endpoint)
+            buf_addf(out, "s3:%s", s->endpoint);
+        else
+            buf_addf(out, "s3:aws:%s", s->region ? s->region : "us-east-1");
+        buf_addf(out, "/%s", s->bucket);
+        if (s->prefix)
+            buf_addf(out, "/%s", s->prefix);
+    } else {
+        buf_addf(out, "%s:%s", s->type, s->remote ? s->remote : s->name);
+    }
+    while (out->len && out->data[out->len - 1] == '/')
+        out->data[--out->len] = '\0';
+}
+
+/* Appends "/prefix" to a root (nothing for ""). */
+static void config_join(struct buf *out, const char *prefix)
+{
+    if (prefix && prefix[0])
+        buf_addf(out, "/%s", prefix);
+}
+
+/* True when a is b, or one is inside the other ('/'-separated segments). */
+static bool config_paths_overlap(const char *a, const char *b)
+{
+    size_t la = strlen(a);
+    size_t lb = strlen(b);
+    size_t n = la < lb ? la : lb;
+
+    if (strncmp(a, b, n) != 0)
+        return false;
+    return la == lb || (la < lb ? b[la] : a[lb]) == '/';
+}
+
+/* True when inner is outer or inside it. */
+static bool config_path_within(const char *inner, const char *outer)
+{
+    size_t lo = strlen(outer);
+
+    return strncmp(inner, outer, lo) == 0 && (inner[lo] == '\0' || inner[lo] == '/');
+}
+
+static void config_format_side(const struct cfg_mirror_side *side, char *out, size_t cap)
+{
+    char shown[80];
+
+    if (side->prefix && side->prefix[0])
+        (void)snprintf(out, cap, "%s:%s", side->store,
+                       schema_printable(side->prefix, shown, sizeof(shown)));
+    else
+        (void)snprintf(out, cap, "%s", side->store);
+}
+
+/* The store named by one side of a mirror; an error at line when it is unknown or of a type the
+ * mirror cannot read or write. */
+static int config_mirror_store(const struct config_builder *b, const struct cfg_job *job,
+                               const struct cfg_mirror_side *side, const char *what, int line,
+                               const struct cfg_store **out, struct error *err)
+{
+    const struct cfg_store *s = config_find_store(b->cfg, side->store);
+
+    if (!s)
+        return config_unknown_target(b, job, line, side->store, what, err);
+    if (strcmp(s->type, "local") != 0 && strcmp(s->type, "s3") != 0 &&
+        strcmp(s->type, "rclone") != 0)
+        return config_fail(b, line, err,
+                           "job '%s': store '%s' in %s is of type '%s'; a mirror needs a local, "
+                           "s3 or rclone store",
+                           job->name, s->name, what, s->type);
+    *out = s;
+    return 0;
+}
+
+/* A mirror's source and destination name usable stores and do not overlap; the trash is not in
+ * the source and does not hold the destination; trash_days goes with trash. */
+static int config_check_mirror(const struct config_builder *b, size_t j, struct error *err)
+{
+    struct cfg_job *job = &b->cfg->jobs[j];
+    struct cfg_mirror *m = &job->mirror;
+    const struct cfg_store *src = NULL;
+    const struct cfg_store *dst = NULL;
+    int dst_line = config_job_line(b, j, "destination");
+    struct buf src_path;
+    struct buf dst_path;
+    struct buf trash_path;
+    char src_shown[160];
+    char dst_shown[160];
+    int rc = -1;
+
+    buf_init(&src_path, BUF_NO_CAP);
+    buf_init(&dst_path, BUF_NO_CAP);
+    buf_init(&trash_path, BUF_NO_CAP);
+    if (config_mirror_store(b, job, &m->source, "source", config_job_line(b, j, "source"), &src,
+                            err) < 0 ||
+        config_mirror_store(b, job, &m->destination, "destination", dst_line, &dst, err) < 0)
+        goto out;
+    config_format_side(&m->source, src_shown, sizeof(src_shown));
+    config_format_side(&m->destination, dst_shown, sizeof(dst_shown));
+    config_store_root(src, &src_path);
+    config_join(&src_path, m->source.prefix);
+    config_store_root(dst, &dst_path);
+    config_join(&dst_path, m->destination.prefix);
+    if (config_paths_overlap(src_path.data, dst_path.data)) {
+        config_fail(b, dst_line, err, "job '%s': source '%s' and destination '%s' overlap",
+                    job->name, src_shown, dst_shown);
+        error_hint(err, src == dst ? "a mirror must not write into the tree it reads: use "
+                                     "prefixes that are not inside each other"
+                                   : "the two stores point at the same place");
+        goto out;
+    }
+    if (!m->trash && m->trash_days) {
+        config_fail(b, config_job_line(b, j, "trash_days"), err,
+                    "job '%s': trash_days needs trash (a prefix in the destination store)",
+                    job->name);
+        goto out;
+    }
+    if (m->trash) {
+        int trash_line = config_job_line(b, j, "trash");
+        if (!m->trash_days)
+            m->trash_days = CFG_MIRROR_TRASH_DAYS_DEF;
+        config_store_root(dst, &trash_path);
+        config_join(&trash_path, m->trash);
+        if (config_paths_overlap(trash_path.data, src_path.data)) {
+            config_fail(b, trash_line, err, "job '%s': trash '%s' overlaps the source '%s'",
+                        job->name, m->trash, src_shown);
+            goto out;
+        }
+        if (config_path_within(dst_path.data, trash_path.data)) {
+            config_fail(b, trash_line, err,
+                        "job '%s': the destination '%s' is inside the trash '%s'", job->name,
+                        dst_shown, m->trash);
+            error_hint(err, "the trash is a prefix of the destination store, e.g. '.trash'");
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    buf_release(&src_path);
+    buf_release(&dst_path);
+    buf_release(&trash_path);
+    return rc;
+}
+
+static int config_check_mirrors(const struct config_builder *b, struct error *err)
+{
+    for (size_t j = 0; j < b->cfg->job_count; j++)
+        if (b->cfg->jobs[j].kind == JOB_KIND_MIRROR && config_check_mirror(b, j, err) < 0)
+            return -1;
+    return 0;
+}
+
+const char *config_job_kind_name(enum job_kind kind)
+{
+    switch (kind) {
+    case JOB_KIND_POSTGRES:
+        return "postgres";
+    case JOB_KIND_MIRROR:
+        return "mirror";
+    }
+    ASSERT(!"unknown job kind");
+    return "";
+}
+
 /* ---- public ---- */
 
 int config_parse(const char *path, const char *text, size_t len, struct config *cfg,
@@ -572,7 +757,7 @@ int config_parse(const char *path, const char *text, size_t len, struct config *
     b.path = path ? path : "config";
     b.doc = &doc;
     b.cfg = &tmp;
-    b.targets_line = NULL;
+    b.job_lines = NULL;
     tmp.path = xstrdup(b.path);
     if (ini_parse(b.path, text, len, &doc, err) < 0)
         goto out;
@@ -580,19 +765,21 @@ int config_parse(const char *path, const char *text, size_t len, struct config *
         goto out;
     tmp.stores = xcalloc(store_count, sizeof(*tmp.stores));
     tmp.jobs = xcalloc(job_count, sizeof(*tmp.jobs));
-    b.targets_line = xcalloc(job_count, sizeof(*b.targets_line));
+    b.job_lines = xcalloc(job_count * SCHEMA_MAX_OPTIONS, sizeof(*b.job_lines));
     if (config_read_sections(&b, err) < 0)
         goto out;
     if (config_check_targets(&b, err) < 0)
         goto out;
     if (config_check_keep_overrides(&b, err) < 0)
         goto out;
+    if (config_check_mirrors(&b, err) < 0)
+        goto out;
     *cfg = tmp;
     memset(&tmp, 0, sizeof(tmp));
     rc = 0;
 out:
     config_release(&tmp);
-    xfree(b.targets_line);
+    xfree(b.job_lines);
     ini_doc_release(&doc);
     return rc;
 }
@@ -640,6 +827,17 @@ static void config_release_job(struct cfg_job *job)
     }
     xfree(job->keep_overrides);
     xfree(job->pg_dump);
+    xfree(job->mirror.source.store);
+    xfree(job->mirror.source.prefix);
+    xfree(job->mirror.destination.store);
+    xfree(job->mirror.destination.prefix);
+    for (size_t i = 0; i < job->mirror.include_count; i++)
+        xfree(job->mirror.include[i]);
+    xfree(job->mirror.include);
+    for (size_t i = 0; i < job->mirror.exclude_count; i++)
+        xfree(job->mirror.exclude[i]);
+    xfree(job->mirror.exclude);
+    xfree(job->mirror.trash);
 }
 
 static void config_release_store(struct cfg_store *store)

@@ -1,6 +1,7 @@
 /* The typed configuration: one INI file (git-style subsections) parsed by ini.c, checked against
  * the one option table in schema.c, secrets resolved (env:NAME, file:PATH), cross-references
- * checked (targets name existing stores). Every error is reported as "FILE:LINE: message". */
+ * checked (targets, a mirror's source and destination name existing stores). Every error is
+ * reported as "FILE:LINE: message". */
 #ifndef PERMAFROST_CONFIG_CONFIG_H
 #define PERMAFROST_CONFIG_CONFIG_H
 
@@ -23,7 +24,7 @@ struct keep_policy {
     int yearly;
 };
 
-enum job_kind { JOB_KIND_POSTGRES = 0 };
+enum job_kind { JOB_KIND_POSTGRES = 0, JOB_KIND_MIRROR };
 enum row_counts_mode { ROW_COUNTS_EXACT = 0, ROW_COUNTS_ESTIMATE, ROW_COUNTS_OFF };
 
 struct cfg_global {
@@ -68,6 +69,46 @@ struct cfg_store {
     int line; /* line of the [store "name"] header */
 };
 
+/* preset of a mirror job: a named set of defaults for a kind of tree. */
+enum cfg_mirror_preset { CFG_MIRROR_PRESET_NONE = 0, CFG_MIRROR_PRESET_MASTODON };
+/* acl of a mirror job; UNSET lets core pick (see mirror_job.c). */
+enum cfg_mirror_acl {
+    CFG_MIRROR_ACL_UNSET = 0,
+    CFG_MIRROR_ACL_COPY,
+    CFG_MIRROR_ACL_PUBLIC_READ,
+    CFG_MIRROR_ACL_PRIVATE,
+};
+
+/* Exclude pattern added by preset = mastodon: Mastodon re-fetches remote media under cache/. */
+#define CFG_MIRROR_MASTODON_EXCLUDE "/cache/**"
+#define CFG_MIRROR_TRASH_DAYS_DEF   30
+
+/* One side of a mirror: STORE[:PREFIX]. */
+struct cfg_mirror_side {
+    char *store;  /* a [store] name; NULL when unset */
+    char *prefix; /* key prefix inside the store, without leading or trailing '/'; "" for the top */
+};
+
+/* The options of a kind = mirror job. Numbers at 0 / strings at NULL mean "not set" where the
+ * comment says so; defaults from the table are filled in at parse time. */
+struct cfg_mirror {
+    struct cfg_mirror_side source;
+    struct cfg_mirror_side destination;
+    char **include; /* glob patterns, file order */
+    size_t include_count;
+    char **exclude;
+    size_t exclude_count;
+    enum cfg_mirror_preset preset;
+    char *trash;                    /* prefix in the destination store, or NULL: delete outright */
+    int trash_days;                 /* 1..3650; 30 when trash is set and this is not; 0 otherwise */
+    int concurrency;                /* 1..1024, default 64 */
+    double max_requests_per_second; /* 0: the stores' own setting */
+    int64_t max_delete_count;       /* >= 0: at most this many deletions; -1: use the percentage */
+    double max_delete_percent;      /* of the destination's objects, when max_delete_count < 0 */
+    enum cfg_mirror_acl acl;
+    bool checksum;
+};
+
 /* keep.STORE = ...: the retention of one target, instead of the job's keep. */
 struct cfg_keep_override {
     char *store;             /* the target as spelt in `targets` */
@@ -93,8 +134,9 @@ struct cfg_job {
     int compression_level;   /* zstd level, 1..19, default 3 */
     int compression_threads; /* 0: all cores */
     enum row_counts_mode row_counts;
-    char *pg_dump; /* explicit pg_dump path, or NULL to pick the newest installed */
-    int line;      /* line of the [job "name"] header */
+    char *pg_dump;            /* explicit pg_dump path, or NULL to pick the newest installed */
+    struct cfg_mirror mirror; /* kind = mirror */
+    int line;                 /* line of the [job "name"] header */
 };
 
 struct config {
@@ -127,6 +169,13 @@ void config_show(const struct config *cfg, struct buf *out);
 /* The retention policy of job on target store: its keep.STORE override when there is one, else the
  * job's keep. Borrowed from job. */
 const struct keep_policy *config_job_keep_for(const struct cfg_job *job, const char *store);
+
+/* "postgres" or "mirror". */
+const char *config_job_kind_name(enum job_kind kind);
+
+/* Why pattern is not a valid include/exclude glob (see src/mirror/filter.h: empty, longer than
+ * 1024 bytes, an unterminated '[' or a trailing '\'), or NULL when it is valid. */
+const char *config_glob_problem(const char *pattern);
 
 /* Parses a keep policy ("last 3, daily 7"). */
 int config_parse_keep(const char *text, struct keep_policy *out, struct error *err);

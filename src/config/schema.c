@@ -1037,50 +1037,81 @@ static bool schema_format_duration(const struct schema_option *opt, const void *
  * by hand: strtod would follow LC_NUMERIC. */
 #define SCHEMA_RATE_DECIMALS 3
 
-static int schema_set_rate(const struct schema_option *opt, void *obj, const char *value,
-                           struct error *err)
+/* Parses a decimal of at most SCHEMA_RATE_DECIMALS decimals whose whole part is at most max (the
+ * caller checks the fraction of max.5). */
+static bool schema_parse_decimal(struct strv rest, long long max, double *out)
 {
-    double *field = schema_field(obj, opt->offset);
-    struct strv rest = schema_trim(strv_from(value));
     struct strv whole;
     uint64_t whole_v = 0;
     uint64_t frac_v = 0;
     uint64_t scale = 1;
-    char shown[80];
     bool has_point;
 
-    schema_printable(value, shown, sizeof(shown));
+    rest = schema_trim(rest);
     has_point = strv_cut(&rest, '.', &whole);
-    if (!strv_to_u64(whole, &whole_v) || whole_v > (uint64_t)opt->max ||
+    if (!strv_to_u64(whole, &whole_v) || whole_v > (uint64_t)max ||
         (has_point && (!strv_to_u64(rest, &frac_v) || rest.len > SCHEMA_RATE_DECIMALS)))
+        return false;
+    for (size_t i = 0; has_point && i < rest.len; i++)
+        scale *= 10;
+    *out = (double)whole_v + (double)frac_v / (double)scale;
+    return true;
+}
+
+/* A rate above 0; with allow_zero, 0 too (it then means "not set"). */
+static int schema_parse_rate(const struct schema_option *opt, const char *value, bool allow_zero,
+                             double *out, struct error *err)
+{
+    char shown[80];
+    double v;
+
+    schema_printable(value, shown, sizeof(shown));
+    if (!schema_parse_decimal(strv_from(value), opt->max, &v))
         return error_set(err, ERR_CONFIG,
                          "expected a number such as 240 or 0.5 (at most %d decimals) up to %lld, "
                          "got '%s'",
                          SCHEMA_RATE_DECIMALS, opt->max, shown);
-    for (size_t i = 0; has_point && i < rest.len; i++)
-        scale *= 10;
-    if (whole_v == 0 && frac_v == 0)
+    if (!(v > 0) && !allow_zero)
         return error_set(err, ERR_CONFIG, "must be more than 0, got '%s'", shown);
-    if (whole_v == (uint64_t)opt->max && frac_v != 0)
+    if (v > (double)opt->max)
         return error_set(err, ERR_CONFIG, "must be at most %lld, got '%s'", opt->max, shown);
-    *field = (double)whole_v + (double)frac_v / (double)scale;
+    *out = v;
     return 0;
 }
 
-static bool schema_format_rate(const struct schema_option *opt, const void *obj, struct buf *out)
+static int schema_set_rate(const struct schema_option *opt, void *obj, const char *value,
+                           struct error *err)
 {
-    const double *field = schema_cfield(obj, opt->offset);
-    size_t len;
+    return schema_parse_rate(opt, value, false, schema_field(obj, opt->offset), err);
+}
 
-    if (!(*field > 0))
-        return false;
-    len = out->len;
-    buf_addf(out, "%.*f", SCHEMA_RATE_DECIMALS, *field);
+/* A mirror's max_requests_per_second, where 0 means the stores' own setting. */
+static int schema_set_rate_or_zero(const struct schema_option *opt, void *obj, const char *value,
+                                   struct error *err)
+{
+    return schema_parse_rate(opt, value, true, schema_field(obj, opt->offset), err);
+}
+
+/* Appends v with at most SCHEMA_RATE_DECIMALS decimals and no trailing zeros. */
+static void schema_format_decimal(double v, struct buf *out)
+{
+    size_t len = out->len;
+
+    buf_addf(out, "%.*f", SCHEMA_RATE_DECIMALS, v);
     /* "240.000" reads better as "240", "0.500" as "0.5". */
     while (out->len > len && out->data[out->len - 1] == '0')
         out->data[--out->len] = '\0';
     if (out->len > len && out->data[out->len - 1] == '.')
         out->data[--out->len] = '\0';
+}
+
+static bool schema_format_rate(const struct schema_option *opt, const void *obj, struct buf *out)
+{
+    const double *field = schema_cfield(obj, opt->offset);
+
+    if (!(*field > 0))
+        return false;
+    schema_format_decimal(*field, out);
     return true;
 }
 
@@ -1227,7 +1258,28 @@ static int schema_set_bucket(const struct schema_option *opt, void *obj, const c
 }
 
 /* A key prefix: segments of [A-Za-z0-9_.-] joined by single '/', none "." or "..", so it reads the
- * same in every tool (no percent-encoding) and cannot climb out of itself. */
+ * same in every tool (no percent-encoding) and cannot climb out of itself. p is without leading
+ * and trailing '/'; shown is the value as written, for messages. */
+static int schema_check_prefix(struct strv p, const char *shown, struct error *err)
+{
+    if (p.len > SCHEMA_PREFIX_MAX)
+        return error_set(err, ERR_CONFIG, "prefix is longer than %d bytes", SCHEMA_PREFIX_MAX);
+    for (struct strv segs = p, seg; segs.len;) {
+        strv_cut(&segs, '/', &seg);
+        if (!seg.len || strv_eq(seg, ".") || strv_eq(seg, ".."))
+            return error_set(err, ERR_CONFIG, "prefix '%s' has an empty, '.' or '..' segment",
+                             shown);
+        for (size_t i = 0; i < seg.len; i++) {
+            char c = seg.ptr[i];
+            if (!(schema_is_host_char(c) || c == '_'))
+                return error_set(err, ERR_CONFIG,
+                                 "invalid prefix '%s' (use letters, digits, '_', '.', '-' and '/')",
+                                 shown);
+        }
+    }
+    return 0;
+}
+
 static int schema_set_prefix(const struct schema_option *opt, void *obj, const char *value,
                              struct error *err)
 {
@@ -1245,26 +1297,9 @@ static int schema_set_prefix(const struct schema_option *opt, void *obj, const c
     if (!rest.len)
         return error_set(err, ERR_CONFIG,
                          "empty prefix (leave 'prefix' out to store at the top of the bucket)");
-    if (rest.len > SCHEMA_PREFIX_MAX)
-        return error_set(err, ERR_CONFIG, "prefix is longer than %d bytes", SCHEMA_PREFIX_MAX);
+    if (schema_check_prefix(rest, shown, err) < 0)
+        return -1;
     prefix = strv_dup(rest);
-    for (struct strv segs = rest, seg; segs.len;) {
-        strv_cut(&segs, '/', &seg);
-        if (!seg.len || strv_eq(seg, ".") || strv_eq(seg, "..")) {
-            xfree(prefix);
-            return error_set(err, ERR_CONFIG, "prefix '%s' has an empty, '.' or '..' segment",
-                             shown);
-        }
-        for (size_t i = 0; i < seg.len; i++) {
-            char c = seg.ptr[i];
-            if (!(schema_is_host_char(c) || c == '_')) {
-                xfree(prefix);
-                return error_set(err, ERR_CONFIG,
-                                 "invalid prefix '%s' (use letters, digits, '_', '.', '-' and '/')",
-                                 shown);
-            }
-        }
-    }
     schema_replace_string(obj, opt->offset, prefix);
     xfree(prefix);
     return 0;
@@ -1313,11 +1348,278 @@ static int schema_set_remote(const struct schema_option *opt, void *obj, const c
     return 0;
 }
 
+/* ---- mirror jobs ---- */
+
+const char *config_glob_problem(const char *pattern)
+{
+    size_t n = strlen(pattern);
+
+    /* The rules of src/mirror/filter.h, repeated here because config depends on util only; the
+     * mirror checks the patterns again with its own parser before the first request. */
+    if (n == 0)
+        return "empty pattern";
+    if (n > SCHEMA_GLOB_MAX)
+        return "longer than 1024 bytes";
+    for (size_t i = 0; i < n; i++) {
+        if (pattern[i] == '\\') {
+            if (i + 1 == n)
+                return "trailing '\\'";
+            i++;
+        } else if (pattern[i] == '[') {
+            size_t j = i + 1;
+            while (j < n && pattern[j] != ']') {
+                if (pattern[j] == '\\' && j + 1 < n)
+                    j++;
+                j++;
+            }
+            if (j >= n)
+                return "unterminated character class";
+            i = j;
+        }
+    }
+    return NULL;
+}
+
+/* The prefix part of STORE:PREFIX: no leading '/', trailing '/' dropped, "" for the top. */
+static int schema_parse_key_prefix(struct strv p, const char *shown, char **out, struct error *err)
+{
+    if (p.len && p.ptr[0] == '/')
+        return error_set(err, ERR_CONFIG,
+                         "prefix in '%s' must not start with '/' (it is relative to the store)",
+                         shown);
+    while (p.len && p.ptr[p.len - 1] == '/')
+        p.len--;
+    if (schema_check_prefix(p, shown, err) < 0)
+        return -1;
+    *out = strv_dup(p);
+    return 0;
+}
+
+static int schema_set_location(const struct schema_option *opt, void *obj, const char *value,
+                               struct error *err)
+{
+    struct cfg_mirror_side *side = schema_field(obj, opt->offset);
+    struct strv rest = strv_from(value);
+    struct strv name;
+    char *prefix = NULL;
+    char shown[80];
+
+    schema_printable(value, shown, sizeof(shown));
+    if (!*value)
+        return error_set(err, ERR_CONFIG, "empty value (expected STORE or STORE:PREFIX)");
+    strv_cut(&rest, ':', &name);
+    if (!name.len || name.len > SCHEMA_NAME_MAX) {
+        error_set(err, ERR_CONFIG, "expected STORE or STORE:PREFIX, got '%s'", shown);
+        return error_hint(err, "for example 'spaces-nyc:media' or 'public-system'");
+    }
+    for (size_t i = 0; i < name.len; i++) {
+        char c = name.ptr[i];
+        if (!(schema_is_host_char(c) || c == '_'))
+            return error_set(err, ERR_CONFIG,
+                             "invalid store name in '%s' (use 1 to %d letters, digits, '_', '.' "
+                             "or '-')",
+                             shown, SCHEMA_NAME_MAX);
+    }
+    if (schema_parse_key_prefix(rest, shown, &prefix, err) < 0)
+        return -1;
+    xfree(side->store);
+    xfree(side->prefix);
+    side->store = strv_dup(name);
+    side->prefix = prefix;
+    return 0;
+}
+
+static bool schema_format_location(const struct schema_option *opt, const void *obj,
+                                   struct buf *out)
+{
+    const struct cfg_mirror_side *side = schema_cfield(obj, opt->offset);
+
+    if (!side->store)
+        return false;
+    buf_adds(out, side->store);
+    if (side->prefix && side->prefix[0])
+        buf_addf(out, ":%s", side->prefix);
+    return true;
+}
+
+/* Splits value at the commas that are neither inside [...] nor escaped with '\', so a pattern can
+ * still match a ','. */
+static int schema_set_globs(const struct schema_option *opt, void *obj, const char *value,
+                            struct error *err)
+{
+    char ***field = schema_field(obj, opt->offset);
+    size_t *field_count = schema_field(obj, opt->offset_extra);
+    char **items = NULL;
+    size_t count = 0;
+    size_t alloc = 0;
+    size_t start = 0;
+    bool in_class = false;
+    char shown[80];
+    int rc = -1;
+
+    if (!schema_trim(strv_from(value)).len) {
+        error_set(err, ERR_CONFIG, "the list is empty");
+        goto out;
+    }
+    for (size_t i = 0;; i++) {
+        char c = value[i];
+        struct strv item;
+        const char *problem;
+        if (c == '\\' && value[i + 1]) {
+            i++;
+            continue;
+        }
+        if (c == '[' && !in_class) {
+            in_class = true;
+            continue;
+        }
+        if (c == ']' && in_class) {
+            in_class = false;
+            continue;
+        }
+        /* An unterminated '[' swallows the rest; the pattern check then names it. */
+        if (c != '\0' && (c != ',' || in_class))
+            continue;
+        item = schema_trim(strv_make(value + start, i - start));
+        XGROW(items, count + 1, alloc);
+        items[count++] = strv_dup(item);
+        problem = config_glob_problem(items[count - 1]);
+        if (problem) {
+            if (!item.len)
+                error_set(err, ERR_CONFIG, "empty pattern in the list");
+            else
+                error_set(err, ERR_CONFIG, "pattern '%s': %s",
+                          schema_printable(items[count - 1], shown, sizeof(shown)), problem);
+            goto out;
+        }
+        if (c == '\0')
+            break;
+        start = i + 1;
+    }
+    schema_free_list(*field, *field_count);
+    *field = items;
+    *field_count = count;
+    items = NULL;
+    count = 0;
+    rc = 0;
+out:
+    schema_free_list(items, count);
+    return rc;
+}
+
+static int schema_set_preset(const struct schema_option *opt, void *obj, const char *value,
+                             struct error *err)
+{
+    enum cfg_mirror_preset *field = schema_field(obj, opt->offset);
+    size_t i;
+
+    if (schema_parse_choice(opt, value, &i, err) < 0)
+        return -1;
+    *field = (enum cfg_mirror_preset)i;
+    return 0;
+}
+
+static bool schema_format_preset(const struct schema_option *opt, const void *obj, struct buf *out)
+{
+    const enum cfg_mirror_preset *field = schema_cfield(obj, opt->offset);
+
+    buf_adds(out, opt->choices[*field]);
+    return true;
+}
+
+/* choices are in enum cfg_mirror_acl order after UNSET. */
+static int schema_set_acl(const struct schema_option *opt, void *obj, const char *value,
+                          struct error *err)
+{
+    enum cfg_mirror_acl *field = schema_field(obj, opt->offset);
+    size_t i;
+
+    if (schema_parse_choice(opt, value, &i, err) < 0)
+        return -1;
+    *field = (enum cfg_mirror_acl)(i + 1);
+    return 0;
+}
+
+static bool schema_format_acl(const struct schema_option *opt, const void *obj, struct buf *out)
+{
+    const enum cfg_mirror_acl *field = schema_cfield(obj, opt->offset);
+
+    if (*field == CFG_MIRROR_ACL_UNSET)
+        return false;
+    buf_adds(out, opt->choices[*field - 1]);
+    return true;
+}
+
+static int schema_set_trash(const struct schema_option *opt, void *obj, const char *value,
+                            struct error *err)
+{
+    char shown[80];
+    char *prefix = NULL;
+
+    schema_printable(value, shown, sizeof(shown));
+    if (!*value || strspn(value, "/") == strlen(value))
+        return error_set(err, ERR_CONFIG, "empty prefix (leave 'trash' out to delete outright)");
+    if (schema_parse_key_prefix(strv_from(value), shown, &prefix, err) < 0)
+        return -1;
+    schema_replace_string(obj, opt->offset, prefix);
+    xfree(prefix);
+    return 0;
+}
+
+/* max_delete: "500" (a count) or "10%" (of the destination's objects). */
+static int schema_set_limit(const struct schema_option *opt, void *obj, const char *value,
+                            struct error *err)
+{
+    int64_t *count_field = schema_field(obj, opt->offset);
+    double *percent_field = schema_field(obj, opt->offset_extra);
+    struct strv v = schema_trim(strv_from(value));
+    char shown[80];
+    uint64_t count;
+    double percent;
+
+    schema_printable(value, shown, sizeof(shown));
+    if (v.len && v.ptr[v.len - 1] == '%') {
+        v.len--;
+        if (!schema_parse_decimal(v, 100, &percent) || percent > 100.0)
+            return error_set(err, ERR_CONFIG,
+                             "expected a percentage from 0%% to 100%% with at most %d decimals, "
+                             "got '%s'",
+                             SCHEMA_RATE_DECIMALS, shown);
+        *count_field = -1;
+        *percent_field = percent;
+        return 0;
+    }
+    if (!strv_to_u64(v, &count) || count > (uint64_t)opt->max) {
+        error_set(err, ERR_CONFIG, "expected a count (0 to %lld) or a percentage, got '%s'",
+                  opt->max, shown);
+        return error_hint(err, "for example 'max_delete = 500' or 'max_delete = 10%%'");
+    }
+    *count_field = (int64_t)count;
+    *percent_field = 0;
+    return 0;
+}
+
+static bool schema_format_limit(const struct schema_option *opt, const void *obj, struct buf *out)
+{
+    const int64_t *count_field = schema_cfield(obj, opt->offset);
+    const double *percent_field = schema_cfield(obj, opt->offset_extra);
+
+    if (*count_field >= 0) {
+        buf_addf(out, "%lld", (long long)*count_field);
+        return true;
+    }
+    schema_format_decimal(*percent_field, out);
+    buf_adds(out, "%");
+    return true;
+}
+
 /* ---- the table ---- */
 
 static const char *const store_types[] = {"local", "s3", "rclone", NULL};
-static const char *const job_kinds[] = {"postgres", NULL}; /* enum job_kind order */
-static const char *const row_counts_modes[] = {"exact", "estimate", "off", NULL}; /* enum order */
+static const char *const job_kinds[] = {"postgres", "mirror", NULL};    /* enum job_kind order */
+static const char *const mirror_presets[] = {"none", "mastodon", NULL}; /* enum order */
+static const char *const mirror_acls[] = {"copy", "public-read", "private", NULL}; /* enum - 1 */
+static const char *const row_counts_modes[] = {"exact", "estimate", "off", NULL};  /* enum order */
 
 const struct schema_option schema_options[] = {
     {.name = "state_dir",
@@ -1556,7 +1858,7 @@ const struct schema_option schema_options[] = {
      .is_discriminator = true,
      .choices = job_kinds,
      .choice_label = "job kind",
-     .help = "what the job backs up",
+     .help = "what the job does: postgres backs up a database, mirror copies a media tree",
      .example = "postgres",
      .offset = offsetof(struct cfg_job, kind),
      .set = schema_set_job_kind,
@@ -1584,6 +1886,7 @@ const struct schema_option schema_options[] = {
      .format = schema_format_secret},
     {.name = "targets",
      .section = SCHEMA_SECTION_JOB,
+     .applies_to = "postgres",
      .type = SCHEMA_LIST,
      .is_required = true,
      .help = "stores that receive each backup, comma-separated",
@@ -1594,6 +1897,7 @@ const struct schema_option schema_options[] = {
      .format = schema_format_list},
     {.name = "keep",
      .section = SCHEMA_SECTION_JOB,
+     .applies_to = "postgres",
      .type = SCHEMA_KEEP,
      .unset_doc = "keep every snapshot",
      .help = "retention policy applied on each store after a backup (restic forget)",
@@ -1604,6 +1908,7 @@ const struct schema_option schema_options[] = {
      .format = schema_format_keep},
     {.name = "keep.STORE",
      .section = SCHEMA_SECTION_JOB,
+     .applies_to = "postgres",
      .type = SCHEMA_KEEP,
      .unset_doc = "keep applies on every target",
      .help = "retention policy for one target store, instead of keep",
@@ -1623,6 +1928,7 @@ const struct schema_option schema_options[] = {
      .format = schema_format_bool},
     {.name = "compression",
      .section = SCHEMA_SECTION_JOB,
+     .applies_to = "postgres",
      .type = SCHEMA_COMPRESSION,
      .default_value = "zstd:3",
      .min = 1,
@@ -1655,6 +1961,147 @@ const struct schema_option schema_options[] = {
      .offset = offsetof(struct cfg_job, pg_dump),
      .set = schema_set_path,
      .format = schema_format_string},
+
+    {.name = "source",
+     .section = SCHEMA_SECTION_JOB,
+     .applies_to = "mirror",
+     .type = SCHEMA_LOCATION,
+     .is_required = true,
+     .help = "store (local, s3 or rclone) and optional key prefix to mirror from, STORE[:PREFIX]",
+     .example = "spaces-nyc:media",
+     .offset = offsetof(struct cfg_job, mirror.source),
+     .set = schema_set_location,
+     .format = schema_format_location},
+    {.name = "destination",
+     .section = SCHEMA_SECTION_JOB,
+     .applies_to = "mirror",
+     .type = SCHEMA_LOCATION,
+     .is_required = true,
+     .help = "store and optional key prefix that becomes an exact copy of the source, "
+             "STORE[:PREFIX]",
+     .example = "b2-media",
+     .offset = offsetof(struct cfg_job, mirror.destination),
+     .set = schema_set_location,
+     .format = schema_format_location},
+    {.name = "include",
+     .section = SCHEMA_SECTION_JOB,
+     .applies_to = "mirror",
+     .type = SCHEMA_GLOBS,
+     .unset_doc = "every key",
+     .help = "glob patterns of the keys to mirror (rclone's syntax, '**' crosses '/'), "
+             "comma-separated",
+     .example = "/media_attachments/**, /accounts/**",
+     .offset = offsetof(struct cfg_job, mirror.include),
+     .offset_extra = offsetof(struct cfg_job, mirror.include_count),
+     .set = schema_set_globs,
+     .format = schema_format_list},
+    {.name = "exclude",
+     .section = SCHEMA_SECTION_JOB,
+     .applies_to = "mirror",
+     .type = SCHEMA_GLOBS,
+     .unset_doc = "no key is excluded (but see preset)",
+     .help = "glob patterns of the keys to leave alone on both sides, comma-separated",
+     .example = "*.tmp, /backups/**",
+     .offset = offsetof(struct cfg_job, mirror.exclude),
+     .offset_extra = offsetof(struct cfg_job, mirror.exclude_count),
+     .set = schema_set_globs,
+     .format = schema_format_list},
+    {.name = "preset",
+     .section = SCHEMA_SECTION_JOB,
+     .applies_to = "mirror",
+     .type = SCHEMA_ENUM,
+     .default_value = "none",
+     .choices = mirror_presets,
+     .choice_label = "preset",
+     .help = "mastodon: exclude /cache/** (re-fetchable remote media), public-read from a local "
+             "source",
+     .example = "mastodon",
+     .offset = offsetof(struct cfg_job, mirror.preset),
+     .set = schema_set_preset,
+     .format = schema_format_preset},
+    {.name = "trash",
+     .section = SCHEMA_SECTION_JOB,
+     .applies_to = "mirror",
+     .type = SCHEMA_PREFIX,
+     .unset_doc = "deleted and replaced objects are gone at once",
+     .help = "prefix in the destination store that keeps deleted and replaced objects for "
+             "trash_days",
+     .example = ".trash",
+     .offset = offsetof(struct cfg_job, mirror.trash),
+     .set = schema_set_trash,
+     .format = schema_format_string},
+    {.name = "trash_days",
+     .section = SCHEMA_SECTION_JOB,
+     .applies_to = "mirror",
+     .type = SCHEMA_INT,
+     .min = 1,
+     .max = 3650,
+     .unset_doc = "30 when trash is set",
+     .help = "days an object stays in the trash before a run removes it",
+     .example = "14",
+     .offset = offsetof(struct cfg_job, mirror.trash_days),
+     .set = schema_set_int,
+     .format = schema_format_int},
+    {.name = "concurrency",
+     .section = SCHEMA_SECTION_JOB,
+     .applies_to = "mirror",
+     .type = SCHEMA_INT,
+     .min = 1,
+     .max = 1024,
+     .default_value = "64",
+     .help = "transfers in flight at once (one thread, one libcurl multi handle)",
+     .example = "128",
+     .offset = offsetof(struct cfg_job, mirror.concurrency),
+     .set = schema_set_int,
+     .format = schema_format_int},
+    {.name = "max_requests_per_second",
+     .section = SCHEMA_SECTION_JOB,
+     .applies_to = "mirror",
+     .type = SCHEMA_RATE,
+     .max = 1000000,
+     .unset_doc = "0: each store's own max_requests_per_second",
+     .help = "ceiling on requests per second to each side, instead of the stores' own",
+     .example = "400",
+     .offset = offsetof(struct cfg_job, mirror.max_requests_per_second),
+     .set = schema_set_rate_or_zero,
+     .format = schema_format_rate},
+    {.name = "max_delete",
+     .section = SCHEMA_SECTION_JOB,
+     .applies_to = "mirror",
+     .type = SCHEMA_LIMIT,
+     .max = 1000000000000LL,
+     .default_value = "10%",
+     .help = "most deletions one run may make, a count or a percentage of the destination; above "
+             "it no deletion is made",
+     .example = "500",
+     .offset = offsetof(struct cfg_job, mirror.max_delete_count),
+     .offset_extra = offsetof(struct cfg_job, mirror.max_delete_percent),
+     .set = schema_set_limit,
+     .format = schema_format_limit},
+    {.name = "acl",
+     .section = SCHEMA_SECTION_JOB,
+     .applies_to = "mirror",
+     .type = SCHEMA_ENUM,
+     .choices = mirror_acls,
+     .choice_label = "acl",
+     .unset_doc = "copy from an S3 source, private from a local one (public-read with "
+                  "preset = mastodon)",
+     .help = "ACL of the objects written to an S3 destination",
+     .example = "public-read",
+     .offset = offsetof(struct cfg_job, mirror.acl),
+     .set = schema_set_acl,
+     .format = schema_format_acl},
+    {.name = "checksum",
+     .section = SCHEMA_SECTION_JOB,
+     .applies_to = "mirror",
+     .type = SCHEMA_BOOL,
+     .default_value = "no",
+     .help = "compare content hashes (MD5) when the listings cannot tell (multipart ETags, local "
+             "files)",
+     .example = "yes",
+     .offset = offsetof(struct cfg_job, mirror.checksum),
+     .set = schema_set_bool,
+     .format = schema_format_bool},
 };
 
 const size_t schema_option_count = sizeof(schema_options) / sizeof(schema_options[0]);
@@ -1690,9 +2137,19 @@ bool schema_section_from_name(const char *name, enum schema_section *out)
 bool schema_option_applies(const struct schema_option *opt, enum schema_section section,
                            const char *applies_to)
 {
+    struct strv rest;
+    struct strv name;
+
     if (opt->section != section)
         return false;
-    return !applies_to || !opt->applies_to || strcmp(opt->applies_to, applies_to) == 0;
+    if (!applies_to || !opt->applies_to)
+        return true;
+    for (rest = strv_from(opt->applies_to); rest.len;) {
+        strv_cut(&rest, '|', &name);
+        if (strv_eq(name, applies_to))
+            return true;
+    }
+    return false;
 }
 
 const struct schema_option *schema_find(enum schema_section section, const char *applies_to,

@@ -38,6 +38,9 @@ enum schema_type {
     SCHEMA_RATE,        /* a positive decimal number, at most max */
     SCHEMA_REMOTE,      /* an rclone remote: NAME:path */
     SCHEMA_NAME,        /* [A-Za-z0-9_.-], 1 to SCHEMA_NAME_MAX (an S3 region) */
+    SCHEMA_LOCATION,    /* STORE[:PREFIX]: a store name and a key prefix inside it */
+    SCHEMA_GLOBS, /* comma-separated glob patterns (a ',' inside [...] or after '\' is kept) */
+    SCHEMA_LIMIT, /* a count ("500") or a percentage ("10%", "0.5%") */
 };
 
 #define SCHEMA_ZONEINFO_DIR "/usr/share/zoneinfo"
@@ -46,6 +49,7 @@ enum schema_type {
 #define SCHEMA_NAME_MAX     64    /* longest store or job name */
 #define SCHEMA_MAX_OPTIONS  64    /* upper bound on schema_option_count, for per-section arrays */
 #define SCHEMA_PREFIX_MAX   512   /* longest S3 key prefix, in bytes (S3 keys end at 1024) */
+#define SCHEMA_GLOB_MAX     1024  /* longest include/exclude pattern (MIRROR_PATTERN_MAX) */
 #define SCHEMA_REDACTED     "<redacted>"
 
 struct schema_option;
@@ -74,7 +78,9 @@ typedef bool schema_format_items_fn(const struct schema_option *opt, const void 
 struct schema_option {
     const char *name;
     enum schema_section section;
-    const char *applies_to; /* store type or job kind it belongs to; NULL: every one */
+    /* Store types or job kinds it belongs to, '|'-separated ("postgres", "postgres|redis"); NULL:
+     * every one. */
+    const char *applies_to;
     enum schema_type type;
     bool is_required;
     bool is_discriminator; /* `type` of a store, `kind` of a job: read first; selects applies_to */
@@ -107,8 +113,8 @@ extern const size_t schema_option_count;
 const char *schema_section_name(enum schema_section section);
 /* Looks up a section name as written in the file (lowercased by the parser); false when unknown. */
 bool schema_section_from_name(const char *name, enum schema_section *out);
-/* True when opt belongs to section and, unless applies_to is NULL, to that store type or job kind.
- */
+/* True when opt belongs to section and, unless applies_to is NULL, to that store type or job kind
+ * (one of the names in opt->applies_to). */
 bool schema_option_applies(const struct schema_option *opt, enum schema_section section,
                            const char *applies_to);
 /* The option named name in section for applies_to (NULL: any type or kind), or NULL. A key of a

@@ -7,6 +7,42 @@
 #include "util/cancel.h"
 #include "util/xalloc.h"
 
+void targets_store_options(const struct cfg_store *cs, struct store_options *opts)
+{
+    memset(opts, 0, sizeof(*opts));
+    opts->name = cs->name;
+    opts->type = cs->type;
+    opts->path = cs->path;
+    opts->endpoint = cs->endpoint;
+    opts->region = cs->region;
+    opts->bucket = cs->bucket;
+    opts->prefix = cs->prefix;
+    switch (cs->path_style) {
+    case CFG_TRISTATE_UNSET:
+        opts->path_style = -1;
+        break;
+    case CFG_TRISTATE_YES:
+        opts->path_style = 1;
+        break;
+    case CFG_TRISTATE_NO:
+        opts->path_style = 0;
+        break;
+    }
+    /* NULL when not configured: the store then falls back to the AWS_* variables. */
+    opts->access_key = secret_is_set(&cs->access_key) ? &cs->access_key : NULL;
+    opts->secret_key = secret_is_set(&cs->secret_key) ? &cs->secret_key : NULL;
+    opts->session_token = secret_is_set(&cs->session_token) ? &cs->session_token : NULL;
+    opts->ca_file = cs->ca_file;
+    opts->max_requests_per_second = cs->max_requests_per_second;
+    opts->part_size_bytes = cs->part_size_bytes;
+    opts->concurrency = cs->concurrency;
+    opts->connect_timeout_ms = cs->connect_timeout_ms;
+    opts->low_speed_timeout_ms = cs->low_speed_timeout_ms;
+    opts->remote = cs->remote;
+    opts->rclone_config = cs->rclone_config;
+    opts->rclone_binary = cs->rclone_binary;
+}
+
 int targets_open(const struct config *cfg, const char *name, struct store **out, struct error *err)
 {
     const struct cfg_store *cs = config_find_store(cfg, name);
@@ -15,38 +51,7 @@ int targets_open(const struct config *cfg, const char *name, struct store **out,
     *out = NULL;
     if (!cs)
         return error_set(err, ERR_CONFIG, "unknown store '%s'", name);
-    memset(&opts, 0, sizeof(opts));
-    opts.name = cs->name;
-    opts.type = cs->type;
-    opts.path = cs->path;
-    opts.endpoint = cs->endpoint;
-    opts.region = cs->region;
-    opts.bucket = cs->bucket;
-    opts.prefix = cs->prefix;
-    switch (cs->path_style) {
-    case CFG_TRISTATE_UNSET:
-        opts.path_style = -1;
-        break;
-    case CFG_TRISTATE_YES:
-        opts.path_style = 1;
-        break;
-    case CFG_TRISTATE_NO:
-        opts.path_style = 0;
-        break;
-    }
-    /* NULL when not configured: the store then falls back to the AWS_* variables. */
-    opts.access_key = secret_is_set(&cs->access_key) ? &cs->access_key : NULL;
-    opts.secret_key = secret_is_set(&cs->secret_key) ? &cs->secret_key : NULL;
-    opts.session_token = secret_is_set(&cs->session_token) ? &cs->session_token : NULL;
-    opts.ca_file = cs->ca_file;
-    opts.max_requests_per_second = cs->max_requests_per_second;
-    opts.part_size_bytes = cs->part_size_bytes;
-    opts.concurrency = cs->concurrency;
-    opts.connect_timeout_ms = cs->connect_timeout_ms;
-    opts.low_speed_timeout_ms = cs->low_speed_timeout_ms;
-    opts.remote = cs->remote;
-    opts.rclone_config = cs->rclone_config;
-    opts.rclone_binary = cs->rclone_binary;
+    targets_store_options(cs, &opts);
     return store_open(&opts, out, err);
 }
 

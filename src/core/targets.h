@@ -12,6 +12,9 @@
 #include "stores/store.h"
 #include "util/error.h"
 
+/* Fills opts from the configured store cs; the strings and secrets stay borrowed from cs. */
+void targets_store_options(const struct cfg_store *cs, struct store_options *opts);
+
 /* Opens the store named `name` in cfg. *out: store_free. */
 int targets_open(const struct config *cfg, const char *name, struct store **out, struct error *err);
 

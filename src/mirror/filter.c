@@ -218,7 +218,8 @@ static bool glob_token_matches(const struct glob *g, const char *pattern, size_t
 
     switch (t->kind) {
     case GLOB_CHAR:
-        return t->len == ch_len && memcmp(pattern + t->off, ch, ch_len) == 0;
+        return t->len == ch_len && pattern[t->off] == ch[0] &&
+               (ch_len == 1 || memcmp(pattern + t->off, ch, ch_len) == 0);
     case GLOB_ANY:
         return cp != '/';
     case GLOB_CLASS:

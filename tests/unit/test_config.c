@@ -1,6 +1,6 @@
 /* Tests of config/config.c and config/schema.c: validation against the option table, every error
  * with its PATH:LINE, secrets (env:, file:, inline) and their redaction, defaults, keep policies,
- * config show. */
+ * mirror jobs (and how core/mirror_job.c turns them into mirror_options), config show. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +11,7 @@
 
 #include "config/config.h"
 #include "config/schema.h"
+#include "core/mirror_job.h"
 #include "core/prune.h"
 #include "core/targets.h"
 #include "unit.h"
@@ -54,6 +55,8 @@ static void set_fixture_env(void)
     setenv("PERMAFROST_TEST_SPACES_KEY", "DO00KEYID", 1);
     setenv("PERMAFROST_TEST_SPACES_SECRET", "spaces-s3cret", 1);
     setenv("PERMAFROST_TEST_SPACES_TOKEN", "token-s3cret", 1);
+    setenv("PERMAFROST_TEST_B2_KEY", "B2KEYID", 1);
+    setenv("PERMAFROST_TEST_B2_SECRET", "b2-s3cret", 1);
 }
 
 static char *show(const struct config *cfg)
@@ -141,7 +144,7 @@ static void test_mastodon_fixture_loads_every_option(void)
     CHECK_STR_EQ(cfg.path, path);
     CHECK_STR_EQ(cfg.global.state_dir, "/var/lib/permafrost");
     CHECK_STR_EQ(cfg.global.timezone, "Europe/Berlin");
-    CHECK_INT_EQ(cfg.store_count, 4);
+    CHECK_INT_EQ(cfg.store_count, 6);
     CHECK_STR_EQ(cfg.stores[0].path, "/var/backups/permafrost");
     CHECK_STR_EQ(cfg.stores[1].name, "nas");
     CHECK_STR_EQ(cfg.stores[1].path, "/mnt/nas/mastodon backups");
@@ -183,7 +186,7 @@ static void test_mastodon_fixture_loads_every_option(void)
     CHECK_INT_EQ(job->keep_override_count, 2);
     CHECK_STR_EQ(job->keep_overrides[0].store, "spaces-nyc");
     CHECK_STR_EQ(job->keep_overrides[0].keep_text, "daily 14, monthly 12");
-    CHECK_INT_EQ(job->keep_overrides[0].line, 46);
+    CHECK_INT_EQ(job->keep_overrides[0].line, 47);
     CHECK_INT_EQ(config_job_keep_for(job, "spaces-nyc")->daily, 14);
     CHECK_INT_EQ(config_job_keep_for(job, "spaces-nyc")->monthly, 12);
     CHECK_INT_EQ(config_job_keep_for(job, "spaces-nyc")->last, 0);
@@ -202,6 +205,31 @@ static void test_mastodon_fixture_loads_every_option(void)
     CHECK_INT_EQ(job->compression_threads, 2);
     CHECK_INT_EQ(job->row_counts, ROW_COUNTS_ESTIMATE);
     CHECK_STR_EQ(job->pg_dump, "/usr/lib/postgresql/15/bin/pg_dump");
+
+    job = config_find_job(&cfg, "media");
+    CHECK(job != NULL);
+    CHECK_INT_EQ(job->kind, JOB_KIND_MIRROR);
+    CHECK_INT_EQ(job->target_count, 0);
+    CHECK_STR_EQ(job->mirror.source.store, "media");
+    CHECK_STR_EQ(job->mirror.source.prefix, "");
+    CHECK_STR_EQ(job->mirror.destination.store, "media-mirror");
+    CHECK_STR_EQ(job->mirror.destination.prefix, "");
+    CHECK_INT_EQ(job->mirror.include_count, 5);
+    CHECK_STR_EQ(job->mirror.include[0], "/accounts/**");
+    CHECK_STR_EQ(job->mirror.include[4], "/site_uploads/**");
+    CHECK_INT_EQ(job->mirror.exclude_count, 2);
+    CHECK_STR_EQ(job->mirror.exclude[0], "*.tmp");
+    CHECK_STR_EQ(job->mirror.exclude[1], "/backups/**");
+    CHECK_INT_EQ(job->mirror.preset, CFG_MIRROR_PRESET_MASTODON);
+    CHECK_STR_EQ(job->mirror.trash, ".trash");
+    CHECK_INT_EQ(job->mirror.trash_days, 14);
+    CHECK_INT_EQ(job->mirror.concurrency, 128);
+    CHECK(job->mirror.max_requests_per_second > 399.999 &&
+          job->mirror.max_requests_per_second < 400.001);
+    CHECK_INT_EQ(job->mirror.max_delete_count, -1);
+    CHECK(job->mirror.max_delete_percent > 4.999 && job->mirror.max_delete_percent < 5.001);
+    CHECK_INT_EQ(job->mirror.acl, CFG_MIRROR_ACL_PUBLIC_READ);
+    CHECK(!job->mirror.checksum);
     config_release(&cfg);
     xfree(path);
 }
@@ -403,9 +431,9 @@ static void test_unknown_store_type_lists_known_types(void)
 static void test_unknown_job_kind_lists_known_kinds(void)
 {
     check_parse_error(STORE "[job \"db\"]\nkind = mysql\n",
-                      "test.conf:5: kind: unknown job kind 'mysql' (known: postgres)", "");
+                      "test.conf:5: kind: unknown job kind 'mysql' (known: postgres, mirror)", "");
     check_parse_error(STORE "[job \"db\"]\nkind = postgre\n",
-                      "test.conf:5: kind: unknown job kind 'postgre' (known: postgres)",
+                      "test.conf:5: kind: unknown job kind 'postgre' (known: postgres, mirror)",
                       "did you mean 'postgres'?");
 }
 
@@ -1804,6 +1832,648 @@ static void test_replicated_example_is_valid(void)
     xfree(path);
 }
 
+/* ---- mirror jobs ---- */
+
+/* Two S3 stores on lines 1-6 and a complete mirror job on lines 7-10; a case appends line 11 on. */
+#define MSTORES                                                                                    \
+    "[store \"src\"]\ntype = s3\nbucket = media-src\n[store \"dst\"]\ntype = s3\nbucket = "        \
+    "media-dst\n"
+#define MJOB "[job \"media\"]\nkind = mirror\nsource = src\ndestination = dst\n"
+
+/* MSTORES MJOB plus line 11, which must fail with "test.conf:11: " want_msg. */
+static void check_mirror_error(const char *line, const char *want_msg, const char *want_hint)
+{
+    char text[4096];
+    char want[1024];
+
+    snprintf(text, sizeof(text), MSTORES MJOB "%s\n", line);
+    snprintf(want, sizeof(want), "test.conf:11: %s", want_msg);
+    check_parse_error(text, want, want_hint);
+}
+
+/* Parses MSTORES MJOB plus lines; returns the mirror job. */
+static const struct cfg_job *parse_mirror(const char *lines, struct config *cfg)
+{
+    char text[4096];
+
+    snprintf(text, sizeof(text), MSTORES MJOB "%s", lines);
+    CHECK_OK(parse(text, cfg, unit_err()));
+    CHECK_INT_EQ(cfg->job_count, 1);
+    return &cfg->jobs[0];
+}
+
+static void test_mirror_job_gets_defaults(void)
+{
+    struct config cfg;
+    const struct cfg_job *job = parse_mirror("", &cfg);
+    char *out;
+
+    CHECK_INT_EQ(job->kind, JOB_KIND_MIRROR);
+    CHECK_STR_EQ(config_job_kind_name(job->kind), "mirror");
+    CHECK_STR_EQ(config_job_kind_name(JOB_KIND_POSTGRES), "postgres");
+    CHECK_INT_EQ(job->target_count, 0);
+    CHECK_STR_EQ(job->mirror.source.store, "src");
+    CHECK_STR_EQ(job->mirror.source.prefix, "");
+    CHECK_STR_EQ(job->mirror.destination.store, "dst");
+    CHECK_INT_EQ(job->mirror.include_count, 0);
+    CHECK_INT_EQ(job->mirror.exclude_count, 0);
+    CHECK_INT_EQ(job->mirror.preset, CFG_MIRROR_PRESET_NONE);
+    CHECK(job->mirror.trash == NULL);
+    CHECK_INT_EQ(job->mirror.trash_days, 0);
+    CHECK_INT_EQ(job->mirror.concurrency, 64);
+    CHECK(!(job->mirror.max_requests_per_second > 0));
+    CHECK_INT_EQ(job->mirror.max_delete_count, -1);
+    CHECK(job->mirror.max_delete_percent > 9.999 && job->mirror.max_delete_percent < 10.001);
+    CHECK_INT_EQ(job->mirror.acl, CFG_MIRROR_ACL_UNSET);
+    CHECK(!job->mirror.checksum);
+    out = show(&cfg);
+    CHECK(strstr(out, "[job \"media\"]\n"
+                      "kind = mirror\n"
+                      "source = src\n"
+                      "destination = dst\n"
+                      "# include = (not set: every key)\n"
+                      "# exclude = (not set: no key is excluded (but see preset))\n"
+                      "preset = none\n"
+                      "# trash = (not set: deleted and replaced objects are gone at once)\n"
+                      "# trash_days = (not set: 30 when trash is set)\n"
+                      "concurrency = 64\n"
+                      "# max_requests_per_second = (not set: 0: each store's own "
+                      "max_requests_per_second)\n"
+                      "max_delete = 10%\n"
+                      "# acl = (not set: copy from an S3 source, private from a local one "
+                      "(public-read with preset = mastodon))\n"
+                      "checksum = no\n"));
+    /* No option of a postgres job is shown for a mirror. */
+    CHECK(!strstr(out, "targets"));
+    CHECK(!strstr(out, "compression"));
+    CHECK(!strstr(out, "keep"));
+    xfree(out);
+    config_release(&cfg);
+}
+
+static void test_mirror_sides_take_a_prefix(void)
+{
+    struct config cfg;
+    const struct cfg_job *job;
+
+    job = parse_mirror("", &cfg);
+    config_release(&cfg);
+    CHECK_OK(parse(MSTORES "[job \"media\"]\nkind = mirror\nsource = src:media/\n"
+                           "destination = dst:mirror/social.example\n",
+                   &cfg, unit_err()));
+    job = &cfg.jobs[0];
+    CHECK_STR_EQ(job->mirror.source.store, "src");
+    CHECK_STR_EQ(job->mirror.source.prefix, "media");
+    CHECK_STR_EQ(job->mirror.destination.prefix, "mirror/social.example");
+    config_release(&cfg);
+    /* "STORE:" is the top of the store. */
+    CHECK_OK(parse(MSTORES "[job \"media\"]\nkind = mirror\nsource = src:\ndestination = dst\n",
+                   &cfg, unit_err()));
+    CHECK_STR_EQ(cfg.jobs[0].mirror.source.prefix, "");
+    config_release(&cfg);
+}
+
+static void test_mirror_side_errors_carry_path_and_line(void)
+{
+    const char *head = MSTORES "[job \"media\"]\nkind = mirror\ndestination = dst\n";
+    char text[1024];
+
+    snprintf(text, sizeof(text), "%ssource = src:/media\n", head);
+    check_parse_error(text,
+                      "test.conf:10: source: prefix in 'src:/media' must not start with '/' (it "
+                      "is relative to the store)",
+                      "");
+    snprintf(text, sizeof(text), "%ssource = src:a//b\n", head);
+    check_parse_error(
+        text, "test.conf:10: source: prefix 'src:a//b' has an empty, '.' or '..' segment", "");
+    snprintf(text, sizeof(text), "%ssource = src:a/../b\n", head);
+    check_parse_error(
+        text, "test.conf:10: source: prefix 'src:a/../b' has an empty, '.' or '..' segment", "");
+    snprintf(text, sizeof(text), "%ssource = src:a b\n", head);
+    check_parse_error(text,
+                      "test.conf:10: source: invalid prefix 'src:a b' (use letters, digits, '_', "
+                      "'.', '-' and '/')",
+                      "");
+    snprintf(text, sizeof(text), "%ssource = :media\n", head);
+    check_parse_error(text, "test.conf:10: source: expected STORE or STORE:PREFIX, got ':media'",
+                      "for example 'spaces-nyc:media' or 'public-system'");
+    snprintf(text, sizeof(text), "%ssource = s/rc:media\n", head);
+    check_parse_error(text,
+                      "test.conf:10: source: invalid store name in 's/rc:media' (use 1 to 64 "
+                      "letters, digits, '_', '.' or '-')",
+                      "");
+    snprintf(text, sizeof(text), "%ssource =\n", head);
+    check_parse_error(text, "test.conf:10: source: empty value (expected STORE or STORE:PREFIX)",
+                      "");
+}
+
+static void test_mirror_requires_source_and_destination(void)
+{
+    check_parse_error(MSTORES "[job \"media\"]\nkind = mirror\ndestination = dst\n",
+                      "test.conf:7: missing required key 'source' in [job \"media\"]", "");
+    check_parse_error(MSTORES "[job \"media\"]\nkind = mirror\nsource = src\n",
+                      "test.conf:7: missing required key 'destination' in [job \"media\"]", "");
+}
+
+static void test_mirror_unknown_store_is_named_with_the_key(void)
+{
+    check_parse_error(MSTORES "[job \"media\"]\nkind = mirror\nsource = srx:media\n"
+                              "destination = dst\n",
+                      "test.conf:9: job 'media': unknown store 'srx' in source (known: src, dst)",
+                      "did you mean 'src'?");
+    check_parse_error(MSTORES "[job \"media\"]\nkind = mirror\nsource = src\n"
+                              "destination = elsewhere\n",
+                      "test.conf:10: job 'media': unknown store 'elsewhere' in destination "
+                      "(known: src, dst)",
+                      "");
+}
+
+static void test_mirror_source_and_destination_must_not_overlap(void)
+{
+    static const char *const overlapping[][2] = {
+        {"src", "src"},         {"src:media", "src:media"}, {"src:media", "src:media/copy"},
+        {"src:a/b/c", "src:a"}, {"src", "src:mirror"},      {"src:x", "src"},
+    };
+    static const char *const apart[][2] = {
+        {"src", "dst"},
+        {"src:media", "src:mirror"},
+        {"src:a", "src:ab"},
+        {"src:a/b", "src:a/c"},
+    };
+    char text[1024];
+    char want[512];
+    struct config cfg;
+
+    for (size_t i = 0; i < sizeof(overlapping) / sizeof(overlapping[0]); i++) {
+        snprintf(text, sizeof(text),
+                 MSTORES "[job \"media\"]\nkind = mirror\nsource = %s\ndestination = %s\n",
+                 overlapping[i][0], overlapping[i][1]);
+        snprintf(want, sizeof(want),
+                 "test.conf:10: job 'media': source '%s' and destination '%s' overlap",
+                 overlapping[i][0], overlapping[i][1]);
+        check_parse_error(text, want,
+                          "a mirror must not write into the tree it reads: use prefixes that are "
+                          "not inside each other");
+    }
+    for (size_t i = 0; i < sizeof(apart) / sizeof(apart[0]); i++) {
+        snprintf(text, sizeof(text),
+                 MSTORES "[job \"media\"]\nkind = mirror\nsource = %s\ndestination = %s\n",
+                 apart[i][0], apart[i][1]);
+        CHECK_OK(parse(text, &cfg, unit_err()));
+        config_release(&cfg);
+    }
+}
+
+static void test_mirror_stores_that_reach_the_same_place_overlap(void)
+{
+    const char *hint = "the two stores point at the same place";
+
+    /* Two names for one bucket (and one store prefix inside the other). */
+    check_parse_error("[store \"a\"]\ntype = s3\nbucket = media\n"
+                      "[store \"b\"]\ntype = s3\nbucket = media\nprefix = /mirror/\n"
+                      "[job \"m\"]\nkind = mirror\nsource = a\ndestination = b\n",
+                      "test.conf:11: job 'm': source 'a' and destination 'b' overlap", hint);
+    /* A local store inside another local store's directory. */
+    check_parse_error("[store \"a\"]\ntype = local\npath = /srv/media/\n"
+                      "[store \"b\"]\ntype = local\npath = /srv\n"
+                      "[job \"m\"]\nkind = mirror\nsource = a\ndestination = b:media/x\n",
+                      "test.conf:10: job 'm': source 'a' and destination 'b:media/x' overlap",
+                      hint);
+    /* The same bucket name at two services is two places. */
+    {
+        struct config cfg;
+        CHECK_OK(parse("[store \"a\"]\ntype = s3\nbucket = media\n"
+                       "[store \"b\"]\ntype = s3\nbucket = media\nendpoint = https://s3.example\n"
+                       "[store \"c\"]\ntype = local\npath = /srv/a\n"
+                       "[store \"d\"]\ntype = local\npath = /srv/ab\n"
+                       "[job \"m\"]\nkind = mirror\nsource = a\ndestination = b\n"
+                       "[job \"n\"]\nkind = mirror\nsource = c\ndestination = d\n",
+                       &cfg, unit_err()));
+        config_release(&cfg);
+    }
+}
+
+static void test_kind_specific_options_are_refused_in_other_kinds(void)
+{
+    check_mirror_error("targets = src",
+                       "key 'targets' does not apply to job kind 'mirror' in [job \"media\"]",
+                       "'targets' is an option of job kind 'postgres'");
+    check_mirror_error("database = dbname=m",
+                       "key 'database' does not apply to job kind 'mirror' in [job \"media\"]",
+                       "'database' is an option of job kind 'postgres'");
+    check_mirror_error("keep = daily 7",
+                       "key 'keep' does not apply to job kind 'mirror' in [job \"media\"]",
+                       "'keep' is an option of job kind 'postgres'");
+    check_mirror_error("compression = zstd",
+                       "key 'compression' does not apply to job kind 'mirror' in [job \"media\"]",
+                       "'compression' is an option of job kind 'postgres'");
+    check_parse_error(STORE JOB "source = local\n",
+                      "test.conf:8: key 'source' does not apply to job kind 'postgres' in [job "
+                      "\"db\"]",
+                      "'source' is an option of job kind 'mirror'");
+    check_parse_error(STORE JOB "max_delete = 5\n",
+                      "test.conf:8: key 'max_delete' does not apply to job kind 'postgres' in "
+                      "[job \"db\"]",
+                      "'max_delete' is an option of job kind 'mirror'");
+    /* A mirror has no targets, so none is required. */
+    check_parse_error(STORE "[job \"db\"]\nkind = postgres\ndatabase = dbname=m\n",
+                      "test.conf:4: missing required key 'targets' in [job \"db\"]", "");
+}
+
+static void test_applies_to_may_list_several_kinds(void)
+{
+    struct schema_option opt;
+
+    memset(&opt, 0, sizeof(opt));
+    opt.section = SCHEMA_SECTION_JOB;
+    opt.applies_to = "postgres|mirror";
+    CHECK(schema_option_applies(&opt, SCHEMA_SECTION_JOB, "postgres"));
+    CHECK(schema_option_applies(&opt, SCHEMA_SECTION_JOB, "mirror"));
+    CHECK(schema_option_applies(&opt, SCHEMA_SECTION_JOB, NULL));
+    CHECK(!schema_option_applies(&opt, SCHEMA_SECTION_JOB, "redis"));
+    CHECK(!schema_option_applies(&opt, SCHEMA_SECTION_JOB, "postgre"));
+    CHECK(!schema_option_applies(&opt, SCHEMA_SECTION_JOB, "mirrors"));
+    CHECK(!schema_option_applies(&opt, SCHEMA_SECTION_STORE, "mirror"));
+    opt.applies_to = "mirror";
+    CHECK(!schema_option_applies(&opt, SCHEMA_SECTION_JOB, "postgres"));
+    CHECK(schema_option_applies(&opt, SCHEMA_SECTION_JOB, "mirror"));
+}
+
+static void test_mirror_globs_split_at_commas_outside_classes(void)
+{
+    struct config cfg;
+    const struct cfg_job *job =
+        parse_mirror("include = /media_attachments/** , a[,]b, c\\,d,*.jpg\n"
+                     "exclude = [!a-z]*.tmp\n",
+                     &cfg);
+
+    CHECK_INT_EQ(job->mirror.include_count, 4);
+    CHECK_STR_EQ(job->mirror.include[0], "/media_attachments/**");
+    CHECK_STR_EQ(job->mirror.include[1], "a[,]b");
+    CHECK_STR_EQ(job->mirror.include[2], "c\\,d");
+    CHECK_STR_EQ(job->mirror.include[3], "*.jpg");
+    CHECK_INT_EQ(job->mirror.exclude_count, 1);
+    CHECK_STR_EQ(job->mirror.exclude[0], "[!a-z]*.tmp");
+    config_release(&cfg);
+}
+
+static void test_mirror_bad_glob_is_reported_with_path_and_line(void)
+{
+    char text[2048];
+    char *long_pattern = xcalloc(1, 1100);
+
+    check_mirror_error("include = a, x[", "include: pattern 'x[': unterminated character class",
+                       "");
+    check_mirror_error("exclude = *.jpg, a\\", "exclude: pattern 'a\\': trailing '\\'", "");
+    check_mirror_error("exclude = a,,b", "exclude: empty pattern in the list", "");
+    check_mirror_error("exclude = a,", "exclude: empty pattern in the list", "");
+    check_mirror_error("include =", "include: the list is empty", "");
+    memset(long_pattern, 'a', 1025);
+    snprintf(text, sizeof(text), "include = %s", long_pattern);
+    check_mirror_error(
+        text,
+        "include: pattern "
+        "'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+        "...': longer than 1024 bytes",
+        "");
+    xfree(long_pattern);
+}
+
+static void test_glob_problem_follows_the_filter_syntax(void)
+{
+    char *p = xcalloc(1, 1100);
+
+    CHECK(config_glob_problem("*.jpg") == NULL);
+    CHECK(config_glob_problem("/cache/**") == NULL);
+    CHECK(config_glob_problem("a[b-d]?") == NULL);
+    CHECK(config_glob_problem("[!0-9]x") == NULL);
+    CHECK(config_glob_problem("a\\[b") == NULL);
+    CHECK(config_glob_problem("[\\]]") == NULL);
+    CHECK(config_glob_problem("cache/") == NULL);
+    CHECK_STR_EQ(config_glob_problem(""), "empty pattern");
+    CHECK_STR_EQ(config_glob_problem("["), "unterminated character class");
+    CHECK_STR_EQ(config_glob_problem("a[bc"), "unterminated character class");
+    CHECK_STR_EQ(config_glob_problem("[\\]"), "unterminated character class");
+    CHECK_STR_EQ(config_glob_problem("ab\\"), "trailing '\\'");
+    memset(p, 'x', 1024);
+    CHECK(config_glob_problem(p) == NULL);
+    p[1024] = 'x';
+    CHECK_STR_EQ(config_glob_problem(p), "longer than 1024 bytes");
+    xfree(p);
+}
+
+static void test_mirror_preset_and_acl(void)
+{
+    struct config cfg;
+    const struct cfg_job *job;
+
+    job = parse_mirror("preset = Mastodon\nacl = PUBLIC-READ\n", &cfg);
+    CHECK_INT_EQ(job->mirror.preset, CFG_MIRROR_PRESET_MASTODON);
+    CHECK_INT_EQ(job->mirror.acl, CFG_MIRROR_ACL_PUBLIC_READ);
+    config_release(&cfg);
+    job = parse_mirror("preset = none\nacl = copy\n", &cfg);
+    CHECK_INT_EQ(job->mirror.preset, CFG_MIRROR_PRESET_NONE);
+    CHECK_INT_EQ(job->mirror.acl, CFG_MIRROR_ACL_COPY);
+    config_release(&cfg);
+    job = parse_mirror("acl = private\n", &cfg);
+    CHECK_INT_EQ(job->mirror.acl, CFG_MIRROR_ACL_PRIVATE);
+    config_release(&cfg);
+    check_mirror_error("preset = mastodn",
+                       "preset: unknown preset 'mastodn' (known: none, mastodon)",
+                       "did you mean 'mastodon'?");
+    check_mirror_error("acl = public",
+                       "acl: unknown acl 'public' (known: copy, public-read, private)", "");
+}
+
+static void test_mirror_trash(void)
+{
+    struct config cfg;
+    const struct cfg_job *job;
+
+    job = parse_mirror("trash = .trash/\n", &cfg);
+    CHECK_STR_EQ(job->mirror.trash, ".trash");
+    CHECK_INT_EQ(job->mirror.trash_days, 30);
+    config_release(&cfg);
+    job = parse_mirror("trash_days = 3650\ntrash = old/media\n", &cfg);
+    CHECK_STR_EQ(job->mirror.trash, "old/media");
+    CHECK_INT_EQ(job->mirror.trash_days, 3650);
+    config_release(&cfg);
+    check_mirror_error("trash_days = 7",
+                       "job 'media': trash_days needs trash (a prefix in the destination store)",
+                       "");
+    check_mirror_error("trash_days = 0",
+                       "trash_days: expected a whole number from 1 to 3650, got '0'", "");
+    check_mirror_error("trash_days = 3651",
+                       "trash_days: expected a whole number from 1 to 3650, got '3651'", "");
+    check_mirror_error("trash = /.trash",
+                       "trash: prefix in '/.trash' must not start with '/' (it is relative to "
+                       "the store)",
+                       "");
+    check_mirror_error("trash =", "trash: empty prefix (leave 'trash' out to delete outright)", "");
+    check_mirror_error("trash = a/../b", "trash: prefix 'a/../b' has an empty, '.' or '..' segment",
+                       "");
+    /* In one store: the trash must not be in the source, nor hold the destination. */
+    check_parse_error(MSTORES "[job \"media\"]\nkind = mirror\nsource = src:media\n"
+                              "destination = src:mirror\ntrash = media/.trash\n",
+                      "test.conf:11: job 'media': trash 'media/.trash' overlaps the source "
+                      "'src:media'",
+                      "");
+    check_parse_error(MSTORES "[job \"media\"]\nkind = mirror\nsource = src\n"
+                              "destination = dst:.trash/x\ntrash = .trash\n",
+                      "test.conf:11: job 'media': the destination 'dst:.trash/x' is inside the "
+                      "trash '.trash'",
+                      "the trash is a prefix of the destination store, e.g. '.trash'");
+    /* The trash inside the mirrored tree is fine: core leaves it out of the mirror. */
+    job = parse_mirror("trash = .trash\n", &cfg);
+    CHECK_STR_EQ(job->mirror.destination.prefix, "");
+    config_release(&cfg);
+}
+
+static void test_mirror_numbers(void)
+{
+    struct config cfg;
+    const struct cfg_job *job;
+
+    job = parse_mirror("concurrency = 1024\nmax_requests_per_second = 0\nmax_delete = 0\n"
+                       "checksum = yes\n",
+                       &cfg);
+    CHECK_INT_EQ(job->mirror.concurrency, 1024);
+    CHECK(!(job->mirror.max_requests_per_second > 0));
+    CHECK_INT_EQ(job->mirror.max_delete_count, 0);
+    CHECK(job->mirror.checksum);
+    config_release(&cfg);
+    job = parse_mirror("concurrency = 1\nmax_requests_per_second = 0.5\nmax_delete = 500\n", &cfg);
+    CHECK_INT_EQ(job->mirror.concurrency, 1);
+    CHECK(job->mirror.max_requests_per_second > 0.499 &&
+          job->mirror.max_requests_per_second < 0.501);
+    CHECK_INT_EQ(job->mirror.max_delete_count, 500);
+    config_release(&cfg);
+    job = parse_mirror("max_delete = 0.5%\n", &cfg);
+    CHECK_INT_EQ(job->mirror.max_delete_count, -1);
+    CHECK(job->mirror.max_delete_percent > 0.499 && job->mirror.max_delete_percent < 0.501);
+    config_release(&cfg);
+    job = parse_mirror("max_delete = 100%\n", &cfg);
+    CHECK(job->mirror.max_delete_percent > 99.999);
+    config_release(&cfg);
+    check_mirror_error("concurrency = 0",
+                       "concurrency: expected a whole number from 1 to 1024, got '0'", "");
+    check_mirror_error("concurrency = 1025",
+                       "concurrency: expected a whole number from 1 to 1024, got '1025'", "");
+    check_mirror_error("max_requests_per_second = -1",
+                       "max_requests_per_second: expected a number such as 240 or 0.5 (at most "
+                       "3 decimals) up to 1000000, got '-1'",
+                       "");
+    check_mirror_error("max_delete = 100.5%",
+                       "max_delete: expected a percentage from 0% to 100% with at most 3 "
+                       "decimals, got '100.5%'",
+                       "");
+    check_mirror_error("max_delete = 10 percent",
+                       "max_delete: expected a count (0 to 1000000000000) or a percentage, got "
+                       "'10 percent'",
+                       "for example 'max_delete = 500' or 'max_delete = 10%'");
+    check_mirror_error("max_delete = -5",
+                       "max_delete: expected a count (0 to 1000000000000) or a percentage, got "
+                       "'-5'",
+                       "for example 'max_delete = 500' or 'max_delete = 10%'");
+    check_mirror_error("checksum = maybe",
+                       "checksum: expected yes or no (or true/false, on/off, 1/0), got 'maybe'",
+                       "");
+}
+
+static void test_show_of_a_mirror_job_parses_back(void)
+{
+    struct config cfg;
+    struct config again;
+    char *first;
+    char *second;
+
+    parse_mirror("include = a[,]b, c\\,d\nexclude = /cache/**\npreset = mastodon\n"
+                 "trash = .trash\nconcurrency = 8\nmax_requests_per_second = 12.5\n"
+                 "max_delete = 0.25%\nacl = private\nchecksum = yes\n",
+                 &cfg);
+    first = show(&cfg);
+    CHECK(strstr(first, "\ninclude = a[,]b, c\\,d\n"));
+    CHECK(strstr(first, "\ntrash = .trash\ntrash_days = 30\n"));
+    CHECK(strstr(first, "\nmax_requests_per_second = 12.5\nmax_delete = 0.25%\nacl = private\n"));
+    CHECK_OK(config_parse("show.conf", first, strlen(first), &again, unit_err()));
+    second = show(&again);
+    /* Only the "read from" line differs. */
+    CHECK_STR_EQ(strstr(second, "\n\n"), strstr(first, "\n\n"));
+    xfree(first);
+    xfree(second);
+    config_release(&again);
+    config_release(&cfg);
+}
+
+/* ---- mirror jobs: from the configuration to mirror_options ---- */
+
+static int setup_of(const char *text, const struct mirror_job_request *overrides,
+                    struct config *cfg, struct mirror_job_setup *setup)
+{
+    struct mirror_job_request req;
+
+    CHECK_OK(parse(text, cfg, unit_err()));
+    if (overrides)
+        req = *overrides;
+    else
+        memset(&req, 0, sizeof(req));
+    req.cfg = cfg;
+    req.job = &cfg->jobs[cfg->job_count - 1];
+    return mirror_job_setup_init(&req, setup, unit_err());
+}
+
+static void test_mirror_setup_passes_stores_prefixes_and_defaults(void)
+{
+    struct config cfg;
+    struct mirror_job_setup setup;
+    const struct mirror_options *o = &setup.opts;
+
+    CHECK_OK(setup_of(MSTORES "[job \"media\"]\nkind = mirror\nsource = src:media\n"
+                              "destination = dst:mirror/x\n",
+                      NULL, &cfg, &setup));
+    CHECK_STR_EQ(o->job, "media");
+    CHECK_STR_EQ(o->source->name, "src");
+    CHECK_STR_EQ(o->source->type, "s3");
+    CHECK_STR_EQ(o->source->bucket, "media-src");
+    CHECK_STR_EQ(o->destination->bucket, "media-dst");
+    CHECK_INT_EQ(o->source->path_style, -1);
+    CHECK_STR_EQ(o->source_prefix, "media/");
+    CHECK_STR_EQ(o->destination_prefix, "mirror/x/");
+    CHECK_INT_EQ(o->include_count, 0);
+    CHECK_INT_EQ(o->exclude_count, 0);
+    CHECK(o->trash_prefix == NULL);
+    CHECK_INT_EQ(o->trash_days, 0);
+    CHECK_INT_EQ(o->concurrency, 64);
+    CHECK(!(o->max_requests_per_second > 0));
+    CHECK_INT_EQ(o->max_delete_count, -1);
+    CHECK(o->max_delete_percent > 9.999 && o->max_delete_percent < 10.001);
+    CHECK_INT_EQ(o->acl, MIRROR_ACL_DEFAULT);
+    CHECK(!o->is_checksum);
+    CHECK(!o->is_dry_run);
+    mirror_job_setup_release(&setup);
+    config_release(&cfg);
+}
+
+static void test_mirror_setup_preset_mastodon_excludes_cache_and_sets_acl(void)
+{
+    struct config cfg;
+    struct mirror_job_setup setup;
+    const struct mirror_options *o = &setup.opts;
+
+    /* From a local directory: public-read, as Mastodon's own uploads. */
+    CHECK_OK(
+        setup_of("[store \"sys\"]\ntype = local\npath = /home/mastodon/live/public/system\n" MSTORES
+                 "[job \"media\"]\nkind = mirror\nsource = sys\ndestination = dst\n"
+                 "exclude = *.tmp\npreset = mastodon\n",
+                 NULL, &cfg, &setup));
+    CHECK_INT_EQ(o->exclude_count, 2);
+    CHECK_STR_EQ(o->exclude[0], "*.tmp");
+    CHECK_STR_EQ(o->exclude[1], "/cache/**");
+    CHECK_INT_EQ(o->acl, MIRROR_ACL_PUBLIC_READ);
+    mirror_job_setup_release(&setup);
+    config_release(&cfg);
+    /* From S3 the default (copy each object's ACL) stays; an explicit acl always wins. */
+    CHECK_OK(setup_of(MSTORES MJOB "preset = mastodon\n", NULL, &cfg, &setup));
+    CHECK_INT_EQ(o->acl, MIRROR_ACL_DEFAULT);
+    CHECK_INT_EQ(o->exclude_count, 1);
+    mirror_job_setup_release(&setup);
+    config_release(&cfg);
+    CHECK_OK(setup_of("[store \"sys\"]\ntype = local\npath = /srv/system\n" MSTORES
+                      "[job \"media\"]\nkind = mirror\nsource = sys\ndestination = dst\n"
+                      "preset = mastodon\nacl = private\n",
+                      NULL, &cfg, &setup));
+    CHECK_INT_EQ(o->acl, MIRROR_ACL_PRIVATE);
+    mirror_job_setup_release(&setup);
+    config_release(&cfg);
+    CHECK_OK(setup_of(MSTORES MJOB "acl = copy\ninclude = /a/**\n", NULL, &cfg, &setup));
+    CHECK_INT_EQ(o->acl, MIRROR_ACL_COPY);
+    CHECK_INT_EQ(o->include_count, 1);
+    CHECK_STR_EQ(o->include[0], "/a/**");
+    mirror_job_setup_release(&setup);
+    config_release(&cfg);
+}
+
+static void test_mirror_setup_leaves_a_trash_inside_the_tree_out(void)
+{
+    struct config cfg;
+    struct mirror_job_setup setup;
+    const struct mirror_options *o = &setup.opts;
+
+    /* The whole bucket is mirrored: .trash is inside, so it is excluded on both sides. */
+    CHECK_OK(setup_of(MSTORES MJOB "trash = .trash\n", NULL, &cfg, &setup));
+    CHECK_STR_EQ(o->trash_prefix, ".trash/");
+    CHECK_INT_EQ(o->trash_days, 30);
+    CHECK_INT_EQ(o->exclude_count, 1);
+    CHECK_STR_EQ(o->exclude[0], "/.trash/**");
+    mirror_job_setup_release(&setup);
+    config_release(&cfg);
+    /* Under the destination prefix: excluded relative to it. */
+    CHECK_OK(setup_of(MSTORES "[job \"media\"]\nkind = mirror\nsource = src\n"
+                              "destination = dst:media\ntrash = media/old\ntrash_days = 7\n",
+                      NULL, &cfg, &setup));
+    CHECK_STR_EQ(o->trash_prefix, "media/old/");
+    CHECK_INT_EQ(o->trash_days, 7);
+    CHECK_INT_EQ(o->exclude_count, 1);
+    CHECK_STR_EQ(o->exclude[0], "/old/**");
+    mirror_job_setup_release(&setup);
+    config_release(&cfg);
+    /* Beside the destination prefix ("media" and "media-trash" share letters, not a directory). */
+    CHECK_OK(setup_of(MSTORES "[job \"media\"]\nkind = mirror\nsource = src\n"
+                              "destination = dst:media\ntrash = media-trash\n",
+                      NULL, &cfg, &setup));
+    CHECK_INT_EQ(o->exclude_count, 0);
+    mirror_job_setup_release(&setup);
+    config_release(&cfg);
+}
+
+static void test_mirror_setup_takes_command_line_overrides(void)
+{
+    struct config cfg;
+    struct mirror_job_setup setup;
+    struct mirror_job_request over;
+    const struct mirror_options *o = &setup.opts;
+
+    memset(&over, 0, sizeof(over));
+    over.is_dry_run = true;
+    over.is_checksum = true;
+    over.has_max_delete = true;
+    over.max_delete_count = 2000;
+    CHECK_OK(setup_of(MSTORES MJOB "max_delete = 3%\nconcurrency = 8\n"
+                                   "max_requests_per_second = 50\n",
+                      &over, &cfg, &setup));
+    CHECK(o->is_dry_run);
+    CHECK(o->is_checksum);
+    CHECK_INT_EQ(o->max_delete_count, 2000);
+    CHECK(!(o->max_delete_percent > 0));
+    CHECK_INT_EQ(o->concurrency, 8);
+    CHECK(o->max_requests_per_second > 49.999 && o->max_requests_per_second < 50.001);
+    mirror_job_setup_release(&setup);
+    config_release(&cfg);
+    over.max_delete_count = -1;
+    over.max_delete_percent = 25.0;
+    over.is_checksum = false;
+    CHECK_OK(setup_of(MSTORES MJOB "max_delete = 3\nchecksum = yes\n", &over, &cfg, &setup));
+    CHECK_INT_EQ(o->max_delete_count, -1);
+    CHECK(o->max_delete_percent > 24.999 && o->max_delete_percent < 25.001);
+    CHECK(o->is_checksum);
+    mirror_job_setup_release(&setup);
+    config_release(&cfg);
+    /* Without an override the job's count stands. */
+    CHECK_OK(setup_of(MSTORES MJOB "max_delete = 3\n", NULL, &cfg, &setup));
+    CHECK_INT_EQ(o->max_delete_count, 3);
+    mirror_job_setup_release(&setup);
+    config_release(&cfg);
+}
+
+static void test_mirror_job_outcome_names(void)
+{
+    CHECK_STR_EQ(mirror_job_outcome_name(MIRROR_JOB_OK), "ok");
+    CHECK_STR_EQ(mirror_job_outcome_name(MIRROR_JOB_FAILED), "failed");
+    CHECK_STR_EQ(mirror_job_outcome_name(MIRROR_JOB_PARTIAL), "partial");
+    CHECK_STR_EQ(mirror_job_outcome_name(MIRROR_JOB_CANCELLED), "cancelled");
+    CHECK_STR_EQ(mirror_job_outcome_name(MIRROR_JOB_REFUSED), "refused");
+}
+
 /* ---- config show ---- */
 
 static void test_show_fills_in_defaults(void)
@@ -2061,7 +2731,14 @@ static void test_schema_table_is_consistent(void)
     }
     CHECK(schema_find(SCHEMA_SECTION_JOB, "postgres", "database") != NULL);
     CHECK(schema_find(SCHEMA_SECTION_JOB, "mysql", "database") == NULL);
-    CHECK(schema_find(SCHEMA_SECTION_JOB, "mysql", "targets") != NULL);
+    CHECK(schema_find(SCHEMA_SECTION_JOB, "mysql", "targets") == NULL);
+    CHECK(schema_find(SCHEMA_SECTION_JOB, "postgres", "targets") != NULL);
+    CHECK(schema_find(SCHEMA_SECTION_JOB, "mirror", "targets") == NULL);
+    CHECK(schema_find(SCHEMA_SECTION_JOB, "mirror", "source") != NULL);
+    CHECK(schema_find(SCHEMA_SECTION_JOB, "postgres", "source") == NULL);
+    CHECK(schema_find(SCHEMA_SECTION_JOB, "mirror", "kind") != NULL);
+    CHECK_STR_EQ(schema_find(SCHEMA_SECTION_JOB, "mirror", "concurrency")->applies_to, "mirror");
+    CHECK_STR_EQ(schema_find(SCHEMA_SECTION_STORE, "s3", "concurrency")->applies_to, "s3");
     CHECK(schema_find(SCHEMA_SECTION_STORE, NULL, "database") == NULL);
     CHECK(schema_find(SCHEMA_SECTION_STORE, "s3", "bucket") != NULL);
     CHECK(schema_find(SCHEMA_SECTION_STORE, "local", "bucket") == NULL);
@@ -2258,6 +2935,37 @@ const struct unit_test config_tests[] = {
     {"test_targets_open_passes_s3_options_to_the_store",
      test_targets_open_passes_s3_options_to_the_store},
     {"test_replicated_example_is_valid", test_replicated_example_is_valid},
+    {"test_mirror_job_gets_defaults", test_mirror_job_gets_defaults},
+    {"test_mirror_sides_take_a_prefix", test_mirror_sides_take_a_prefix},
+    {"test_mirror_side_errors_carry_path_and_line", test_mirror_side_errors_carry_path_and_line},
+    {"test_mirror_requires_source_and_destination", test_mirror_requires_source_and_destination},
+    {"test_mirror_unknown_store_is_named_with_the_key",
+     test_mirror_unknown_store_is_named_with_the_key},
+    {"test_mirror_source_and_destination_must_not_overlap",
+     test_mirror_source_and_destination_must_not_overlap},
+    {"test_mirror_stores_that_reach_the_same_place_overlap",
+     test_mirror_stores_that_reach_the_same_place_overlap},
+    {"test_kind_specific_options_are_refused_in_other_kinds",
+     test_kind_specific_options_are_refused_in_other_kinds},
+    {"test_applies_to_may_list_several_kinds", test_applies_to_may_list_several_kinds},
+    {"test_mirror_globs_split_at_commas_outside_classes",
+     test_mirror_globs_split_at_commas_outside_classes},
+    {"test_mirror_bad_glob_is_reported_with_path_and_line",
+     test_mirror_bad_glob_is_reported_with_path_and_line},
+    {"test_glob_problem_follows_the_filter_syntax", test_glob_problem_follows_the_filter_syntax},
+    {"test_mirror_preset_and_acl", test_mirror_preset_and_acl},
+    {"test_mirror_trash", test_mirror_trash},
+    {"test_mirror_numbers", test_mirror_numbers},
+    {"test_show_of_a_mirror_job_parses_back", test_show_of_a_mirror_job_parses_back},
+    {"test_mirror_setup_passes_stores_prefixes_and_defaults",
+     test_mirror_setup_passes_stores_prefixes_and_defaults},
+    {"test_mirror_setup_preset_mastodon_excludes_cache_and_sets_acl",
+     test_mirror_setup_preset_mastodon_excludes_cache_and_sets_acl},
+    {"test_mirror_setup_leaves_a_trash_inside_the_tree_out",
+     test_mirror_setup_leaves_a_trash_inside_the_tree_out},
+    {"test_mirror_setup_takes_command_line_overrides",
+     test_mirror_setup_takes_command_line_overrides},
+    {"test_mirror_job_outcome_names", test_mirror_job_outcome_names},
     {"test_show_fills_in_defaults", test_show_fills_in_defaults},
     {"test_show_lists_every_schema_option", test_show_lists_every_schema_option},
     {"test_show_never_prints_a_secret_value", test_show_never_prints_a_secret_value},
