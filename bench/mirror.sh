@@ -6,6 +6,8 @@
 #   R  rclone sync                    its defaults (--transfers 4 --checkers 8, size + modtime,
 #                                     which costs a HEAD per object, per-directory listing)
 #   T  rclone sync --fast-list --checksum --transfers 64 --checkers 64   (tuned)
+#   A  (only when BENCH_TOOLS names it) P with `acl = public-read`, what Mastodon's media need,
+#      instead of the default `copy` from an S3 source, which reads each copied object's ACL
 #
 # Data: a generator writes a local tree with Mastodon's layout (media_attachments/files/<id
 # partition>/{original,small}/<hex>.jpg, accounts/avatars, accounts/headers, preview_cards/images,
@@ -45,7 +47,7 @@
 #   BENCH_MEM_COUNTS    object counts of the memory scenario, ascending (default "20000 60000";
 #                       "" skips it)
 #   BENCH_TOPOLOGIES    "two one" (default), or one of them
-#   BENCH_TOOLS         "P R T" (default), or some of them (the others show as "not run")
+#   BENCH_TOOLS         some of "P R T A" (default "P R T"; the others show as "not run")
 #   BENCH_RUNS          repetitions of the three scenarios (default 1; the median is shown)
 #   BENCH_DIR           keep the generated trees here and reuse them (default: a temporary
 #                       directory); the Ceph clusters always live in a temporary directory
@@ -87,9 +89,9 @@ say()
 }
 
 for t in $tools; do
-    [[ $t == P || $t == R || $t == T ]] || die "BENCH_TOOLS: P, R and/or T, not '$t'"
+    [[ $t == P || $t == R || $t == T || $t == A ]] || die "BENCH_TOOLS: P, R, T, A, not '$t'"
 done
-[[ " $tools " != *" P "* || -x $PERMAFROST ]] || die "'$PERMAFROST' not found: build it first (make build), or set PERMAFROST"
+[[ " $tools " != *" P "* && " $tools " != *" A "* || -x $PERMAFROST ]] || die "'$PERMAFROST' not found: build it first (make build), or set PERMAFROST"
 [[ $PERMAFROST == /* ]] || PERMAFROST=$PWD/$PERMAFROST
 [[ $(id -u) == 0 ]] || die "run as root: Ceph's daemons are started by tests/lib/ceph.sh"
 [[ -x /usr/bin/time ]] || die "/usr/bin/time is missing: apt-get install time"
@@ -279,11 +281,12 @@ count_objects()
 [[ $(count_objects "s3:$src0") == "$n_src0" ]] || die "s3:$src0 does not hold $n_src0 objects"
 [[ $(count_objects "s3:$src1") == "$n_src1" ]] || die "s3:$src1 does not hold $n_src1 objects"
 
-# pf_conf FILE SRC_PREFIX SRC_BUCKET DST_PREFIX DST_BUCKET: a config with one mirror job "media"
-# from store "src" to store "dst" (PREFIX: S3 for server A, S3B for server B).
+# pf_conf FILE SRC_PREFIX SRC_BUCKET DST_PREFIX DST_BUCKET [LINE]: a config with one mirror job
+# "media" from store "src" to store "dst" (PREFIX: S3 for server A, S3B for server B), with LINE
+# added to the job.
 pf_conf()
 {
-    local file=$1 p
+    local file=$1 extra=${6:-} p
     {
         printf '[global]\nstate_dir = %s\n' "$work/state"
         for p in "src $2 $3" "dst $4 $5"; do
@@ -295,6 +298,7 @@ pf_conf()
             printf 'access_key = env:%s_ACCESS_KEY\nsecret_key = env:%s_SECRET_KEY\n' "$2" "$2"
         done
         printf '\n[job "media"]\nkind = mirror\nsource = src\ndestination = dst\n'
+        [[ -z $extra ]] || printf '%s\n' "$extra"
     } >"$file"
 }
 
@@ -394,6 +398,11 @@ for topo in $topologies; do
                 case $tool in
                 P)
                     pf_conf "$work/$label.conf" S3 "$sb" "$dprefix" "${dst[P]}"
+                    measure "$label" "$PERMAFROST" -q -c "$work/$label.conf" run media --json ||
+                        continue
+                    ;;
+                A)
+                    pf_conf "$work/$label.conf" S3 "$sb" "$dprefix" "${dst[A]}" "acl = public-read"
                     measure "$label" "$PERMAFROST" -q -c "$work/$label.conf" run media --json ||
                         continue
                     ;;
@@ -497,6 +506,8 @@ print("  versions    %s; %s; %s" % (pf_version, rclonev, rgwv))
 print("  data        %s; median of %s runs" % (summary, runs))
 print("  load avg    before %s, after %s" % (load_before, load_after))
 tools = [("P", "permafrost"), ("R", "rclone default"), ("T", "rclone tuned")]
+if any(l.split(".")[2] == "A" for l in res if not l.startswith("mem.")):
+    tools.append(("A", "permafrost, acl = public-read"))
 names = {"two": "two servers (GET->PUT)", "one": "one server (server-side copy)"}
 checks = []
 def check(label, value, ok, target):
@@ -510,34 +521,35 @@ for topo in topologies.split():
     print("| scenario | tool | wall s | CPU s | peak RSS MiB | R/P | T/P | requests (GET+HEAD, PUT) |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     for scen in ("full", "nochange", "changed"):
-        p = cell(topo, scen, "P")
         for key, name in tools:
             c = cell(topo, scen, key)
             if c is None or c == "not run":
                 print("| %s | %s | %s | | | | | |" % (scen, name, c or "failed"))
                 continue
             ratios = ["", ""]
-            if key == "P" and p is not None:
+            if key in ("P", "A"):
                 for i, other in enumerate(("R", "T")):
                     o = cell(topo, scen, other)
                     if o is not None and o != "not run":
-                        ratios[i] = "%.2f" % (o[0] / p[0])
+                        ratios[i] = "%.2f" % (o[0] / c[0])
             q = srv.get("%s.%s.%s.1" % (topo, scen, key), ("-", "-", "-"))
             print("| %s | %s | %.2f%s | %.2f | %.1f | %s | %s | %s (%s, %s) |" % (
                 scen, name, c[0], " (some runs failed)" if c[3] else "", c[1], c[2] / 1024.0,
                 ratios[0], ratios[1], q[0], q[1], q[2]))
     print()
     print("permafrost's --json (run 1): requests by type, actions")
-    for scen in ("full", "nochange", "changed"):
-        j = pf_json("%s.%s.P.1" % (topo, scen))
+    for scen, pk in [(s, k) for k in ("P", "A") for s in ("full", "nochange", "changed")]:
+        j = pf_json("%s.%s.%s.1" % (topo, scen, pk))
+        scen = scen if pk == "P" else scen + " (A)"
         if j is None:
-            print("  %-9s (no JSON)" % scen)
+            if pk == "P":
+                print("  %-12s (no JSON)" % scen)
             continue
         rq = j.get("requests", {})
         act = " ".join("%s %s/%.1fMB" % (a, j.get(a, {}).get("objects", "?"),
                                          j.get(a, {}).get("bytes", 0) / 1e6)
                        for a in ("copied", "updated", "deleted"))
-        print("  %-9s %s; %s; retries %s; server-side copies %s; %s ms" % (
+        print("  %-12s %s; %s; retries %s; server-side copies %s; %s ms" % (
             scen, " ".join("%s %s" % (k, rq.get(k, "?"))
                            for k in ("LIST", "HEAD", "GET", "PUT", "COPY", "DELETE")),
             act, j.get("retries", "?"), j.get("server_side_copies", "?"), j.get("duration_ms", "?")))
