@@ -204,7 +204,7 @@ static void run_print_mirror_text(const struct cfg_job *job, const struct mirror
             run_print_count("expired", &st->expired, " (trash older than trash_days)");
     }
     if (st->skipped.objects)
-        run_print_count("skipped", &st->skipped, " (warnings below)");
+        run_print_count("skipped", &st->skipped, " (named in the warnings above)");
     if (st->failed.objects)
         run_print_count("failed", &st->failed, "");
     if (!is_dry_run) {
@@ -230,16 +230,6 @@ static void run_print_mirror_text(const struct cfg_job *job, const struct mirror
             printf("    ... and %llu more\n",
                    (unsigned long long)(st->failed.objects - st->failure_count));
     }
-    for (size_t i = 0; i < st->skip_count; i++) {
-        struct buf key;
-        buf_init(&key, BUF_NO_CAP);
-        output_escape_key(st->skips[i].key, &key);
-        printf("  warning      skipped '%s': %s\n", key.data, st->skips[i].error);
-        buf_release(&key);
-    }
-    if (st->skipped.objects > st->skip_count)
-        printf("  warning      ... and %llu more skipped\n",
-               (unsigned long long)(st->skipped.objects - st->skip_count));
     if (st->is_deletion_refused)
         printf("  deletions %s: %s\n", is_dry_run ? "would be refused" : "refused",
                st->deletion_refusal);

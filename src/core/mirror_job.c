@@ -1,5 +1,6 @@
 #include "core/mirror_job.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -161,6 +162,29 @@ static enum mirror_job_outcome mirror_job_outcome_of(int rc, const struct mirror
     return MIRROR_JOB_FAILED;
 }
 
+/* One warning per key the mirror skipped (the first MIRROR_FAILURES_KEPT), control characters
+ * shown as \xNN so the log line stays one line. */
+static void mirror_job_warn_skips(const char *job, const struct mirror_stats *st)
+{
+    for (size_t i = 0; i < st->skip_count; i++) {
+        char shown[sizeof(st->skips[i].key) * 4];
+        size_t w = 0;
+
+        for (const unsigned char *p = (const unsigned char *)st->skips[i].key;
+             *p && w + 5 < sizeof(shown); p++) {
+            if (*p < 0x20 || *p == 0x7f)
+                w += (size_t)snprintf(shown + w, sizeof(shown) - w, "\\x%02x", *p);
+            else
+                shown[w++] = (char)*p;
+        }
+        shown[w] = '\0';
+        log_warn("job '%s': skipped '%s': %s", job, shown, st->skips[i].error);
+    }
+    if (st->skipped.objects > st->skip_count)
+        log_warn("job '%s': ... and %llu more keys skipped", job,
+                 (unsigned long long)(st->skipped.objects - st->skip_count));
+}
+
 int mirror_job_run(const struct mirror_job_request *req, struct mirror_job_result *res,
                    struct error *err)
 {
@@ -199,7 +223,9 @@ int mirror_job_run(const struct mirror_job_request *req, struct mirror_job_resul
              job->mirror.destination.prefix, req->is_dry_run ? " (dry run)" : "");
     has_run = true;
     res->has_started = true;
-    if (mirror_run(&setup.opts, &res->stats, err) < 0) {
+    rc = mirror_run(&setup.opts, &res->stats, err);
+    mirror_job_warn_skips(job->name, &res->stats);
+    if (rc < 0) {
         error_wrap(err, "job '%s'", job->name);
         goto out;
     }
