@@ -11,7 +11,8 @@
 # A test that leaves a process behind fails (its processes carry PF_TEST_RUN in their environment).
 # Prints "ok"/"FAIL"/"skip" per test (with the end of a failed test's log) and ends with
 # "integration: N passed, N failed" (", N skipped" when a test exits 77); exits 1 if any failed.
-# Environment: TEST_TIMEOUT (seconds per test, default 300), KEEP_LOGS=1 keeps the logs directory.
+# Environment: TEST_TIMEOUT (seconds per test, default 300; a test with a line `# timeout: N` gets
+# at least N), KEEP_LOGS=1 keeps the logs directory.
 # Needs root (initdb runs as the 'postgres' user, t_disk_full mounts a tmpfs).
 set -euo pipefail
 
@@ -124,7 +125,10 @@ for t in "${tests[@]}"; do
     rc=0
     # timeout sends TERM on expiry, so the test's own trap still cleans up; KILL 20 s later.
     mark=$name.$$.$RANDOM
-    PF_TEST_RUN=$mark PERMAFROST=$bin TEST_TMP=$tdir timeout -k 20 "${TEST_TIMEOUT:-300}" bash "$t" \
+    limit=${TEST_TIMEOUT:-300}
+    own=$(sed -n 's/^# timeout:[[:space:]]*\([0-9]\+\).*/\1/p' "$t" | head -n 1)
+    [[ -n $own ]] && ((own > limit)) && limit=$own
+    PF_TEST_RUN=$mark PERMAFROST=$bin TEST_TMP=$tdir timeout -k 20 "$limit" bash "$t" \
         >"$logs/$name.log" 2>&1 </dev/null || rc=$?
     dt=$((SECONDS - t0))
     # A test must not leave processes behind. Give stragglers a moment, then report and end them.
@@ -154,7 +158,7 @@ for t in "${tests[@]}"; do
         failed=$((failed + 1))
         failed_names+=("$name")
         printf 'FAIL %-22s %3ds  (exit %d%s)\n' "$name" "$dt" "$rc" \
-            "$( ((rc == 124)) && echo ", timed out after ${TEST_TIMEOUT:-300}s")"
+            "$( ((rc == 124)) && echo ", timed out after ${limit}s")"
         tail -n 40 "$logs/$name.log" | sed 's/^/    | /'
     fi
     rm -rf "$tdir"

@@ -10,6 +10,7 @@
 # converge with exactly those counts; --dry-run changes nothing; with a trash, deleted and replaced
 # objects end up under the trash prefix.
 # needs: s3 s3b
+# timeout: 900 (a 100 MiB object and some 200 others between two radosgw, under ASan)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # shellcheck source=tests/lib/servers.sh
