@@ -671,7 +671,9 @@ static bool mirror_list_step(struct mirror *m)
             a->range = r;
             lister_init(&a->src, &m->src, r->lo, r->hi, m->trash_rel);
             lister_init(&a->dst, &m->dst, r->lo, r->hi, m->trash_rel);
-            a->dst.stale_before = m->started_at;
+            /* A dry run changes nothing, and may overlap a real run writing such a file. */
+            if (!m->o->is_dry_run)
+                a->dst.stale_before = m->started_at;
         }
         if (!a->is_used)
             continue;

@@ -385,7 +385,9 @@ static int walk_push(struct lister *l, const char *rel, struct error *err)
     d = opendir(path);
     if (!d) {
         int e = errno;
-        if (e == ENOENT && !*rel) { /* a destination not made yet: empty */
+        /* A destination not made yet is empty; a source directory that vanished is an error
+         * (an empty range would let the destination's keys in it be deleted). */
+        if (e == ENOENT && !*rel && strcmp(s->what, "destination") == 0) {
             xfree(path);
             return 0;
         }
@@ -410,8 +412,10 @@ static int walk_push(struct lister *l, const char *rel, struct error *err)
         if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
             continue; /* removed meanwhile */
         if (store_is_tmp_name(de->d_name, strlen(de->d_name))) {
-            if (S_ISREG(st.st_mode) && l->stale_before && st.st_mtime < l->stale_before)
-                (void)unlinkat(dfd, de->d_name, 0); /* left by a killed run */
+            /* Left by a killed run: only our own names (others are not ours to delete). */
+            if (S_ISREG(st.st_mode) && l->stale_before && st.st_mtime < l->stale_before &&
+                strncmp(de->d_name, SIDE_LOCAL_TMP, strlen(SIDE_LOCAL_TMP)) == 0)
+                (void)unlinkat(dfd, de->d_name, 0);
             continue;
         }
         if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
