@@ -72,8 +72,8 @@ struct mirror_stats {
     uint64_t bytes_transferred; /* bytes that went through us (GET→PUT) */
     int64_t duration_ms;
     int64_t first_transfer_ms; /* from the start to the first copy started; -1: none */
-    bool is_listing_complete; /* every listing of both sides ended without error */
-    bool is_deletion_refused; /* the guards stopped the deletions (deletion_refusal says why) */
+    bool is_listing_complete;  /* every listing of both sides ended without error */
+    bool is_deletion_refused;  /* the guards stopped the deletions (deletion_refusal says why) */
     char deletion_refusal[512];
     struct mirror_failure failures[MIRROR_FAILURES_KEPT];
     size_t failure_count; /* kept in failures[] (failed.objects may be larger) */

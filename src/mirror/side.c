@@ -125,9 +125,9 @@ int side_open(struct side *s, const char *what, const struct store_options *o, c
             s->root[--n] = '\0';
         xfree(mp);
         s->location = xasprintf("%s/", s->root);
-        if (strcmp(what, "destination") == 0 && fs_mkdir_p(s->root, 0755, err) < 0)
-            return error_wrap(err, "%s store '%s'", what, s->name);
-        if (access(s->root, R_OK | X_OK) < 0)
+        /* A destination not made yet is fine (mirror_run makes it, unless in a dry run). */
+        if (access(s->root, R_OK | X_OK) < 0 &&
+            !(errno == ENOENT && strcmp(what, "destination") == 0))
             return error_errno(err, ERR_IO, "%s store '%s': cannot read directory '%s'", what,
                                s->name, s->root);
         return 0;

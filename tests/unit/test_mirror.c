@@ -479,6 +479,57 @@ static void test_mirror_source_root_gone(void)
     xfree(root);
 }
 
+/* A dry run into a destination directory that does not exist yet does not make it. */
+static void test_mirror_dry_run_makes_no_directory(void)
+{
+    char *src = tmp("dd-src");
+    char *dst = tmp("dd-dst");
+    struct store_options so;
+    struct store_options dso;
+    struct mirror_options mo;
+    struct mirror_stats st;
+
+    put_file(src, "a/1", "one");
+    mirror_opts(&mo, &so, &dso, src, dst);
+    mo.is_dry_run = true;
+    CHECK_OK(mirror_run(&mo, &st, unit_err()));
+    CHECK_INT_EQ(st.copied.objects, 1);
+    CHECK(!fs_exists(dst));
+    mo.is_dry_run = false;
+    CHECK_OK(mirror_run(&mo, &st, unit_err()));
+    CHECK(file_exists(dst, "a/1"));
+    xfree(src);
+    xfree(dst);
+}
+
+/* Files larger than the part size move in chunks (reads at increasing offsets). */
+static void test_mirror_local_chunked(void)
+{
+    char *src = tmp("ch-src");
+    char *dst = tmp("ch-dst");
+    struct store_options so;
+    struct store_options dso;
+    struct mirror_options mo;
+    struct mirror_stats st;
+    char *got;
+
+    put_file(src, "big", "0123456789abcdefghij");
+    put_file(src, "exact", "012345");
+    mirror_opts(&mo, &so, &dso, src, dst);
+    dso.part_size_bytes = 3;
+    CHECK_OK(mirror_run(&mo, &st, unit_err()));
+    CHECK_INT_EQ(st.copied.objects, 2);
+    CHECK_INT_EQ(st.bytes_transferred, 26);
+    got = read_file(dst, "big");
+    CHECK(got && strcmp(got, "0123456789abcdefghij") == 0);
+    xfree(got);
+    got = read_file(dst, "exact");
+    CHECK(got && strcmp(got, "012345") == 0);
+    xfree(got);
+    xfree(src);
+    xfree(dst);
+}
+
 const struct unit_test mirror_tests[] = {
     {"mirror_request_names", test_mirror_request_names},
     {"mirror_etag_md5", test_mirror_etag_md5},
@@ -490,5 +541,7 @@ const struct unit_test mirror_tests[] = {
     {"mirror_dry_run_keeps_tmp_files", test_mirror_dry_run_keeps_tmp_files},
     {"mirror_keeps_foreign_tmp_names", test_mirror_keeps_foreign_tmp_names},
     {"mirror_source_root_gone", test_mirror_source_root_gone},
+    {"mirror_dry_run_makes_no_directory", test_mirror_dry_run_makes_no_directory},
+    {"mirror_local_chunked", test_mirror_local_chunked},
     {NULL, NULL},
 };
