@@ -282,9 +282,17 @@ void lister_prepare_call(struct lister *l)
         s3_encode(&q, s->prefix, false);
     }
     if (!l->token && *l->lo) {
-        /* Just before lo: lo without its last byte sorts before it; keys between the two belong
-         * to the previous range and are dropped by lister_wants. */
-        char *after = xasprintf("%s%.*s", s->prefix, (int)(strlen(l->lo) - 1), l->lo);
+        /* Just before lo: lo with its last byte (ASCII: '/' or the '0' after a skipped prefix)
+         * one less, followed by U+10FFFF, the highest code point. Every key of the range before
+         * sorts before it (but keys starting with that very sequence, which lister_wants drops),
+         * so the server does not list them again: after the skipped range [cache/, cache0), a
+         * start-after of "cache" would list the whole skipped subtree. */
+        size_t n = strlen(l->lo);
+        unsigned char last = (unsigned char)l->lo[n - 1];
+        char *after = last > 0x20 && last < 0x80
+                          ? xasprintf("%s%.*s%c\xf4\x8f\xbf\xbf", s->prefix, (int)(n - 1), l->lo,
+                                      (char)(last - 1))
+                          : xasprintf("%s%.*s", s->prefix, (int)(n - 1), l->lo);
         buf_adds(&q, "&start-after=");
         s3_encode(&q, after, false);
         xfree(after);
