@@ -671,7 +671,9 @@ static bool mirror_list_step(struct mirror *m)
             a->range = r;
             lister_init(&a->src, &m->src, r->lo, r->hi, m->trash_rel);
             lister_init(&a->dst, &m->dst, r->lo, r->hi, m->trash_rel);
-            a->dst.stale_before = m->started_at;
+            /* A dry run changes nothing, and may overlap a real run writing such a file. */
+            if (!m->o->is_dry_run)
+                a->dst.stale_before = m->started_at;
         }
         if (!a->is_used)
             continue;
@@ -2504,6 +2506,9 @@ static int mirror_setup(struct mirror *m, struct error *err)
         side_open(&m->dst, "destination", o->destination, o->destination_prefix, m->http, rps,
                   err) < 0)
         return -1;
+    /* A dry run makes nothing, not even the destination directory. */
+    if (m->dst.type == SIDE_LOCAL && !o->is_dry_run && fs_mkdir_p(m->dst.root, 0755, err) < 0)
+        return error_wrap(err, "destination store '%s'", m->dst.name);
     m->is_same_service = m->src.type == SIDE_S3 && m->dst.type == SIDE_S3 &&
                          s3_client_same_service(m->src.s3, m->dst.s3);
     m->acl = o->acl;

@@ -125,9 +125,9 @@ int side_open(struct side *s, const char *what, const struct store_options *o, c
             s->root[--n] = '\0';
         xfree(mp);
         s->location = xasprintf("%s/", s->root);
-        if (strcmp(what, "destination") == 0 && fs_mkdir_p(s->root, 0755, err) < 0)
-            return error_wrap(err, "%s store '%s'", what, s->name);
-        if (access(s->root, R_OK | X_OK) < 0)
+        /* A destination not made yet is fine (mirror_run makes it, unless in a dry run). */
+        if (access(s->root, R_OK | X_OK) < 0 &&
+            !(errno == ENOENT && strcmp(what, "destination") == 0))
             return error_errno(err, ERR_IO, "%s store '%s': cannot read directory '%s'", what,
                                s->name, s->root);
         return 0;
@@ -282,9 +282,17 @@ void lister_prepare_call(struct lister *l)
         s3_encode(&q, s->prefix, false);
     }
     if (!l->token && *l->lo) {
-        /* Just before lo: lo without its last byte sorts before it; keys between the two belong
-         * to the previous range and are dropped by lister_wants. */
-        char *after = xasprintf("%s%.*s", s->prefix, (int)(strlen(l->lo) - 1), l->lo);
+        /* Just before lo: lo with its last byte (ASCII: '/' or the '0' after a skipped prefix)
+         * one less, followed by U+10FFFF, the highest code point. Every key of the range before
+         * sorts before it (but keys starting with that very sequence, which lister_wants drops),
+         * so the server does not list them again: after the skipped range [cache/, cache0), a
+         * start-after of "cache" would list the whole skipped subtree. */
+        size_t n = strlen(l->lo);
+        unsigned char last = (unsigned char)l->lo[n - 1];
+        char *after = last > 0x20 && last < 0x80
+                          ? xasprintf("%s%.*s%c\xf4\x8f\xbf\xbf", s->prefix, (int)(n - 1), l->lo,
+                                      (char)(last - 1))
+                          : xasprintf("%s%.*s", s->prefix, (int)(n - 1), l->lo);
         buf_adds(&q, "&start-after=");
         s3_encode(&q, after, false);
         xfree(after);
@@ -385,7 +393,9 @@ static int walk_push(struct lister *l, const char *rel, struct error *err)
     d = opendir(path);
     if (!d) {
         int e = errno;
-        if (e == ENOENT && !*rel) { /* a destination not made yet: empty */
+        /* A destination not made yet is empty; a source directory that vanished is an error
+         * (an empty range would let the destination's keys in it be deleted). */
+        if (e == ENOENT && !*rel && strcmp(s->what, "destination") == 0) {
             xfree(path);
             return 0;
         }
@@ -410,8 +420,10 @@ static int walk_push(struct lister *l, const char *rel, struct error *err)
         if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
             continue; /* removed meanwhile */
         if (store_is_tmp_name(de->d_name, strlen(de->d_name))) {
-            if (S_ISREG(st.st_mode) && l->stale_before && st.st_mtime < l->stale_before)
-                (void)unlinkat(dfd, de->d_name, 0); /* left by a killed run */
+            /* Left by a killed run: only our own names (others are not ours to delete). */
+            if (S_ISREG(st.st_mode) && l->stale_before && st.st_mtime < l->stale_before &&
+                strncmp(de->d_name, SIDE_LOCAL_TMP, strlen(SIDE_LOCAL_TMP)) == 0)
+                (void)unlinkat(dfd, de->d_name, 0);
             continue;
         }
         if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {

@@ -51,7 +51,8 @@ struct side {
 
 /* Opens a side for store o with the mirror prefix (relative to the store's root; "" for all).
  * http is the shared client S3 sides send through; max_rps overrides the store's rate when > 0.
- * A local destination directory is created when missing. */
+ * A missing local destination directory is not an error (it lists as empty; the caller makes
+ * it). */
 int side_open(struct side *s, const char *what, const struct store_options *o, const char *prefix,
               struct http_client *http, double max_rps, struct error *err);
 void side_close(struct side *s);
