@@ -63,6 +63,10 @@ struct op {
     struct s3_client *client;
     struct s3_call *call;
     int64_t due_ms; /* retry time while waiting on a timer */
+    /* A start that failed at once is reported from the timer list, never from inside op_start,
+     * so a caller of op_start can go on using what it owns. */
+    bool is_start_failed;
+    struct error start_err;
 };
 
 struct range {
@@ -88,6 +92,7 @@ enum task_state {
     T_ACL,
     T_TRASH,
     T_SERVER_COPY,
+    T_META, /* HEAD of the source: the metadata UploadPartCopy does not carry */
     T_READ,
     T_CREATE,
     T_PARTS, /* a multipart upload's parts, MIRROR_PART_SLOTS at a time */
@@ -195,6 +200,8 @@ struct mirror {
     bool is_same_service;
     enum mirror_acl acl;
     uint64_t part_size;
+    uint64_t copy_max;  /* CopyObject up to this size, UploadPartCopy above */
+    uint64_t copy_part; /* UploadPartCopy part size */
     int concurrency;
     char *trash_rel;     /* trash prefix relative to the destination's mirrored tree, when inside */
     char *trash_full;    /* S3: full key prefix of today's trash; local: directory */
@@ -323,14 +330,19 @@ static void op_timer_remove(struct mirror *m, const struct op *op)
     m->timer_count = kept;
 }
 
-/* Starts op's call; a failure to start is reported to its handler at once. */
+/* Starts op's call. A failure to start is reported to its handler on the next turn of the loop
+ * (op_start never calls a handler, which may free the op's owner). */
 static void op_start(struct mirror *m, struct op *op)
 {
     struct error err = ERROR_INIT;
 
     op->call->req.user = op;
-    if (s3_call_start(op->client, op->call, &err) < 0)
-        op->on_done(m, op, -1, &err);
+    if (s3_call_start(op->client, op->call, &err) < 0) {
+        op->is_start_failed = true;
+        op->start_err = err;
+        op->due_ms = 0;
+        op_timer_add(m, op);
+    }
 }
 
 static void op_finished(struct mirror *m, struct op *op)
@@ -347,31 +359,38 @@ static void op_finished(struct mirror *m, struct op *op)
     op->on_done(m, op, r, &err);
 }
 
+/* Starts (or reports the failed start of) each op whose time has come, one at a time: a handler
+ * may end a task whose other ops are in the list too, and task_remove takes them out. */
 static void timers_run(struct mirror *m, int64_t *next_due)
 {
     int64_t now = time_mono_ms();
-    size_t kept = 0;
-    size_t n = m->timer_count;
-    struct op **due = NULL;
-    size_t due_count = 0;
 
-    *next_due = -1;
-    for (size_t i = 0; i < n; i++) {
-        struct op *op = m->timers[i];
-        if (op->due_ms <= now) {
-            /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
-            due = xreallocarray(due, due_count + 1, sizeof(*due));
-            due[due_count++] = op;
+    for (;;) {
+        struct op *op = NULL;
+        size_t at = 0;
+
+        for (size_t i = 0; i < m->timer_count; i++) {
+            if (m->timers[i]->due_ms <= now) {
+                op = m->timers[i];
+                at = i;
+                break;
+            }
+        }
+        if (!op)
+            break;
+        m->timers[at] = m->timers[--m->timer_count];
+        if (op->is_start_failed) {
+            struct error err = op->start_err;
+            op->is_start_failed = false;
+            op->on_done(m, op, -1, &err);
         } else {
-            m->timers[kept++] = op;
-            if (*next_due < 0 || op->due_ms < *next_due)
-                *next_due = op->due_ms;
+            op_start(m, op);
         }
     }
-    m->timer_count = kept;
-    for (size_t i = 0; i < due_count; i++)
-        op_start(m, due[i]);
-    xfree(due);
+    *next_due = -1;
+    for (size_t i = 0; i < m->timer_count; i++)
+        if (*next_due < 0 || m->timers[i]->due_ms < *next_due)
+            *next_due = m->timers[i]->due_ms;
 }
 
 /* ---- key ranges ---- */
@@ -992,7 +1011,8 @@ static void task_on_done(struct mirror *m, struct op *op, int rc, struct error *
 
     if (rc < 0) {
         /* A source object deleted since the listing: nothing to copy any more. */
-        if ((t->state == T_READ || t->state == T_SERVER_COPY || t->state == T_CHECK_SRC) &&
+        if ((t->state == T_READ || t->state == T_SERVER_COPY || t->state == T_META ||
+             t->state == T_CHECK_SRC) &&
             t->call.req.status == 404 && t->kind == TASK_COPY) {
             mirror_skip(m, t->key, t->size, "gone from the source since the listing");
             t->is_failed = true; /* not counted as copied */
@@ -1065,6 +1085,10 @@ static void task_on_done(struct mirror *m, struct op *op, int rc, struct error *
             if (t->offset >= t->size)
                 t->state = T_COMPLETE;
         }
+        break;
+    case T_META:
+        task_keep_meta(t, &t->call.req);
+        t->state = T_CREATE;
         break;
     case T_READ:
         if (t->call.req.is_body_truncated ||
@@ -1728,16 +1752,16 @@ static void task_advance(struct mirror *m, struct task *t)
             fk = src_full_key(m, t->key);
             dk = dst_full_key(m, t->key);
 
-            if (t->size > MIRROR_COPY_MAX && !t->upload_id) {
+            if (t->size > m->copy_max && !t->upload_id) {
                 t->is_multipart = true;
-                t->part_size = MIRROR_COPY_PART;
+                t->part_size = m->copy_part;
                 while (t->size / t->part_size >= MIRROR_MAX_PARTS)
                     t->part_size *= 2;
                 t->part_no = 1;
                 t->offset = 0;
                 xfree(fk);
                 xfree(dk);
-                t->state = T_CREATE;
+                t->state = T_META;
                 continue;
             }
             buf_init(&src, BUF_NO_CAP);
@@ -1766,6 +1790,14 @@ static void task_advance(struct mirror *m, struct task *t)
             buf_release(&src);
             xfree(fk);
             xfree(dk);
+            op_start(m, &t->op);
+            return;
+        }
+        case T_META: {
+            char *fk = src_full_key(m, t->key);
+            hdr_reset(t);
+            task_call(t, m->src.s3, "HEAD", fk, NULL);
+            xfree(fk);
             op_start(m, &t->op);
             return;
         }
@@ -1813,12 +1845,8 @@ static void task_advance(struct mirror *m, struct task *t)
                 return;
             dk = dst_full_key(m, t->key);
             hdr_reset(t);
-            if (t->is_server_side) {
-                /* Copy the source's metadata onto the new upload: UploadPartCopy carries none. */
-                hdr_add(t, "x-amz-acl: %s", task_acl(m, t));
-            } else {
-                hdr_add_meta(m, t);
-            }
+            /* Server-side: the metadata read by T_META, since UploadPartCopy carries none. */
+            hdr_add_meta(m, t);
             task_call(t, m->dst.s3, "POST", dk, "uploads");
             xfree(dk);
             op_start(m, &t->op);
@@ -2517,6 +2545,17 @@ static int mirror_setup(struct mirror *m, struct error *err)
     m->part_size =
         o->destination->part_size_bytes ? o->destination->part_size_bytes : MIRROR_PART_SIZE;
     m->concurrency = o->concurrency > 0 ? o->concurrency : MIRROR_CONCURRENCY_DEFAULT;
+    m->copy_max = MIRROR_COPY_MAX;
+    m->copy_part = MIRROR_COPY_PART;
+    {
+        /* For tests only (as in the S3 store): exercise UploadPartCopy without 5 GiB objects. */
+        const char *limit = getenv("PERMAFROST_TEST_S3_COPY_LIMIT");
+        unsigned long long v = limit ? strtoull(limit, NULL, 10) : 0;
+        if (v >= (5ull << 20)) {
+            m->copy_max = v;
+            m->copy_part = v;
+        }
+    }
     m->queue_cap = (size_t)m->concurrency * 2;
     m->queue = xcalloc(m->queue_cap, sizeof(*m->queue));
 

@@ -92,4 +92,24 @@ assert_ok s3_rclone "${rc_fast[@]}" check --exclude '/cache/**' "s3:$src" "s3:$d
 assert_ok s3_rclone "${rc_fast[@]}" lsf -R --files-only "s3:$dst2/cache"
 assert_eq "custom_emojis/images/000/000/001/original/dst-only.png" "$OUT" \
     "cache/ at the destination: only what was there"
+step "above the CopyObject limit: UploadPartCopy keeps the metadata and the ACL"
+# The limit is lowered for the test (5 GiB in production), so the 12 MiB object goes in parts.
+dst3=$(s3_new_bucket same-partcopy)
+mconf_begin "$T/partcopy.conf"
+mconf_s3 src S3 "$src"
+mconf_s3 dst S3 "$dst3"
+mconf_job media "source = src" "destination = dst" "acl = copy" "include = /media_attachments/**"
+PERMAFROST_TEST_S3_COPY_LIMIT=5242880 mrun
+assert_eq 0 "$RC" "exit status with UploadPartCopy"
+mj_check '{"result": "ok", "failed.objects": 0}'
+# 12 MiB in 5 MiB parts: three UploadPartCopy requests where a CopyObject would be one.
+pc_copies=$(mj requests.COPY)
+pc_objects=$(mj copied.objects)
+((pc_copies == pc_objects + 2)) || fail "requests.COPY is $pc_copies for $pc_objects objects"
+big=$(spec_key "$T/tree.jsonl" '^media_attachments/.*\.mp4$')
+assert_ok s3_rclone "${rc_fast[@]}" check --include '/media_attachments/**' "s3:$src" "s3:$dst3"
+mtool head --server S3 "$dst3" "$big" >"$T/head-big.json"
+assert_file_contains "$T/head-big.json" '"content-type": "video/mp4"'
+assert_eq "$(mtool acl --server S3 "$src" "$big")" "$(mtool acl --server S3 "$dst3" "$big")" \
+    "ACL of the object copied in parts"
 echo "t_mirror_same_server: ok"
