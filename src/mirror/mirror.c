@@ -421,6 +421,10 @@ static void ranges_add(struct mirror *m, const char *lo, const char *hi, bool is
 static int ranges_build(struct mirror *m, struct error *err)
 {
     struct side *s = m->src.type == SIDE_S3 ? &m->src : m->dst.type == SIDE_S3 ? &m->dst : NULL;
+
+    /* A store behind the rclone binary is listed whole for each range: one range then. */
+    if (m->src.type == SIDE_STORE || m->dst.type == SIDE_STORE)
+        s = NULL;
     char **pre = NULL;
     char **skip = NULL;
     size_t pre_count = 0;
@@ -1276,6 +1280,8 @@ static int local_write_chunk(struct mirror *m, struct task *t, struct error *err
     return fs_write_all(t->fd_out, t->data.data, t->data.len, t->tmp_path, err);
 }
 
+static int local_trash(struct mirror *m, const char *key, struct error *err);
+
 static int local_finish(struct mirror *m, struct task *t, struct error *err)
 {
     struct timespec times[2];
@@ -1295,6 +1301,13 @@ static int local_finish(struct mirror *m, struct task *t, struct error *err)
         return error_errno(err, ERR_IO, "writing '%s'", t->tmp_path);
     }
     t->fd_out = -1;
+    /* The old version leaves for the trash only now that the new one is complete, so a failed
+     * copy never leaves the key without an object. */
+    if (t->is_update && m->trash_full) {
+        if (local_trash(m, t->key, err) < 0)
+            return -1;
+        count_add(&m->st->trashed, t->size);
+    }
     path = side_local_path(&m->dst, t->key);
     if (rename(t->tmp_path, path) < 0) {
         error_errno(err, ERR_IO, "cannot rename '%s' to '%s'", t->tmp_path, path);
@@ -1710,10 +1723,7 @@ static void task_advance(struct mirror *m, struct task *t)
                 continue;
             }
             if (m->dst.type == SIDE_LOCAL) {
-                if (local_trash(m, t->key, &err) < 0)
-                    goto fail;
-                count_add(&m->st->trashed, t->size);
-                t->state = T_READ;
+                t->state = T_READ; /* the old file goes to the trash just before the rename */
                 continue;
             }
             if (m->dst.type != SIDE_S3) {
@@ -1998,9 +2008,12 @@ static void tasks_fill(struct mirror *m)
 {
     while (m->queue_len > 0 && (int)m->task_count < m->concurrency && !cancel_requested()) {
         struct action *a = &m->queue[m->queue_head];
-        uint64_t need = m->is_same_service        ? 0
-                        : a->size <= m->part_size ? a->size
-                                                  : m->part_size * MIRROR_PART_SLOTS;
+        uint64_t ps = m->part_size;
+        uint64_t need;
+
+        while (a->size / ps >= MIRROR_MAX_PARTS)
+            ps *= 2;
+        need = m->is_same_service ? 0 : a->size <= ps ? a->size : ps * MIRROR_PART_SLOTS;
 
         if (m->mem_used > 0 && m->mem_used + need > MIRROR_MEMORY_BUDGET)
             break;
@@ -2428,7 +2441,9 @@ static int trash_expire(struct mirror *m, struct error *err)
     if (!trash || !*trash || m->o->trash_days <= 0)
         return 0;
     if (m->dst.type == SIDE_S3) {
-        char *base = xasprintf("%s%s", m->dst.store_prefix, trash);
+        /* Always a directory: "old" must not match "old2021-05-01-x/". */
+        char *base = xasprintf("%s%s%s", m->dst.store_prefix, trash,
+                               trash[strlen(trash) - 1] == '/' ? "" : "/");
         int rc = trash_expire_s3(m, base, err);
         xfree(base);
         return rc < 0 ? error_wrap(err, "expiring the trash") : 0;
