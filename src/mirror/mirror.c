@@ -839,6 +839,20 @@ static void hdr_fix(struct task *t)
     t->call.header_count = t->hdr_count;
 }
 
+/* x-amz-copy-source for CopyObject / UploadPartCopy: "/BUCKET/KEY", both encoded. */
+static void hdr_add_copy_source(struct task *t, struct s3_client *c, const char *full_key)
+{
+    struct buf src;
+
+    buf_init(&src, BUF_NO_CAP);
+    buf_adds(&src, "/");
+    s3_encode(&src, s3_client_bucket(c), false);
+    buf_adds(&src, "/");
+    s3_encode(&src, full_key, true);
+    hdr_add(t, "x-amz-copy-source: %s", src.data);
+    buf_release(&src);
+}
+
 /* Prepares t->call afresh for a request on client. */
 static void task_call(struct task *t, struct s3_client *client, const char *method,
                       const char *full_key, const char *query)
@@ -865,6 +879,20 @@ static char *src_full_key(const struct mirror *m, const char *key)
 static char *dst_full_key(const struct mirror *m, const char *key)
 {
     return xasprintf("%s%s", m->dst.prefix, key);
+}
+
+/* Prepares t->call as the copy of the destination's key into today's trash. */
+static void task_call_trash_copy(struct mirror *m, struct task *t, const char *key)
+{
+    char *fk = dst_full_key(m, key);
+    char *tk = xasprintf("%s%s%s", m->trash_full, m->mirror_prefix, key);
+
+    hdr_reset(t);
+    hdr_add_copy_source(t, m->dst.s3, fk);
+    hdr_add(t, "x-amz-metadata-directive: COPY");
+    task_call(t, m->dst.s3, "PUT", tk, NULL);
+    xfree(fk);
+    xfree(tk);
 }
 
 /* The canned ACL for the destination object. */
@@ -1008,6 +1036,23 @@ static void task_failed(struct mirror *m, struct task *t, struct error *err)
 
 static void task_advance(struct mirror *m, struct task *t);
 
+/* Checksum mode: the content hashes agree, nothing to copy; ends t. */
+static void task_end_unchanged(struct mirror *m, struct task *t)
+{
+    count_add(&m->st->unchanged, t->size);
+    t->is_failed = true; /* nothing copied: not counted as a copy */
+    task_remove(m, t);
+}
+
+/* Checksum mode: the hashes differ, or one cannot be known without reading it all: copy. */
+static void task_check_copy(struct mirror *m, struct task *t)
+{
+    m->st->to_copy++;
+    m->st->to_copy_bytes += t->size;
+    t->is_check = false;
+    t->state = T_ACL;
+}
+
 static void task_on_done(struct mirror *m, struct op *op, int rc, struct error *err)
 {
     struct task *t = op->owner;
@@ -1041,16 +1086,10 @@ static void task_on_done(struct mirror *m, struct op *op, int rc, struct error *
         char v[128] = "";
         (void)s3_call_header(&t->call, "x-amz-meta-md5chksum", v, sizeof(v));
         if (t->src_md5[0] && v[0] && strcmp(t->src_md5, v) == 0) {
-            count_add(&m->st->unchanged, t->size);
-            t->state = T_DONE;
-            t->is_failed = true; /* nothing copied */
-            task_remove(m, t);
+            task_end_unchanged(m, t);
             return;
         }
-        m->st->to_copy++;
-        m->st->to_copy_bytes += t->size;
-        t->is_check = false;
-        t->state = T_ACL;
+        task_check_copy(m, t);
         break;
     }
     case T_TRASH: {
@@ -1658,33 +1697,23 @@ static void task_advance(struct mirror *m, struct task *t)
                     goto fail;
                 md5_hex_to_b64(hex, b64);
                 if (t->src_md5[0] && strcmp(b64, t->src_md5) == 0) {
-                    count_add(&m->st->unchanged, t->size);
-                    t->is_failed = true;
-                    task_remove(m, t);
+                    task_end_unchanged(m, t);
                     return;
                 }
-                m->st->to_copy++;
-                m->st->to_copy_bytes += t->size;
-                t->is_check = false;
-                t->state = T_ACL;
+                task_check_copy(m, t);
                 continue;
             }
             if (m->dst.type == SIDE_S3 && mirror_etag_is_md5(t->dst_etag)) {
                 char b64[48];
                 md5_hex_to_b64(t->dst_etag, b64);
                 if (t->src_md5[0] && strcmp(b64, t->src_md5) == 0) {
-                    count_add(&m->st->unchanged, t->size);
-                    t->is_failed = true;
-                    task_remove(m, t);
+                    task_end_unchanged(m, t);
                     return;
                 }
             }
             if (m->dst.type != SIDE_S3 || !t->src_md5[0] || mirror_etag_is_md5(t->dst_etag)) {
                 /* Different, or one side's hash cannot be known without reading it all. */
-                m->st->to_copy++;
-                m->st->to_copy_bytes += t->size;
-                t->is_check = false;
-                t->state = T_ACL;
+                task_check_copy(m, t);
                 continue;
             }
             hdr_reset(t);
@@ -1730,27 +1759,10 @@ static void task_advance(struct mirror *m, struct task *t)
                 t->state = T_READ;
                 continue;
             }
-            {
-                struct buf src;
-                char *fk = dst_full_key(m, t->key);
-                char *tk = xasprintf("%s%s%s", m->trash_full, m->mirror_prefix, t->key);
-                buf_init(&src, BUF_NO_CAP);
-                buf_adds(&src, "/");
-                s3_encode(&src, s3_client_bucket(m->dst.s3), false);
-                buf_adds(&src, "/");
-                s3_encode(&src, fk, true);
-                hdr_reset(t);
-                hdr_add(t, "x-amz-copy-source: %s", src.data);
-                hdr_add(t, "x-amz-metadata-directive: COPY");
-                task_call(t, m->dst.s3, "PUT", tk, NULL);
-                buf_release(&src);
-                xfree(fk);
-                xfree(tk);
-            }
+            task_call_trash_copy(m, t, t->key);
             op_start(m, &t->op);
             return;
         case T_SERVER_COPY: {
-            struct buf src;
             char *fk;
             char *dk;
             bool is_ready = false;
@@ -1774,13 +1786,8 @@ static void task_advance(struct mirror *m, struct task *t)
                 t->state = T_META;
                 continue;
             }
-            buf_init(&src, BUF_NO_CAP);
-            buf_adds(&src, "/");
-            s3_encode(&src, s3_client_bucket(m->src.s3), false);
-            buf_adds(&src, "/");
-            s3_encode(&src, fk, true);
             hdr_reset(t);
-            hdr_add(t, "x-amz-copy-source: %s", src.data);
+            hdr_add_copy_source(t, m->src.s3, fk);
             if (t->src_etag[0])
                 hdr_add(t, "x-amz-copy-source-if-match: \"%s\"", t->src_etag);
             if (!t->is_multipart) {
@@ -1797,7 +1804,6 @@ static void task_advance(struct mirror *m, struct task *t)
                 task_call(t, m->dst.s3, "PUT", dk, q);
                 xfree(q);
             }
-            buf_release(&src);
             xfree(fk);
             xfree(dk);
             op_start(m, &t->op);
@@ -2189,25 +2195,11 @@ static bool deletions_fill(struct mirror *m)
             delete_sync(m, key, size);
         } else if (m->trash_full) {
             struct task *t = task_new(m, TASK_DELETE_TRASH);
-            struct buf src;
-            char *fk = dst_full_key(m, key);
-            char *tk = xasprintf("%s%s%s", m->trash_full, m->mirror_prefix, key);
             t->key = key;
             key = NULL;
             t->size = size;
             t->op.on_done = trash_on_done;
-            buf_init(&src, BUF_NO_CAP);
-            buf_adds(&src, "/");
-            s3_encode(&src, s3_client_bucket(m->dst.s3), false);
-            buf_adds(&src, "/");
-            s3_encode(&src, fk, true);
-            hdr_reset(t);
-            hdr_add(t, "x-amz-copy-source: %s", src.data);
-            hdr_add(t, "x-amz-metadata-directive: COPY");
-            task_call(t, m->dst.s3, "PUT", tk, NULL);
-            buf_release(&src);
-            xfree(fk);
-            xfree(tk);
+            task_call_trash_copy(m, t, t->key);
             op_start(m, &t->op);
         } else {
             pending_add(m, key, size);
@@ -2322,23 +2314,15 @@ static uint64_t local_remove_counting(const char *path, uint64_t *bytes)
 
 static int trash_expire_s3(struct mirror *m, const char *base, struct error *err)
 {
-    struct s3_call call;
     struct s3_xml_list page;
     struct buf q;
     time_t now = time(NULL);
     int rc = -1;
 
-    memset(&page, 0, sizeof(page));
     buf_init(&q, BUF_NO_CAP);
     buf_adds(&q, "delimiter=%2F&encoding-type=url&list-type=2&max-keys=1000&prefix=");
     s3_encode(&q, base, false);
-    s3_call_init(&call);
-    call.method = "GET";
-    call.query = q.data;
-    buf_release(&call.req.body);
-    buf_init(&call.req.body, S3_XML_MAX_BODY);
-    if (s3_call_run(m->dst.s3, &call, err) < 0 ||
-        s3_xml_parse_list(call.req.body.data, call.req.body.len, &page, err) < 0)
+    if (side_list_page(m->dst.s3, q.data, &page, err) < 0)
         goto out;
     for (size_t i = 0; i < page.common_prefix_count; i++) {
         const char *day = page.common_prefixes[i] + strlen(base);
@@ -2347,14 +2331,12 @@ static int trash_expire_s3(struct mirror *m, const char *base, struct error *err
             continue;
         /* Everything under the day, in DeleteObjects batches. */
         for (;;) {
-            struct s3_call lc;
             struct s3_xml_list lp;
             struct buf lq;
             char **keys;
             size_t nk = 0;
             bool more;
 
-            memset(&lp, 0, sizeof(lp));
             buf_init(&lq, BUF_NO_CAP);
             buf_adds(&lq, "encoding-type=url&list-type=2&max-keys=1000&prefix=");
             s3_encode(&lq, page.common_prefixes[i], false);
@@ -2362,14 +2344,7 @@ static int trash_expire_s3(struct mirror *m, const char *base, struct error *err
                 buf_adds(&lq, "&continuation-token=");
                 s3_encode(&lq, token, false);
             }
-            s3_call_init(&lc);
-            lc.method = "GET";
-            lc.query = lq.data;
-            buf_release(&lc.req.body);
-            buf_init(&lc.req.body, S3_XML_MAX_BODY);
-            if (s3_call_run(m->dst.s3, &lc, err) < 0 ||
-                s3_xml_parse_list(lc.req.body.data, lc.req.body.len, &lp, err) < 0) {
-                s3_call_release(&lc);
+            if (side_list_page(m->dst.s3, lq.data, &lp, err) < 0) {
                 buf_release(&lq);
                 s3_xml_list_release(&lp);
                 xfree(token);
@@ -2408,7 +2383,6 @@ static int trash_expire_s3(struct mirror *m, const char *base, struct error *err
                 buf_release(&body);
                 if (r < 0) {
                     xfree(keys);
-                    s3_call_release(&lc);
                     buf_release(&lq);
                     s3_xml_list_release(&lp);
                     xfree(token);
@@ -2419,7 +2393,6 @@ static int trash_expire_s3(struct mirror *m, const char *base, struct error *err
             more = lp.is_truncated && lp.next_continuation_token;
             xfree(token);
             token = more ? xstrdup(lp.next_continuation_token) : NULL;
-            s3_call_release(&lc);
             buf_release(&lq);
             s3_xml_list_release(&lp);
             if (!more)
@@ -2429,7 +2402,6 @@ static int trash_expire_s3(struct mirror *m, const char *base, struct error *err
     rc = 0;
 out:
     s3_xml_list_release(&page);
-    s3_call_release(&call);
     buf_release(&q);
     return rc;
 }

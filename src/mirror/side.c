@@ -580,11 +580,31 @@ static int strp_cmp(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+int side_list_page(struct s3_client *c, const char *query, struct s3_xml_list *page,
+                   struct error *err)
+{
+    struct s3_call call;
+    int rc = -1;
+
+    memset(page, 0, sizeof(*page));
+    s3_call_init(&call);
+    call.method = "GET";
+    call.query = query;
+    buf_release(&call.req.body);
+    buf_init(&call.req.body, S3_XML_MAX_BODY);
+    if (s3_call_run(c, &call, err) < 0 ||
+        s3_xml_parse_list(call.req.body.data, call.req.body.len, page, err) < 0)
+        goto out;
+    rc = 0;
+out:
+    s3_call_release(&call);
+    return rc;
+}
+
 /* Lists the common prefixes directly under rel (one page: enough to split the key space). */
 static int side_children(struct side *s, const char *rel, char ***out, size_t *count,
                          struct error *err)
 {
-    struct s3_call call;
     struct s3_xml_list page;
     struct buf q;
     char *full = xasprintf("%s%s", s->prefix, rel);
@@ -598,13 +618,7 @@ static int side_children(struct side *s, const char *rel, char ***out, size_t *c
         buf_adds(&q, "&prefix=");
         s3_encode(&q, full, false);
     }
-    s3_call_init(&call);
-    call.method = "GET";
-    call.query = q.data;
-    buf_release(&call.req.body);
-    buf_init(&call.req.body, S3_XML_MAX_BODY);
-    if (s3_call_run(s->s3, &call, err) < 0 ||
-        s3_xml_parse_list(call.req.body.data, call.req.body.len, &page, err) < 0) {
+    if (side_list_page(s->s3, q.data, &page, err) < 0) {
         error_wrap(err, "listing %s '%s'", s->what, s->location);
         goto out;
     }
@@ -618,7 +632,6 @@ static int side_children(struct side *s, const char *rel, char ***out, size_t *c
     rc = 0;
 out:
     s3_xml_list_release(&page);
-    s3_call_release(&call);
     buf_release(&q);
     xfree(full);
     return rc;
@@ -635,25 +648,17 @@ static void strv_free(char **v, size_t n)
  * range, with no discovery. */
 static int side_is_large(struct side *s, bool *is_large, struct error *err)
 {
-    struct s3_call call;
     struct s3_xml_list page;
     struct buf q;
     int rc = -1;
 
-    memset(&page, 0, sizeof(page));
     buf_init(&q, BUF_NO_CAP);
     buf_addf(&q, "encoding-type=url&list-type=2&max-keys=%d", SIDE_PAGE_KEYS);
     if (*s->prefix) {
         buf_adds(&q, "&prefix=");
         s3_encode(&q, s->prefix, false);
     }
-    s3_call_init(&call);
-    call.method = "GET";
-    call.query = q.data;
-    buf_release(&call.req.body);
-    buf_init(&call.req.body, S3_XML_MAX_BODY);
-    if (s3_call_run(s->s3, &call, err) < 0 ||
-        s3_xml_parse_list(call.req.body.data, call.req.body.len, &page, err) < 0) {
+    if (side_list_page(s->s3, q.data, &page, err) < 0) {
         error_wrap(err, "listing %s '%s'", s->what, s->location);
         goto out;
     }
@@ -661,7 +666,6 @@ static int side_is_large(struct side *s, bool *is_large, struct error *err)
     rc = 0;
 out:
     s3_xml_list_release(&page);
-    s3_call_release(&call);
     buf_release(&q);
     return rc;
 }

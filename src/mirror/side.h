@@ -114,6 +114,11 @@ int lister_take_page(struct lister *l, struct error *err);
 int side_discover(struct side *s, const struct mirror_filter *f, char ***prefixes, size_t *count,
                   char ***skipped, size_t *skipped_count, struct error *err);
 
+/* One ListObjectsV2 page of bucket c for query (encoded, without '?'), blocking. *page:
+ * s3_xml_list_release, also after a failure. */
+int side_list_page(struct s3_client *c, const char *query, struct s3_xml_list *page,
+                   struct error *err);
+
 /* Local files: the absolute path of a relative key (xfree). */
 char *side_local_path(const struct side *s, const char *key);
 
