@@ -586,6 +586,42 @@ static void test_mirror_range_start_after(void)
     xfree(s.prefix);
 }
 
+/* Same size, destination newer: unchanged by size and time; checksum = yes reads both files and
+ * copies the one whose content differs, and only that one. */
+static void test_mirror_checksum_mode(void)
+{
+    char *src = tmp("c-src");
+    char *dst = tmp("c-dst");
+    struct store_options so;
+    struct store_options dso;
+    struct mirror_options mo;
+    struct mirror_stats st;
+    char *got;
+
+    put_file(src, "a/same", "same bytes");
+    put_file(src, "a/differs", "new content");
+    mirror_opts(&mo, &so, &dso, src, dst);
+    CHECK_OK(mirror_run(&mo, &st, unit_err()));
+    CHECK_INT_EQ(st.copied.objects, 2);
+    /* Same size, other bytes, written after the source: size + time cannot see it. */
+    put_file(dst, "a/differs", "old content");
+    CHECK_OK(mirror_run(&mo, &st, unit_err()));
+    CHECK_INT_EQ(st.updated.objects, 0);
+    CHECK_INT_EQ(st.unchanged.objects, 2);
+    mo.is_checksum = true;
+    CHECK_OK(mirror_run(&mo, &st, unit_err()));
+    CHECK_INT_EQ(st.updated.objects, 1);
+    CHECK_INT_EQ(st.unchanged.objects, 1);
+    got = read_file(dst, "a/differs");
+    CHECK(got && strcmp(got, "new content") == 0);
+    xfree(got);
+    CHECK_OK(mirror_run(&mo, &st, unit_err()));
+    CHECK_INT_EQ(st.updated.objects, 0);
+    CHECK_INT_EQ(st.unchanged.objects, 2);
+    xfree(src);
+    xfree(dst);
+}
+
 const struct unit_test mirror_tests[] = {
     {"mirror_request_names", test_mirror_request_names},
     {"mirror_etag_md5", test_mirror_etag_md5},
@@ -594,6 +630,7 @@ const struct unit_test mirror_tests[] = {
     {"mirror_guards_empty_source", test_mirror_guards_empty_source},
     {"mirror_trash_and_filters", test_mirror_trash_and_filters},
     {"mirror_rclone_remote", test_mirror_rclone_remote},
+    {"mirror_checksum_mode", test_mirror_checksum_mode},
     {"mirror_dry_run_keeps_tmp_files", test_mirror_dry_run_keeps_tmp_files},
     {"mirror_keeps_foreign_tmp_names", test_mirror_keeps_foreign_tmp_names},
     {"mirror_source_root_gone", test_mirror_source_root_gone},
