@@ -432,9 +432,9 @@ static void test_unknown_store_type_lists_known_types(void)
 static void test_unknown_job_kind_lists_known_kinds(void)
 {
     check_parse_error(STORE "[job \"db\"]\nkind = mysql\n",
-                      "test.conf:5: kind: unknown job kind 'mysql' (known: postgres, mirror)", "");
+                      "test.conf:5: kind: unknown job kind 'mysql' (known: postgres, mirror, redis)", "");
     check_parse_error(STORE "[job \"db\"]\nkind = postgre\n",
-                      "test.conf:5: kind: unknown job kind 'postgre' (known: postgres, mirror)",
+                      "test.conf:5: kind: unknown job kind 'postgre' (known: postgres, mirror, redis)",
                       "did you mean 'postgres'?");
 }
 
@@ -2058,16 +2058,16 @@ static void test_kind_specific_options_are_refused_in_other_kinds(void)
 {
     check_mirror_error("targets = src",
                        "key 'targets' does not apply to job kind 'mirror' in [job \"media\"]",
-                       "'targets' is an option of job kind 'postgres'");
+                       "'targets' is an option of these job kinds: postgres, redis");
     check_mirror_error("database = dbname=m",
                        "key 'database' does not apply to job kind 'mirror' in [job \"media\"]",
                        "'database' is an option of job kind 'postgres'");
     check_mirror_error("keep = daily 7",
                        "key 'keep' does not apply to job kind 'mirror' in [job \"media\"]",
-                       "'keep' is an option of job kind 'postgres'");
+                       "'keep' is an option of these job kinds: postgres, redis");
     check_mirror_error("compression = zstd",
                        "key 'compression' does not apply to job kind 'mirror' in [job \"media\"]",
-                       "'compression' is an option of job kind 'postgres'");
+                       "'compression' is an option of these job kinds: postgres, redis");
     check_parse_error(STORE JOB "source = local\n",
                       "test.conf:8: key 'source' does not apply to job kind 'postgres' in [job "
                       "\"db\"]",
@@ -2627,6 +2627,9 @@ static void test_show_lists_every_schema_option(void)
     CHECK(strstr(out, "\nglobals = yes\n"));
     CHECK(strstr(out, "\nrow_counts = estimate\n"));
     CHECK(strstr(out, "\ntimezone = Europe/Berlin\n"));
+    CHECK(strstr(out, "\nurl = rediss://backup:***@redis.internal:6380\n"));
+    CHECK(strstr(out, "\nmethod = auto\n"));
+    CHECK(strstr(out, "\ntls_verify = no\n"));
     xfree(out);
     config_release(&cfg);
     xfree(path);
