@@ -84,17 +84,21 @@ static int restore_redis(struct cli_ctx *ctx, struct restore_request *base,
     memset(&req, 0, sizeof(req));
     memset(&res, 0, sizeof(res));
     if ((o->to_file != NULL) == (base->to != NULL)) {
-        error_set(err, ERR_USAGE, "restoring redis job '%s' needs either --to-file PATH or --to "
-                  "redis://HOST:PORT", base->job->name);
+        error_set(err, ERR_USAGE,
+                  "restoring redis job '%s' needs either --to-file PATH or --to "
+                  "redis://HOST:PORT",
+                  base->job->name);
         error_hint(err, "permafrost restore --help");
         goto out;
     }
     if (base->jobs > 1 || base->create || base->clean || base->no_owner) {
-        error_set(err, ERR_USAGE, "--jobs, --create, --clean and --no-owner apply to postgres "
-                                  "jobs only");
+        error_set(err, ERR_USAGE,
+                  "--jobs, --create, --clean and --no-owner apply to postgres "
+                  "jobs only");
         goto out;
     }
-    if (base->to && strncmp(base->to, "redis://", 8) != 0 && strncmp(base->to, "rediss://", 9) != 0) {
+    if (base->to && strncmp(base->to, "redis://", 8) != 0 &&
+        strncmp(base->to, "rediss://", 9) != 0) {
         error_set(err, ERR_USAGE, "--to for redis job '%s' must be a redis:// or rediss:// URL",
                   base->job->name);
         error_hint(err, "for example --to redis://127.0.0.1:6379, or --to-file PATH for an RDB "
@@ -167,14 +171,21 @@ out:
 int cmd_restore(int argc, char **argv, struct cli_ctx *ctx, struct error *err)
 {
     static const struct option opts[] = {
-        {"to", required_argument, NULL, 't'},       {"from", required_argument, NULL, 'f'},
-        {"jobs", required_argument, NULL, 'j'},     {"create", no_argument, NULL, 'C'},
-        {"clean", no_argument, NULL, 'x'},          {"no-owner", no_argument, NULL, 'O'},
-        {"password", required_argument, NULL, 'p'}, {"tmp-dir", required_argument, NULL, 'T'},
-        {"to-file", required_argument, NULL, 'F'},  {"force", no_argument, NULL, 'Y'},
+        {"to", required_argument, NULL, 't'},
+        {"from", required_argument, NULL, 'f'},
+        {"jobs", required_argument, NULL, 'j'},
+        {"create", no_argument, NULL, 'C'},
+        {"clean", no_argument, NULL, 'x'},
+        {"no-owner", no_argument, NULL, 'O'},
+        {"password", required_argument, NULL, 'p'},
+        {"tmp-dir", required_argument, NULL, 'T'},
+        {"to-file", required_argument, NULL, 'F'},
+        {"force", no_argument, NULL, 'Y'},
         {"target-version", required_argument, NULL, 'V'},
-        {"ca-file", required_argument, NULL, 'A'},  {"no-tls-verify", no_argument, NULL, 'N'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+        {"ca-file", required_argument, NULL, 'A'},
+        {"no-tls-verify", no_argument, NULL, 'N'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     const char *to_file = NULL;
     const char *target_version = NULL;
@@ -271,8 +282,8 @@ int cmd_restore(int argc, char **argv, struct cli_ctx *ctx, struct error *err)
     }
     req.snapshot = optind + 1 < argc ? argv[optind + 1] : "latest";
     if (req.job->kind == JOB_KIND_REDIS) {
-        struct redis_restore_opts ro = {to_file, force, target_version, ca_file, no_tls_verify,
-                                        password_ref};
+        struct redis_restore_opts ro = {to_file, force,         target_version,
+                                        ca_file, no_tls_verify, password_ref};
         rc = restore_redis(ctx, &req, &ro, err);
         goto out;
     }

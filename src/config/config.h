@@ -138,11 +138,11 @@ struct cfg_job {
     char *pg_dump;            /* explicit pg_dump path, or NULL to pick the newest installed */
     struct cfg_mirror mirror; /* kind = mirror */
     /* kind = redis */
-    char *url;                       /* redis://[user[:password]@]host[:port] or rediss:// */
-    enum redis_method redis_method;  /* default auto: sync, logical when the server refuses */
-    char *ca_file;                   /* rediss: PEM file; NULL: the system's store */
-    bool tls_verify;                 /* rediss: default yes */
-    int line;                 /* line of the [job "name"] header */
+    char *url;                      /* redis://[user[:password]@]host[:port] or rediss:// */
+    enum redis_method redis_method; /* default auto: sync, logical when the server refuses */
+    char *ca_file;                  /* rediss: PEM file; NULL: the system's store */
+    bool tls_verify;                /* rediss: default yes */
+    int line;                       /* line of the [job "name"] header */
 };
 
 struct config {

@@ -1,5 +1,4 @@
 #include "core/backup.h"
-#include "core/backup_priv.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -8,6 +7,7 @@
 
 #include <unistd.h>
 
+#include "core/backup_priv.h"
 #include "core/catalog.h"
 #include "core/lock.h"
 #include "core/manifest.h"
@@ -28,7 +28,6 @@
 
 #define BACKUP_CHUNK_BYTES (1u << 20)
 #define BACKUP_PROGRESS_MS 500
-
 
 static void backup_report_progress(struct backup_ctx *ctx, uint64_t raw, uint64_t stored,
                                    bool force)
@@ -101,8 +100,8 @@ int backup_artifact_open(struct backup_ctx *ctx, const char *file_name, struct b
         return -1;
     }
     a->pl.sink_ctx = a->w;
-    pipeline_take_filter(&a->pl, zstd_compress_new(ctx->job->compression_level,
-                                                   ctx->job->compression_threads));
+    pipeline_take_filter(
+        &a->pl, zstd_compress_new(ctx->job->compression_level, ctx->job->compression_threads));
     a->hash = sha256_filter_new();
     pipeline_take_filter(&a->pl, a->hash);
     return 0;
@@ -113,8 +112,7 @@ int backup_artifact_write(struct backup_artifact *a, const void *data, size_t le
 {
     if (pipeline_write(&a->pl, data, len, err) < 0)
         return error_wrap(err, "store '%s': write '%s'", store_name(a->ctx->stores[0]), a->key);
-    backup_report_progress(a->ctx, a->pl.bytes_in, a->ctx->stored_so_far + a->pl.bytes_out,
-                           false);
+    backup_report_progress(a->ctx, a->pl.bytes_in, a->ctx->stored_so_far + a->pl.bytes_out, false);
     return 0;
 }
 

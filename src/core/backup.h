@@ -53,7 +53,7 @@ struct backup_result {
     size_t table_count;
     int64_t total_rows; /* -1 when not counted */
     /* redis jobs (NULL / 0 / -1 otherwise) */
-    char *redis_server;          /* "redis" / "valkey" */
+    char *redis_server; /* "redis" / "valkey" */
     char *redis_version;
     char *redis_method;          /* "sync" / "logical" */
     char *redis_transfer;        /* "disk" / "diskless" / "logical" */

@@ -304,8 +304,7 @@ static void manifest_write_redis_dbs(struct json_writer *w, const char *key,
 static bool manifest_has_redis(const struct manifest *m)
 {
     return m->redis_server || m->redis_version || m->redis_method || m->redis_transfer ||
-           m->redis_rdb_version > 0 || m->redis_keyspace ||
-           m->redis_keys;
+           m->redis_rdb_version > 0 || m->redis_keyspace || m->redis_keys;
 }
 
 static void manifest_write_redis(struct json_writer *w, const struct manifest *m)
@@ -772,8 +771,7 @@ static int manifest_parse_redis(const json_t *root, struct manifest *m, struct e
         manifest_get_string(obj, rd, "version", false, &m->redis_version, err) < 0 ||
         manifest_get_string(obj, rd, "method", false, &m->redis_method, err) < 0 ||
         manifest_get_string(obj, rd, "transfer", false, &m->redis_transfer, err) < 0 ||
-        manifest_get_string(obj, rd, "fallback_reason", false, &m->redis_fallback_reason, err) <
-            0)
+        manifest_get_string(obj, rd, "fallback_reason", false, &m->redis_fallback_reason, err) < 0)
         return -1;
     if (manifest_get_int(obj, rd, "rdb_version", false, 1, 65535, 0, &n, err) < 0)
         return -1;

@@ -109,8 +109,8 @@ static int redis_take_sync(struct backup_ctx *ctx, struct redis_conn *conn, stru
         manifest_add_redis_db(&ctx->m.redis_keys, &ctx->m.redis_keys_count, sum->dbs[i].db,
                               (int64_t)sum->dbs[i].keys, (int64_t)sum->dbs[i].expires);
     log_debug("job '%s': %s RDB version %d, %llu keys, %llu bytes, CRC %s", ctx->job->name,
-              sres.is_diskless ? "diskless" : "disk", sum->version,
-              (unsigned long long)sum->keys, (unsigned long long)sum->bytes,
+              sres.is_diskless ? "diskless" : "disk", sum->version, (unsigned long long)sum->keys,
+              (unsigned long long)sum->bytes,
               sum->crc_checked ? "checked" : "absent (rdbchecksum no)");
     rc = 0;
 out:
@@ -190,8 +190,8 @@ int backup_redis(struct backup_ctx *ctx, struct error *err)
     ctx->m.redis_used_memory = info.used_memory;
     ctx->m.redis_keyspace = xcalloc(1, sizeof(*ctx->m.redis_keyspace));
     for (size_t i = 0; i < info.db_count; i++)
-        manifest_add_redis_db(&ctx->m.redis_keyspace, &ctx->m.redis_keyspace_count,
-                              info.dbs[i].db, info.dbs[i].keys, info.dbs[i].expires);
+        manifest_add_redis_db(&ctx->m.redis_keyspace, &ctx->m.redis_keyspace_count, info.dbs[i].db,
+                              info.dbs[i].keys, info.dbs[i].expires);
     if (info.role && strcmp(info.role, "master") != 0)
         log_info("job '%s': %s is a replica (role %s): the snapshot is as current as its "
                  "replication",
@@ -206,9 +206,10 @@ int backup_redis(struct backup_ctx *ctx, struct error *err)
         }
         if (r != REDIS_REFUSED || job->redis_method == REDIS_METHOD_SYNC) {
             if (r == REDIS_REFUSED)
-                error_hint(err, "grant the user the replication commands (ACL SETUSER NAME "
-                                "+psync +sync +replconf), or set 'method = logical' (or auto) in "
-                                "[job \"%s\"]",
+                error_hint(err,
+                           "grant the user the replication commands (ACL SETUSER NAME "
+                           "+psync +sync +replconf), or set 'method = logical' (or auto) in "
+                           "[job \"%s\"]",
                            job->name);
             goto out;
         }

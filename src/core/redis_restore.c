@@ -200,8 +200,7 @@ static char *rr_target_path(const char *to_file)
     struct stat st;
 
     if (stat(to_file, &st) == 0 && S_ISDIR(st.st_mode))
-        return xasprintf("%s%sdump.rdb", to_file,
-                         to_file[strlen(to_file) - 1] == '/' ? "" : "/");
+        return xasprintf("%s%sdump.rdb", to_file, to_file[strlen(to_file) - 1] == '/' ? "" : "/");
     return xstrdup(to_file);
 }
 
@@ -424,9 +423,9 @@ static int rr_replay_file(struct rr_replay *r, int fd, bool is_logical, struct e
         }
         if (got == 0)
             break;
-        if (is_logical ? rr_feed_commands(resp, chunk, (size_t)got, &index, rr_replay_command, r,
-                                          err)
-                       : rdb_reader_feed(rdb, chunk, (size_t)got, err))
+        if (is_logical
+                ? rr_feed_commands(resp, chunk, (size_t)got, &index, rr_replay_command, r, err)
+                : rdb_reader_feed(rdb, chunk, (size_t)got, err))
             goto out;
     }
     if (!is_logical && rdb_reader_finish(rdb, err) < 0)

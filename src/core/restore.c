@@ -1,5 +1,4 @@
 #include "core/restore.h"
-#include "core/restore_priv.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -12,6 +11,7 @@
 
 #include "core/lock.h"
 #include "core/manifest.h"
+#include "core/restore_priv.h"
 #include "core/targets.h"
 #include "io/filter.h"
 #include "io/pipeline.h"
