@@ -195,10 +195,20 @@ static void rb_finish(struct rdbb *w)
     rb_le(w, crc64_update(0, w->b.data, w->b.len), 8);
 }
 
-/* Reads a hand-made file whole, 1 byte and 5 bytes at a time; all three must agree. */
+/* Reads a hand-made file whole, 1 byte and 5 bytes at a time; all three must agree. With
+ * PERMAFROST_RDB_CORPUS_DIR set, also saves the file there (how tests/fuzz/corpus/rdb got its
+ * hand-made seeds). */
 static void check_reads(const struct rdbb *w, struct seen *out, uint64_t want_keys)
 {
     static const size_t chunks[] = {0, 1, 5};
+    const char *corpus = getenv("PERMAFROST_RDB_CORPUS_DIR");
+
+    if (corpus) {
+        char *path = xasprintf("%s/hand-%016" PRIx64 ".rdb", corpus,
+                               crc64_update(0, w->b.data, w->b.len - 8));
+        CHECK_OK(fs_write_atomic(path, w->b.data, w->b.len, 0644, unit_err()));
+        xfree(path);
+    }
 
     for (size_t i = 0; i < sizeof(chunks) / sizeof(chunks[0]); i++) {
         struct seen s;
