@@ -213,6 +213,11 @@ static int resp_handle_line(struct resp_parser *p, const char *s, size_t n, stru
     char msg[160];
 
     memset(&v, 0, sizeof(v));
+    /* Every element starts with a line: the place to stop a reply that grows too wide. */
+    if (p->held > p->max_total) {
+        buf_format_fixed(msg, sizeof(msg), "reply larger than the cap of %zu bytes", p->max_total);
+        return resp_fail(p, p->line_start, err, msg);
+    }
     switch (t) {
     case '+':
     case '-':
@@ -256,7 +261,7 @@ static int resp_handle_line(struct resp_parser *p, const char *s, size_t n, stru
                              num, p->lim.max_bulk);
             return resp_fail(p, p->line_start, err, msg);
         }
-        if ((uint64_t)num > p->max_total - p->held) {
+        if ((uint64_t)num > p->max_total - p->held) { /* held <= max_total: checked above */
             buf_format_fixed(msg, sizeof(msg), "reply larger than the cap of %zu bytes",
                              p->max_total);
             return resp_fail(p, p->line_start, err, msg);
