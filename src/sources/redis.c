@@ -292,8 +292,12 @@ static int redis_fill(struct redis_conn *c, struct error *err)
 
     c->rpos = 0;
     c->rlen = 0;
-    if (net_conn_read(c->net, c->rbuf, REDIS_READ_BUF, &got, err) < 0)
+    if (net_conn_read(c->net, c->rbuf, REDIS_READ_BUF, &got, err) < 0) {
+        /* A TLS port resets a plain client that sent a command instead of a ClientHello. */
+        if (!c->has_received && !c->is_tls && !err->hint[0] && err->kind == ERR_NETWORK)
+            error_hint(err, "if the server accepts only TLS on this port, use rediss://");
         return -1;
+    }
     if (got > 0)
         c->has_received = true;
     c->rlen = got;

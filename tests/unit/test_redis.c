@@ -24,6 +24,31 @@
 #include "util/fs.h"
 #include "util/xalloc.h"
 
+/* Runs argv without a shell, stdout and stderr on /dev/null (redis-cli and openssl are chatty).
+ * Returns the exit status, or -1. */
+static int test_run_quiet(const char *const *argv)
+{
+    pid_t pid = fork();
+    int status = 0;
+
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_RDWR);
+        if (devnull >= 0) {
+            (void)dup2(devnull, 0);
+            (void)dup2(devnull, 1);
+            (void)dup2(devnull, 2);
+        }
+        execvp(argv[0], (char *const *)(uintptr_t)argv);
+        _exit(127);
+    }
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR)
+            return -1;
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 /* ---- URL ---- */
 
 static void test_redis_url_parse_accepts_the_documented_forms(void)
@@ -210,6 +235,7 @@ static void test_redis_info_parse_redis_7(void)
 static void test_redis_info_parse_valkey_8(void)
 {
     struct redis_info info;
+    const char valkey72[] = "# Server\nredis_version:7.2.4\nvalkey_version:7.2.5\n";
 
     CHECK_OK(redis_info_parse(info_valkey8, sizeof(info_valkey8) - 1, &info, unit_err()));
     CHECK_STR_EQ(info.server_name, "valkey");
@@ -223,8 +249,7 @@ static void test_redis_info_parse_valkey_8(void)
     redis_info_release(&info);
 
     /* valkey_version without server_name (Valkey 7.2.5 before the field) still says valkey */
-    CHECK_OK(redis_info_parse("# Server\nredis_version:7.2.4\nvalkey_version:7.2.5\n", 47, &info,
-                              unit_err()));
+    CHECK_OK(redis_info_parse(valkey72, sizeof(valkey72) - 1, &info, unit_err()));
     CHECK_STR_EQ(info.server_name, "valkey");
     CHECK_STR_EQ(info.version, "7.2.5");
     CHECK_INT_EQ(info.used_memory, -1);
@@ -500,9 +525,12 @@ static void test_fill(struct redis_conn *c)
         TEST_OK(c, "SET", key, "value", "EX", "3600");
     }
     TEST_OK(c, "SET", "plain", "no ttl");
-    memset(big, 'x', 300000);
-    for (int i = 0; i < 300000; i += 997)
-        big[i] = (char)('a' + i % 26);
+    /* not compressible, so the payload spans many reads */
+    uint32_t x = 12345;
+    for (int i = 0; i < 300000; i++) {
+        x = x * 1103515245u + 12345u;
+        big[i] = (char)('!' + (x >> 16) % 90);
+    }
     big[300000] = '\0';
     TEST_OK(c, "SET", "big", big);
     TEST_OK(c, "SELECT", "3");
@@ -659,8 +687,8 @@ static void test_sync_one_mode(bool is_diskless)
         CHECK_INT_EQ(res.expected_bytes, 0);
     CHECK(sink.calls >= 1);
 
-    CHECK_INT_EQ(unit_run_cmd(check, NULL, NULL), 0);
-    CHECK_INT_EQ(unit_run_cmd(cli, NULL, NULL), 0);
+    CHECK_INT_EQ(test_run_quiet(check), 0);
+    CHECK_INT_EQ(test_run_quiet(cli), 0);
     CHECK_INT_EQ(test_file_size(ours), test_file_size(theirs));
     {
         /* the mark never reaches the sink: the file ends with the EOF opcode and CRC-64 */
@@ -864,32 +892,15 @@ static void test_redis_replay_error_names_command_key_and_words(void)
 
 static void test_make_certs(const char *dir)
 {
-    char ca_key[600], ca_crt[600], key[600], csr[600], crt[600], ext[600], serial[600];
-    const char *ca[] = {"openssl",
-                        "req",
-                        "-x509",
-                        "-newkey",
-                        "ec",
-                        "-pkeyopt",
-                        "ec_paramgen_curve:prime256v1",
-                        "-nodes",
-                        "-keyout",
-                        ca_key,
-                        "-out",
-                        ca_crt,
-                        "-days",
-                        "2",
-                        "-subj",
-                        "/CN=permafrost test CA",
-                        NULL};
-    const char *req[] = {
-        "openssl",       "req",     "-newkey", "ec",   "-pkeyopt", "ec_paramgen_curve:prime256v1",
-        "-nodes",        "-keyout", key,       "-out", csr,        "-subj",
-        "/CN=localhost", NULL};
-    const char *sign[] = {"openssl", "x509",   "-req",  "-in",       csr,        "-CA",
-                          ca_crt,    "-CAkey", ca_key,  "-CAserial", serial,     "-CAcreateserial",
-                          "-out",    crt,      "-days", "2",         "-extfile", ext,
-                          NULL};
+    char ca_key[600], ca_crt[600], key[600], csr[600], crt[600], ext[600];
+    const char *ca[] = {"openssl", "req",     "-x509", "-newkey",     "rsa:2048",
+                        "-nodes",  "-keyout", ca_key,  "-out",        ca_crt,
+                        "-days",   "2",       "-subj", "/CN=test CA", NULL};
+    const char *req[] = {"openssl", "req",  "-newkey", "rsa:2048", "-nodes",        "-keyout",
+                         key,       "-out", csr,       "-subj",    "/CN=localhost", NULL};
+    const char *sign[] = {"openssl", "x509", "-req",     "-in",  csr,
+                          "-CA",     ca_crt, "-CAkey",   ca_key, "-CAcreateserial",
+                          "-out",    crt,    "-extfile", ext,    NULL};
     const char ext_text[] = "subjectAltName=DNS:localhost,IP:127.0.0.1\n";
 
     buf_format_fixed(ca_key, sizeof(ca_key), "%s/ca.key", dir);
@@ -898,11 +909,10 @@ static void test_make_certs(const char *dir)
     buf_format_fixed(csr, sizeof(csr), "%s/server.csr", dir);
     buf_format_fixed(crt, sizeof(crt), "%s/server.crt", dir);
     buf_format_fixed(ext, sizeof(ext), "%s/san.ext", dir);
-    buf_format_fixed(serial, sizeof(serial), "%s/ca.srl", dir);
     CHECK_OK(fs_write_atomic(ext, ext_text, sizeof(ext_text) - 1, 0600, unit_err()));
-    CHECK_INT_EQ(unit_run_cmd(ca, NULL, NULL), 0);
-    CHECK_INT_EQ(unit_run_cmd(req, NULL, NULL), 0);
-    CHECK_INT_EQ(unit_run_cmd(sign, NULL, NULL), 0);
+    CHECK_INT_EQ(test_run_quiet(ca), 0);
+    CHECK_INT_EQ(test_run_quiet(req), 0);
+    CHECK_INT_EQ(test_run_quiet(sign), 0);
 }
 
 static void test_redis_tls_verifies_the_certificate(void)
@@ -957,7 +967,7 @@ static void test_redis_tls_verifies_the_certificate(void)
     o.url = url;
     o.io_timeout_ms = 3000;
     CHECK_ERR(redis_connect(&o, &c, &err), err, ERR_NETWORK, "");
-    CHECK(strstr(err.hint, "rediss://") || strstr(err.msg, "no data"));
+    CHECK(strstr(err.hint, "use rediss://"));
 
     /* TLS client on a plain port */
     test_server_start(&plain, "plain", NULL, NULL, NULL);
