@@ -888,6 +888,207 @@ static void test_redis_replay_error_names_command_key_and_words(void)
     test_server_stop(&s);
 }
 
+/* ---- a scripted fake master, for what a real server will not do on demand ---- */
+
+struct fake_script {
+    const char *const *replies; /* one per command received, in order (raw bytes, C strings) */
+    const char *trailer;        /* sent after the last reply, then the connection is closed */
+    size_t trailer_len;
+};
+
+/* Serves one connection on a free port in a child process; returns the port. */
+static int fake_master_start(const struct fake_script *sc, pid_t *pid)
+{
+    struct sockaddr_in a;
+    socklen_t alen = sizeof(a);
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+
+    CHECK(lfd >= 0);
+    (void)setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CHECK(bind(lfd, (struct sockaddr *)&a, sizeof(a)) == 0);
+    CHECK(listen(lfd, 1) == 0);
+    CHECK(getsockname(lfd, (struct sockaddr *)&a, &alen) == 0);
+    *pid = fork();
+    CHECK(*pid >= 0);
+    if (*pid == 0) {
+        struct resp_parser *p = resp_parser_new(NULL);
+        struct error err = ERROR_INIT;
+        char in[4096];
+        size_t next = 0;
+        int fd;
+
+        (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+        fd = accept(lfd, NULL, NULL);
+        if (fd < 0)
+            _exit(2);
+        while (sc->replies[next]) {
+            ssize_t n = read(fd, in, sizeof(in));
+            size_t pos = 0;
+            if (n <= 0)
+                _exit(3);
+            while (pos < (size_t)n) {
+                struct resp_value *v = NULL;
+                size_t used = 0;
+                int r = resp_parser_feed(p, in + pos, (size_t)n - pos, &used, &v, &err);
+                if (r < 0)
+                    _exit(4);
+                pos += used;
+                if (r == 1) {
+                    const char *reply = sc->replies[next++];
+                    resp_value_free(v);
+                    if (write(fd, reply, strlen(reply)) < 0)
+                        _exit(5);
+                    if (!sc->replies[next])
+                        break;
+                }
+            }
+        }
+        if (sc->trailer_len && write(fd, sc->trailer, sc->trailer_len) < 0)
+            _exit(6);
+        (void)shutdown(fd, SHUT_WR);
+        /* wait for the client to hang up, so it reads everything before a reset */
+        while (read(fd, in, sizeof(in)) > 0) {
+        }
+        _exit(0);
+    }
+    close(lfd);
+    return ntohs(a.sin_port);
+}
+
+static void fake_master_wait(pid_t pid)
+{
+    int status = 0;
+
+    CHECK(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+static int fake_sync(const struct fake_script *sc, struct buf *payload,
+                     struct redis_sync_result *res, struct error *err)
+{
+    struct redis_options o;
+    struct redis_conn *c = NULL;
+    struct test_buf_sink sink;
+    char url[64];
+    pid_t pid = 0;
+    int port = fake_master_start(sc, &pid);
+    int rc;
+
+    buf_format_fixed(url, sizeof(url), "redis://127.0.0.1:%d", port);
+    memset(&o, 0, sizeof(o));
+    o.url = url;
+    o.io_timeout_ms = 5000;
+    CHECK_OK(redis_connect(&o, &c, unit_err()));
+    buf_init(&sink.b, BUF_NO_CAP);
+    rc = redis_sync(c, test_buf_sink_write, &sink, res, err);
+    redis_close(c);
+    fake_master_wait(pid);
+    buf_reset(payload);
+    buf_add(payload, sink.b.data, sink.b.len);
+    buf_release(&sink.b);
+    return rc;
+}
+
+#define FAKE_MARK "0123456789abcdef0123456789abcdef01234567"
+
+static void test_redis_sync_falls_back_to_sync_and_reports_a_short_payload(void)
+{
+    const char *replies[] = {"+PONG\r\n",
+                             "+OK\r\n",
+                             "-ERR Unrecognized REPLCONF option: rdb-only\r\n",
+                             "-ERR unknown command 'PSYNC'\r\n",
+                             "\n",
+                             NULL};
+    const char trailer[] = "\n\n$100\r\n0123456789";
+    struct fake_script sc = {replies, trailer, sizeof(trailer) - 1};
+    struct redis_sync_result res;
+    struct buf got;
+    struct error err = ERROR_INIT;
+
+    buf_init(&got, BUF_NO_CAP);
+    CHECK_ERR(fake_sync(&sc, &got, &res, &err), err, ERR_NETWORK,
+              "connection closed after 10 of 100 bytes");
+    CHECK(!res.is_psync);
+    CHECK(!res.is_rdb_only);
+    CHECK_INT_EQ(res.offset, -1);
+    CHECK_INT_EQ(res.expected_bytes, 100);
+    CHECK_INT_EQ(got.len, 10);
+    CHECK(memcmp(got.data, "0123456789", 10) == 0);
+    buf_release(&got);
+}
+
+/* A pre-6.2 server (no rdb-only) goes on with the replication feed right after the mark. */
+static void test_redis_sync_eof_mark_followed_by_the_feed(void)
+{
+    const char *replies[] = {"+PONG\r\n", "+OK\r\n", "-ERR Unrecognized REPLCONF option\r\n",
+                             "\n\n+FULLRESYNC " FAKE_MARK " 42\r\n", NULL};
+    const char trailer[] =
+        "\n$EOF:" FAKE_MARK "\r\nREDIS0009payload" FAKE_MARK "*1\r\n$4\r\nPING\r\n";
+    struct fake_script sc = {replies, trailer, sizeof(trailer) - 1};
+    struct redis_sync_result res;
+    struct buf got;
+
+    buf_init(&got, BUF_NO_CAP);
+    CHECK_OK(fake_sync(&sc, &got, &res, unit_err()));
+    CHECK(res.is_psync);
+    CHECK(res.is_diskless);
+    CHECK(!res.is_rdb_only);
+    CHECK_STR_EQ(res.replid, FAKE_MARK);
+    CHECK_INT_EQ(res.offset, 42);
+    CHECK_STR_EQ(got.data, "REDIS0009payload");
+    CHECK_INT_EQ(res.bytes, 16);
+    buf_release(&got);
+}
+
+static void test_redis_sync_eof_mode_closed_before_the_mark(void)
+{
+    const char *replies[] = {"+PONG\r\n", "+OK\r\n", "+OK\r\n", "+FULLRESYNC " FAKE_MARK " 0\r\n",
+                             NULL};
+    const char trailer[] = "$EOF:" FAKE_MARK "\r\nREDIS0010 and then nothing more, no mark";
+    struct fake_script sc = {replies, trailer, sizeof(trailer) - 1};
+    struct redis_sync_result res;
+    struct buf got;
+    struct error err = ERROR_INIT;
+
+    buf_init(&got, BUF_NO_CAP);
+    CHECK_ERR(fake_sync(&sc, &got, &res, &err), err, ERR_NETWORK, "before the end mark");
+    CHECK(res.is_rdb_only);
+    CHECK(strstr(err.msg, "after 40 bytes"));
+    buf_release(&got);
+}
+
+static void test_redis_sync_bad_header_and_refusals(void)
+{
+    const char *bad_header[] = {"+PONG\r\n", "+OK\r\n", "+OK\r\n",
+                                "+FULLRESYNC " FAKE_MARK " 0\r\n", NULL};
+    const char junk[] = "\n*3\r\n";
+    const char *not_allowed[] = {"+PONG\r\n", "+OK\r\n", "+OK\r\n",
+                                 "-ERR PSYNC not allowed for this user\r\n", NULL};
+    const char *unknown[] = {"+PONG\r\n", "-ERR unknown command 'REPLCONF'\r\n", NULL};
+    struct fake_script sc = {bad_header, junk, sizeof(junk) - 1};
+    struct redis_sync_result res;
+    struct buf got;
+    struct error err = ERROR_INIT;
+
+    buf_init(&got, BUF_NO_CAP);
+    CHECK_ERR(fake_sync(&sc, &got, &res, &err), err, ERR_REMOTE,
+              "expected '$<length>' or '$EOF:<mark>', got '*3'");
+    sc.replies = not_allowed;
+    sc.trailer_len = 0;
+    error_clear(&err);
+    CHECK_INT_EQ(fake_sync(&sc, &got, &res, &err), REDIS_REFUSED);
+    CHECK(strstr(err.msg, "PSYNC: -ERR PSYNC not allowed"));
+    sc.replies = unknown;
+    error_clear(&err);
+    CHECK_INT_EQ(fake_sync(&sc, &got, &res, &err), REDIS_REFUSED);
+    CHECK(strstr(err.msg, "unknown command 'REPLCONF'"));
+    buf_release(&got);
+}
+
 /* ---- TLS ---- */
 
 static void test_make_certs(const char *dir)
@@ -1004,6 +1205,13 @@ const struct unit_test redis_tests[] = {
      test_redis_logical_export_refused_names_the_acl_rights},
     {"test_redis_replay_error_names_command_key_and_words",
      test_redis_replay_error_names_command_key_and_words},
+    {"test_redis_sync_falls_back_to_sync_and_reports_a_short_payload",
+     test_redis_sync_falls_back_to_sync_and_reports_a_short_payload},
+    {"test_redis_sync_eof_mark_followed_by_the_feed",
+     test_redis_sync_eof_mark_followed_by_the_feed},
+    {"test_redis_sync_eof_mode_closed_before_the_mark",
+     test_redis_sync_eof_mode_closed_before_the_mark},
+    {"test_redis_sync_bad_header_and_refusals", test_redis_sync_bad_header_and_refusals},
     {"test_redis_tls_verifies_the_certificate", test_redis_tls_verifies_the_certificate},
     {NULL, NULL},
 };
