@@ -30,6 +30,14 @@
 #                       certificates required); rcli on that port uses --tls --cacert.
 #   redis_has_tls       true when this redis-server was built with TLS (tls-port is known).
 #
+# For tests/integration/t_redis_*.sh (after tests/lib/assert.sh):
+#   redis_test_init     the trap, $T, $TMPDIR and $PERMAFROST, without PostgreSQL.
+#   write_redis_conf FILE URL [LINE...]  a config with state in $T/state, store "local" in
+#                       $T/store and job "cache" (kind = redis, url = URL); each LINE is appended to
+#                       the job section. Sets CONF (for pf).
+#   redis_newest_snapshot JOB [STORE]  the directory of JOB's newest snapshot with a manifest.
+#   redis_load_dataset PORT [ARGS...]  tests/lib/redis_dataset.py ARGS | redis-cli --pipe.
+#
 # Nothing here uses pkill/killall: only the PIDs recorded at start are ever signalled.
 
 REDIS_SERVER=${REDIS_SERVER:-redis-server}
@@ -277,4 +285,56 @@ redis_start_tls()
     _redis_launch "$dir" "$certs/ca.pem" --tls-port \
         --tls-cert-file "$certs/server.pem" --tls-key-file "$certs/server.key" \
         --tls-ca-cert-file "$certs/ca.pem" --tls-auth-clients no "$@"
+}
+
+redis_test_init()
+{
+    test_init_dirs
+    [[ -n ${PERMAFROST:-} ]] || fail "PERMAFROST must name the permafrost binary"
+    [[ -x $PERMAFROST ]] || fail "PERMAFROST='$PERMAFROST' is not executable"
+    chmod 0711 "$T"
+    mkdir -p "$T/tmp"
+    export TMPDIR=$T/tmp
+    unset PERMAFROST_CONFIG PERMAFROST_STATE_DIR
+    command -v "$REDIS_SERVER" >/dev/null || fail "$REDIS_SERVER is missing (apt-get install redis-server)"
+}
+
+write_redis_conf()
+{
+    local file=$1 url=$2 line
+    shift 2
+    {
+        printf '[global]\nstate_dir = %s/state\n\n' "$T"
+        printf '[store "local"]\ntype = local\npath = %s/store\n\n' "$T"
+        printf '[job "cache"]\nkind = redis\nurl = %s\ntargets = local\n' "$url"
+        for line in "$@"; do
+            printf '%s\n' "$line"
+        done
+    } >"$file"
+    # shellcheck disable=SC2034 # read by pf (tests/lib/assert.sh)
+    CONF=$file
+}
+
+redis_newest_snapshot()
+{
+    local store=${2:-$T/store}
+    [[ -d $store/$1 ]] || return 0
+    find "$store/$1" -mindepth 2 -maxdepth 2 -name manifest.json -printf '%T@ %h\n' | sort -n |
+        tail -n 1 | cut -d' ' -f2-
+}
+
+redis_load_dataset()
+{
+    local port=$1 f
+    shift
+    f=$(mktemp "${TMPDIR:-/tmp}/dataset.XXXXXX")
+    python3 "$(dirname "${BASH_SOURCE[0]}")/redis_dataset.py" "$@" >"$f" || {
+        rm -f "$f"
+        return 1
+    }
+    redis_load "$port" "$f" || {
+        rm -f "$f"
+        return 1
+    }
+    rm -f "$f"
 }
