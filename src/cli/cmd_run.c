@@ -78,6 +78,24 @@ static void run_print_text(const struct cfg_job *job, const struct backup_result
             printf(", %lld rows", (long long)r->total_rows);
         printf("), pg_dump %s\n", r->pg_dump_version);
     }
+    if (r->redis_server) {
+        char mem[OUTPUT_SIZE_LEN];
+
+        output_format_size((uint64_t)(r->redis_used_memory > 0 ? r->redis_used_memory : 0), mem);
+        printf("  server    %s %s, %s used, %lld keys", r->redis_server,
+               r->redis_version ? r->redis_version : "?", mem, (long long)r->redis_keys);
+        if (r->redis_rdb_version > 0)
+            printf(", RDB version %d", r->redis_rdb_version);
+        printf("\n");
+    }
+    if (r->redis_method) {
+        if (r->redis_fallback_reason)
+            printf("  method    logical (fell back: %s)\n", r->redis_fallback_reason);
+        else if (strcmp(r->redis_method, "sync") == 0)
+            printf("  method    sync (%s)\n", r->redis_transfer ? r->redis_transfer : "?");
+        else
+            printf("  method    %s\n", r->redis_method);
+    }
     if (r->raw_bytes) {
         output_format_size(r->raw_bytes, raw);
         output_format_size(r->stored_bytes, stored);
@@ -116,6 +134,16 @@ static void run_print_json(struct json_writer *w, const struct cfg_job *job,
     json_key_int(w, "database_size_bytes", r->database_size_bytes);
     json_key_uint(w, "tables", r->table_count);
     json_key_int(w, "rows", r->total_rows);
+    if (job->kind == JOB_KIND_REDIS) {
+        json_key_string(w, "server", r->redis_server);
+        json_key_string(w, "server_version", r->redis_version);
+        json_key_string(w, "method", r->redis_method);
+        json_key_string(w, "transfer", r->redis_transfer);
+        json_key_string(w, "fallback_reason", r->redis_fallback_reason);
+        json_key_int(w, "rdb_version", r->redis_rdb_version);
+        json_key_int(w, "keys", r->redis_keys);
+        json_key_int(w, "used_memory", r->redis_used_memory);
+    }
     json_key(w, "stores");
     json_begin_array(w);
     for (size_t i = 0; i < r->target_count; i++) {

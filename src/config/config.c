@@ -209,9 +209,21 @@ static int config_unknown_key(const struct config_builder *b, const struct ini_e
         const char *bar = strchr(other->applies_to, '|');
         config_fail(b, e->line, err, "key '%s' does not apply to %s '%s' in %s", e->key,
                     disc->choice_label, applies_to, label);
-        if (bar)
+        if (bar) {
+            char kinds[128];
+            size_t o = 0;
+            for (const char *c = other->applies_to; *c && o + 3 < sizeof(kinds); c++) {
+                if (*c == '|') {
+                    kinds[o++] = ',';
+                    kinds[o++] = ' ';
+                } else {
+                    kinds[o++] = *c;
+                }
+            }
+            kinds[o] = '\0';
             return error_hint(err, "'%s' is an option of these %ss: %s", e->key, disc->choice_label,
-                              other->applies_to);
+                              kinds);
+        }
         return error_hint(err, "'%s' is an option of %s '%s'", e->key, disc->choice_label,
                           other->applies_to);
     }
@@ -736,6 +748,8 @@ const char *config_job_kind_name(enum job_kind kind)
         return "postgres";
     case JOB_KIND_MIRROR:
         return "mirror";
+    case JOB_KIND_REDIS:
+        return "redis";
     }
     ASSERT(!"unknown job kind");
     return "";
@@ -828,6 +842,10 @@ static void config_release_job(struct cfg_job *job)
     }
     xfree(job->keep_overrides);
     xfree(job->pg_dump);
+    if (job->url)
+        explicit_bzero(job->url, strlen(job->url));
+    xfree(job->url);
+    xfree(job->ca_file);
     xfree(job->mirror.source.store);
     xfree(job->mirror.source.prefix);
     xfree(job->mirror.destination.store);

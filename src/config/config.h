@@ -24,7 +24,8 @@ struct keep_policy {
     int yearly;
 };
 
-enum job_kind { JOB_KIND_POSTGRES = 0, JOB_KIND_MIRROR };
+enum job_kind { JOB_KIND_POSTGRES = 0, JOB_KIND_MIRROR, JOB_KIND_REDIS };
+enum redis_method { REDIS_METHOD_AUTO = 0, REDIS_METHOD_SYNC, REDIS_METHOD_LOGICAL };
 enum row_counts_mode { ROW_COUNTS_EXACT = 0, ROW_COUNTS_ESTIMATE, ROW_COUNTS_OFF };
 
 struct cfg_global {
@@ -136,7 +137,12 @@ struct cfg_job {
     enum row_counts_mode row_counts;
     char *pg_dump;            /* explicit pg_dump path, or NULL to pick the newest installed */
     struct cfg_mirror mirror; /* kind = mirror */
-    int line;                 /* line of the [job "name"] header */
+    /* kind = redis */
+    char *url;                      /* redis://[user[:password]@]host[:port] or rediss:// */
+    enum redis_method redis_method; /* default auto: sync, logical when the server refuses */
+    char *ca_file;                  /* rediss: PEM file; NULL: the system's store */
+    bool tls_verify;                /* rediss: default yes */
+    int line;                       /* line of the [job "name"] header */
 };
 
 struct config {
@@ -170,7 +176,7 @@ void config_show(const struct config *cfg, struct buf *out);
  * job's keep. Borrowed from job. */
 const struct keep_policy *config_job_keep_for(const struct cfg_job *job, const char *store);
 
-/* "postgres" or "mirror". */
+/* "postgres", "mirror" or "redis". */
 const char *config_job_kind_name(enum job_kind kind);
 
 /* Why pattern is not a valid include/exclude glob (see src/mirror/filter.h: empty, longer than

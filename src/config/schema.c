@@ -515,6 +515,92 @@ static bool schema_format_row_counts(const struct schema_option *opt, const void
     return true;
 }
 
+static int schema_set_redis_method(const struct schema_option *opt, void *obj, const char *value,
+                                   struct error *err)
+{
+    enum redis_method *field = schema_field(obj, opt->offset);
+    size_t i;
+
+    if (schema_parse_choice(opt, value, &i, err) < 0)
+        return -1;
+    *field = (enum redis_method)i;
+    return 0;
+}
+
+static bool schema_format_redis_method(const struct schema_option *opt, const void *obj,
+                                       struct buf *out)
+{
+    const enum redis_method *field = schema_cfield(obj, opt->offset);
+
+    buf_adds(out, opt->choices[*field]);
+    return true;
+}
+
+/* redis://[user[:password]@]host[:port][/db] or rediss://: the shape is checked here; the full
+ * parse (percent-decoding, port range, IPv6) is the client's, at run time. */
+static int schema_set_redis_url(const struct schema_option *opt, void *obj, const char *value,
+                                struct error *err)
+{
+    char shown[80];
+    const char *rest;
+    const char *at;
+    const char *host_end;
+
+    if (strncmp(value, "redis://", 8) == 0)
+        rest = value + 8;
+    else if (strncmp(value, "rediss://", 9) == 0)
+        rest = value + 9;
+    else
+        /* Only the scheme is echoed: the rest may hold a password. */
+        return error_set(err, ERR_CONFIG,
+                         "scheme '%.*s' is not redis:// or rediss:// (redis://[user:password@]"
+                         "host:port)",
+                         (int)strcspn(value, ":/@"), schema_printable(value, shown, sizeof(shown)));
+    for (const char *c = value; *c; c++)
+        if ((unsigned char)*c <= ' ' || *c == 0x7f)
+            return error_set(err, ERR_CONFIG, "the URL has a space or a control character");
+    at = strrchr(rest, '@');
+    if (at)
+        rest = at + 1;
+    host_end = rest + strcspn(rest, ":/");
+    if (*rest == '[')
+        host_end = strchr(rest, ']') ? strchr(rest, ']') + 1 : rest;
+    if (host_end == rest)
+        return error_set(err, ERR_CONFIG, "the URL has no host (redis://host:port)");
+    schema_replace_string(obj, opt->offset, value);
+    return 0;
+}
+
+/* Shows the URL with its password, if any, as "***". */
+static bool schema_format_redis_url(const struct schema_option *opt, const void *obj,
+                                    struct buf *out)
+{
+    char *const *field = schema_cfield(obj, opt->offset);
+    const char *v;
+    const char *scheme_end;
+    const char *at;
+    const char *colon;
+
+    if (!*field)
+        return false;
+    v = *field;
+    scheme_end = strstr(v, "://");
+    at = strrchr(v, '@');
+    if (!scheme_end || !at) {
+        buf_adds(out, v);
+        return true;
+    }
+    colon = memchr(scheme_end + 3, ':', (size_t)(at - (scheme_end + 3)));
+    if (!colon) {
+        buf_adds(out, v);
+        return true;
+    }
+    buf_add(out, v, (size_t)(colon - v));
+    buf_adds(out, ":***");
+    buf_adds(out, at);
+    return true;
+}
+
 static int schema_parse_bool(const char *value, bool *out, struct error *err)
 {
     static const char *const yes[] = {"yes", "true", "on", "1"};
@@ -1680,10 +1766,12 @@ static bool schema_format_limit(const struct schema_option *opt, const void *obj
 /* ---- the table ---- */
 
 static const char *const store_types[] = {"local", "s3", "rclone", NULL};
-static const char *const job_kinds[] = {"postgres", "mirror", NULL};    /* enum job_kind order */
+static const char *const job_kinds[] = {"postgres", "mirror", "redis",
+                                        NULL};                          /* enum job_kind order */
 static const char *const mirror_presets[] = {"none", "mastodon", NULL}; /* enum order */
 static const char *const mirror_acls[] = {"copy", "public-read", "private", NULL}; /* enum - 1 */
 static const char *const row_counts_modes[] = {"exact", "estimate", "off", NULL};  /* enum order */
+static const char *const redis_methods[] = {"auto", "sync", "logical", NULL};      /* enum order */
 
 const struct schema_option schema_options[] = {
     {.name = "state_dir",
@@ -1922,7 +2010,8 @@ const struct schema_option schema_options[] = {
      .is_discriminator = true,
      .choices = job_kinds,
      .choice_label = "job kind",
-     .help = "what the job does: postgres backs up a database, mirror copies a media tree",
+     .help = "what the job does: postgres backs up a database, redis snapshots a Redis/Valkey "
+             "server, mirror copies a media tree",
      .example = "postgres",
      .offset = offsetof(struct cfg_job, kind),
      .set = schema_set_job_kind,
@@ -1939,10 +2028,10 @@ const struct schema_option schema_options[] = {
      .format = schema_format_string},
     {.name = "password",
      .section = SCHEMA_SECTION_JOB,
-     .applies_to = "postgres",
+     .applies_to = "postgres|redis",
      .type = SCHEMA_SECRET,
      .unset_doc = "libpq's other methods apply: peer, trust, ~/.pgpass",
-     .help = "database password: env:NAME, file:PATH, or inline (discouraged)",
+     .help = "database or Redis password: env:NAME, file:PATH, or inline (discouraged)",
      .example = "env:DB_PASS",
      .offset = offsetof(struct cfg_job, password),
      .offset_extra = offsetof(struct cfg_job, password_ref),
@@ -1950,7 +2039,7 @@ const struct schema_option schema_options[] = {
      .format = schema_format_secret},
     {.name = "targets",
      .section = SCHEMA_SECTION_JOB,
-     .applies_to = "postgres",
+     .applies_to = "postgres|redis",
      .type = SCHEMA_LIST,
      .is_required = true,
      .help = "stores that receive each backup, comma-separated",
@@ -1961,7 +2050,7 @@ const struct schema_option schema_options[] = {
      .format = schema_format_list},
     {.name = "keep",
      .section = SCHEMA_SECTION_JOB,
-     .applies_to = "postgres",
+     .applies_to = "postgres|redis",
      .type = SCHEMA_KEEP,
      .unset_doc = "keep every snapshot",
      .help = "retention policy applied on each store after a backup (restic forget)",
@@ -1972,7 +2061,7 @@ const struct schema_option schema_options[] = {
      .format = schema_format_keep},
     {.name = "keep.STORE",
      .section = SCHEMA_SECTION_JOB,
-     .applies_to = "postgres",
+     .applies_to = "postgres|redis",
      .type = SCHEMA_KEEP,
      .unset_doc = "keep applies on every target",
      .help = "retention policy for one target store, instead of keep",
@@ -1992,7 +2081,7 @@ const struct schema_option schema_options[] = {
      .format = schema_format_bool},
     {.name = "compression",
      .section = SCHEMA_SECTION_JOB,
-     .applies_to = "postgres",
+     .applies_to = "postgres|redis",
      .type = SCHEMA_COMPRESSION,
      .default_value = "zstd:3",
      .min = 1,
@@ -2025,6 +2114,50 @@ const struct schema_option schema_options[] = {
      .offset = offsetof(struct cfg_job, pg_dump),
      .set = schema_set_path,
      .format = schema_format_string},
+    {.name = "url",
+     .section = SCHEMA_SECTION_JOB,
+     .applies_to = "redis",
+     .type = SCHEMA_STRING,
+     .is_required = true,
+     .help = "the Redis or Valkey server: redis://[user[:password]@]host[:port], rediss:// for TLS",
+     .example = "redis://127.0.0.1:6379",
+     .offset = offsetof(struct cfg_job, url),
+     .set = schema_set_redis_url,
+     .format = schema_format_redis_url},
+    {.name = "method",
+     .section = SCHEMA_SECTION_JOB,
+     .applies_to = "redis",
+     .type = SCHEMA_ENUM,
+     .default_value = "auto",
+     .choices = redis_methods,
+     .choice_label = "method",
+     .help = "sync: stream an RDB snapshot as a replica does; logical: SCAN + DUMP each key (for "
+             "services that refuse SYNC); auto: sync, else logical",
+     .example = "logical",
+     .offset = offsetof(struct cfg_job, redis_method),
+     .set = schema_set_redis_method,
+     .format = schema_format_redis_method},
+    {.name = "ca_file",
+     .section = SCHEMA_SECTION_JOB,
+     .applies_to = "redis",
+     .type = SCHEMA_PATH,
+     .unset_doc = "the system's trusted certificates",
+     .help = "PEM file of the certificate authorities to trust for rediss://",
+     .example = "/etc/permafrost/redis-ca.pem",
+     .offset = offsetof(struct cfg_job, ca_file),
+     .set = schema_set_path,
+     .format = schema_format_string},
+    {.name = "tls_verify",
+     .section = SCHEMA_SECTION_JOB,
+     .applies_to = "redis",
+     .type = SCHEMA_BOOL,
+     .default_value = "yes",
+     .help = "check the server's certificate and name for rediss:// (no: encrypted but "
+             "unauthenticated)",
+     .example = "no",
+     .offset = offsetof(struct cfg_job, tls_verify),
+     .set = schema_set_bool,
+     .format = schema_format_bool},
 
     {.name = "source",
      .section = SCHEMA_SECTION_JOB,

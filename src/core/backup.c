@@ -7,6 +7,7 @@
 
 #include <unistd.h>
 
+#include "core/backup_priv.h"
 #include "core/catalog.h"
 #include "core/lock.h"
 #include "core/manifest.h"
@@ -27,23 +28,6 @@
 
 #define BACKUP_CHUNK_BYTES (1u << 20)
 #define BACKUP_PROGRESS_MS 500
-
-struct backup_ctx {
-    const struct backup_request *req;
-    const struct cfg_job *job;
-    struct backup_result *res;
-    struct store **stores; /* one per target, in target order */
-    char *prefix;          /* "<job>/<id>/" */
-    struct manifest m;
-    struct pg_tool pg_dump;
-    struct pg_tool pg_dumpall;
-    struct pg_passfile passfile;
-    int64_t start_mono_ms;
-    int64_t last_progress_ms;
-    uint64_t expected_raw_bytes;
-    const char *phase;
-    uint64_t stored_so_far;
-};
 
 static void backup_report_progress(struct backup_ctx *ctx, uint64_t raw, uint64_t stored,
                                    bool force)
@@ -98,36 +82,97 @@ static int backup_clean_unfinished_one(const struct snapshot_dir *d, void *arg, 
     return r;
 }
 
+void backup_progress_tick(struct backup_ctx *ctx, uint64_t raw, uint64_t stored, bool force)
+{
+    backup_report_progress(ctx, raw, stored, force);
+}
+
+int backup_artifact_open(struct backup_ctx *ctx, const char *file_name, struct backup_artifact *a,
+                         struct error *err)
+{
+    memset(a, 0, sizeof(*a));
+    a->ctx = ctx;
+    a->file_name = xstrdup(file_name);
+    a->key = xasprintf("%s%s", ctx->prefix, file_name);
+    pipeline_init(&a->pl, backup_sink, NULL);
+    if (store_put_open(ctx->stores[0], a->key, &a->w, err) < 0) {
+        error_wrap(err, "store '%s': write '%s'", store_name(ctx->stores[0]), a->key);
+        return -1;
+    }
+    a->pl.sink_ctx = a->w;
+    pipeline_take_filter(
+        &a->pl, zstd_compress_new(ctx->job->compression_level, ctx->job->compression_threads));
+    a->hash = sha256_filter_new();
+    pipeline_take_filter(&a->pl, a->hash);
+    return 0;
+}
+
+int backup_artifact_write(struct backup_artifact *a, const void *data, size_t len,
+                          struct error *err)
+{
+    if (pipeline_write(&a->pl, data, len, err) < 0)
+        return error_wrap(err, "store '%s': write '%s'", store_name(a->ctx->stores[0]), a->key);
+    backup_report_progress(a->ctx, a->pl.bytes_in, a->ctx->stored_so_far + a->pl.bytes_out, false);
+    return 0;
+}
+
+int backup_artifact_commit(struct backup_artifact *a, const char *content, struct error *err)
+{
+    struct backup_ctx *ctx = a->ctx;
+    struct store *first = ctx->stores[0];
+    struct manifest_artifact art;
+
+    if (pipeline_finish(&a->pl, err) < 0)
+        return error_wrap(err, "store '%s': write '%s'", store_name(first), a->key);
+    if (cancel_requested())
+        return error_set(err, ERR_CANCELLED, "cancelled");
+    if (store_writer_commit(a->w, err) < 0) {
+        a->w = NULL;
+        return error_wrap(err, "store '%s': commit '%s'", store_name(first), a->key);
+    }
+    a->w = NULL;
+    memset(&art, 0, sizeof(art));
+    art.name = a->file_name;
+    art.content = (char *)(uintptr_t)content;
+    art.compression = (char *)(uintptr_t) "zstd";
+    art.compression_level = ctx->job->compression_level;
+    art.size_bytes = a->pl.bytes_out;
+    art.raw_bytes = a->pl.bytes_in;
+    sha256_filter_hex(a->hash, art.sha256);
+    manifest_add_artifact(&ctx->m, &art);
+    ctx->stored_so_far += a->pl.bytes_out;
+    backup_report_progress(ctx, a->pl.bytes_in, ctx->stored_so_far, true);
+    return 0;
+}
+
+void backup_artifact_release(struct backup_artifact *a)
+{
+    store_writer_abort(a->w);
+    a->w = NULL;
+    pipeline_release(&a->pl);
+    xfree(a->key);
+    xfree(a->file_name);
+    memset(a, 0, sizeof(*a));
+}
+
 /* Streams one child process's stdout through zstd + sha256 into key on the first target, and
  * records the artifact in the manifest. The artifact is committed only if the stream ended and the
  * child exited 0. */
 static int backup_stream_child(struct backup_ctx *ctx, const char *const *argv,
                                const char *file_name, const char *content, struct error *err)
 {
-    const struct cfg_job *job = ctx->job;
-    struct store *first = ctx->stores[0];
-    char *key = xasprintf("%s%s", ctx->prefix, file_name);
     /* With our passfile, a PGPASSWORD from the environment must not win over it. */
     const char *env[3] = {ctx->passfile.env_entry, "PGPASSWORD", NULL};
-    struct store_writer *w = NULL;
-    struct pipeline pl;
-    struct filter *hash = NULL;
+    struct backup_artifact a;
     struct proc child;
     bool child_started = false;
     char *chunk = xmalloc(BACKUP_CHUNK_BYTES);
-    struct manifest_artifact art;
     int exit_code = -1;
     int rc = -1;
 
     memset(&child, 0, sizeof(child));
-    pipeline_init(&pl, backup_sink, NULL);
-    if (store_put_open(first, key, &w, err) < 0)
+    if (backup_artifact_open(ctx, file_name, &a, err) < 0)
         goto out;
-    pl.sink_ctx = w;
-    pipeline_take_filter(&pl, zstd_compress_new(job->compression_level, job->compression_threads));
-    hash = sha256_filter_new();
-    pipeline_take_filter(&pl, hash);
-
     if (proc_spawn(argv, env[0] ? env : NULL, PROC_STDOUT_PIPE, &child, err) < 0)
         goto out;
     child_started = true;
@@ -138,15 +183,8 @@ static int backup_stream_child(struct backup_ctx *ctx, const char *const *argv,
             goto out;
         if (got == 0)
             break;
-        if (pipeline_write(&pl, chunk, got, err) < 0) {
-            error_wrap(err, "store '%s': write '%s'", store_name(first), key);
+        if (backup_artifact_write(&a, chunk, got, err) < 0)
             goto out;
-        }
-        backup_report_progress(ctx, pl.bytes_in, ctx->stored_so_far + pl.bytes_out, false);
-    }
-    if (pipeline_finish(&pl, err) < 0) {
-        error_wrap(err, "store '%s': write '%s'", store_name(first), key);
-        goto out;
     }
     if (proc_wait(&child, &exit_code, err) < 0)
         goto out;
@@ -160,24 +198,8 @@ static int backup_stream_child(struct backup_ctx *ctx, const char *const *argv,
                   *text ? ": " : "", text);
         goto out;
     }
-    if (store_writer_commit(w, err) < 0) {
-        w = NULL;
-        error_wrap(err, "store '%s': commit '%s'", store_name(first), key);
+    if (backup_artifact_commit(&a, content, err) < 0)
         goto out;
-    }
-    w = NULL;
-
-    memset(&art, 0, sizeof(art));
-    art.name = (char *)(uintptr_t)file_name;
-    art.content = (char *)(uintptr_t)content;
-    art.compression = (char *)(uintptr_t) "zstd";
-    art.compression_level = job->compression_level;
-    art.size_bytes = pl.bytes_out;
-    art.raw_bytes = pl.bytes_in;
-    sha256_filter_hex(hash, art.sha256);
-    manifest_add_artifact(&ctx->m, &art);
-    ctx->stored_so_far += pl.bytes_out;
-    backup_report_progress(ctx, pl.bytes_in, ctx->stored_so_far, true);
     rc = 0;
 out:
     if (rc < 0 && child_started && !child.is_waited) {
@@ -186,10 +208,8 @@ out:
         proc_wait(&child, &exit_code, &(struct error)ERROR_INIT);
     }
     proc_release(&child);
-    store_writer_abort(w);
-    pipeline_release(&pl);
+    backup_artifact_release(&a);
     xfree(chunk);
-    xfree(key);
     return rc;
 }
 
@@ -431,6 +451,8 @@ int backup_run(const struct backup_request *req, struct backup_result *res, stru
     ctx.start_mono_ms = time_mono_ms();
     ctx.phase = "start";
     res->total_rows = -1;
+    res->redis_keys = -1;
+    res->redis_used_memory = -1;
     res->targets = xcalloc(job->target_count ? job->target_count : 1, sizeof(*res->targets));
     res->target_count = job->target_count;
     for (size_t i = 0; i < job->target_count; i++)
@@ -487,8 +509,10 @@ int backup_run(const struct backup_request *req, struct backup_result *res, stru
              store_location(ctx.stores[0]));
 
     ctx.m.format_version = MANIFEST_FORMAT_VERSION;
+    ctx.m.pg_database_size_bytes = -1;
+    ctx.m.redis_used_memory = -1;
     ctx.m.job = xstrdup(job->name);
-    ctx.m.kind = xstrdup("postgres");
+    ctx.m.kind = xstrdup(config_job_kind_name(job->kind));
     ctx.m.snapshot_id = xstrdup(res->snapshot_id);
     ctx.m.started_at = started;
     gethostname(host, sizeof(host) - 1);
@@ -496,7 +520,7 @@ int backup_run(const struct backup_request *req, struct backup_result *res, stru
     ctx.m.host = xstrdup(host);
     ctx.m.permafrost_version = xstrdup(PERMAFROST_VERSION);
 
-    if (backup_dump(&ctx, err) < 0) {
+    if ((job->kind == JOB_KIND_REDIS ? backup_redis(&ctx, err) : backup_dump(&ctx, err)) < 0) {
         error_wrap(err, "job '%s'", job->name);
         goto out;
     }
@@ -617,5 +641,10 @@ void backup_result_release(struct backup_result *res)
     xfree(res->database);
     xfree(res->server_version);
     xfree(res->pg_dump_version);
+    xfree(res->redis_server);
+    xfree(res->redis_version);
+    xfree(res->redis_method);
+    xfree(res->redis_transfer);
+    xfree(res->redis_fallback_reason);
     memset(res, 0, sizeof(*res));
 }

@@ -52,6 +52,15 @@ struct backup_result {
     int64_t database_size_bytes;
     size_t table_count;
     int64_t total_rows; /* -1 when not counted */
+    /* redis jobs (NULL / 0 / -1 otherwise) */
+    char *redis_server; /* "redis" / "valkey" */
+    char *redis_version;
+    char *redis_method;          /* "sync" / "logical" */
+    char *redis_transfer;        /* "disk" / "diskless" / "logical" */
+    char *redis_fallback_reason; /* set when auto fell back to logical */
+    int redis_rdb_version;
+    int64_t redis_keys;        /* keys in the snapshot */
+    int64_t redis_used_memory; /* -1 when not known */
     struct backup_target_result *targets;
     size_t target_count;
     size_t pruned;

@@ -35,6 +35,17 @@
  *     "tables": [
  *       {"schema": "public", "name": "statuses", "rows": 1234, "exact": true}
  *     ]
+ *   },
+ *   "redis": {                                 optional, as is each member (kind redis)
+ *     "server": "redis",                       or "valkey"
+ *     "version": "7.0.15",
+ *     "method": "sync",                        or "logical"
+ *     "transfer": "diskless",                  "disk", "diskless" or "logical"
+ *     "fallback_reason": "...",                why auto used logical; absent otherwise
+ *     "rdb_version": 10,
+ *     "used_memory": 1142947840,
+ *     "keyspace": [{"db": 0, "keys": 122000, "expires": 100000}],   INFO keyspace
+ *     "keys": [{"db": 0, "keys": 122000, "expires": 100000}]        counted in the artifact
  *   }
  * }
  *
@@ -129,6 +140,13 @@ void manifest_release(struct manifest *m)
     for (size_t i = 0; i < m->table_count; i++)
         manifest_free_table(&m->tables[i]);
     xfree(m->tables);
+    xfree(m->redis_server);
+    xfree(m->redis_version);
+    xfree(m->redis_method);
+    xfree(m->redis_transfer);
+    xfree(m->redis_fallback_reason);
+    xfree(m->redis_keyspace);
+    xfree(m->redis_keys);
     memset(m, 0, sizeof(*m));
 }
 
@@ -248,6 +266,67 @@ static void manifest_write_postgres(struct json_writer *w, const struct manifest
     json_end_object(w);
 }
 
+void manifest_add_redis_db(struct manifest_redis_db **list, size_t *count, int db, int64_t keys,
+                           int64_t expires)
+{
+    *list = xreallocarray(*list, *count + 1, sizeof(**list));
+    (*list)[*count].db = db;
+    (*list)[*count].keys = keys;
+    (*list)[*count].expires = expires;
+    (*count)++;
+}
+
+int64_t manifest_redis_total(const struct manifest_redis_db *list, size_t count)
+{
+    int64_t total = 0;
+
+    for (size_t i = 0; i < count; i++)
+        total += list[i].keys;
+    return total;
+}
+
+static void manifest_write_redis_dbs(struct json_writer *w, const char *key,
+                                     const struct manifest_redis_db *list, size_t count)
+{
+    json_key(w, key);
+    json_begin_array(w);
+    for (size_t i = 0; i < count; i++) {
+        json_begin_object(w);
+        json_key_int(w, "db", list[i].db);
+        json_key_int(w, "keys", list[i].keys);
+        if (list[i].expires >= 0)
+            json_key_int(w, "expires", list[i].expires);
+        json_end_object(w);
+    }
+    json_end_array(w);
+}
+
+static bool manifest_has_redis(const struct manifest *m)
+{
+    return m->redis_server || m->redis_version || m->redis_method || m->redis_transfer ||
+           m->redis_rdb_version > 0 || m->redis_keyspace || m->redis_keys;
+}
+
+static void manifest_write_redis(struct json_writer *w, const struct manifest *m)
+{
+    json_key(w, "redis");
+    json_begin_object(w);
+    manifest_key_optional_string(w, "server", m->redis_server);
+    manifest_key_optional_string(w, "version", m->redis_version);
+    manifest_key_optional_string(w, "method", m->redis_method);
+    manifest_key_optional_string(w, "transfer", m->redis_transfer);
+    manifest_key_optional_string(w, "fallback_reason", m->redis_fallback_reason);
+    if (m->redis_rdb_version > 0)
+        json_key_int(w, "rdb_version", m->redis_rdb_version);
+    if (m->redis_used_memory >= 0)
+        json_key_int(w, "used_memory", m->redis_used_memory);
+    if (m->redis_keyspace)
+        manifest_write_redis_dbs(w, "keyspace", m->redis_keyspace, m->redis_keyspace_count);
+    if (m->redis_keys)
+        manifest_write_redis_dbs(w, "keys", m->redis_keys, m->redis_keys_count);
+    json_end_object(w);
+}
+
 void manifest_to_json(const struct manifest *m, struct buf *out)
 {
     struct json_writer w;
@@ -284,6 +363,8 @@ void manifest_to_json(const struct manifest *m, struct buf *out)
     json_end_array(&w);
     if (manifest_has_postgres(m))
         manifest_write_postgres(&w, m);
+    if (manifest_has_redis(m))
+        manifest_write_redis(&w, m);
     json_end_object(&w);
     buf_adds(out, "\n");
 }
@@ -641,6 +722,70 @@ static int manifest_parse_postgres(const json_t *root, struct manifest *m, struc
     return 0;
 }
 
+static int manifest_parse_redis_dbs(const json_t *obj, const char *key,
+                                    struct manifest_redis_db **list, size_t *count,
+                                    struct error *err)
+{
+    json_t *arr = manifest_optional(obj, key);
+    char path[MANIFEST_PATH_LEN];
+
+    if (!arr)
+        return 0;
+    if (!json_is_array(arr)) {
+        (void)snprintf(path, sizeof(path), "redis.%s", key);
+        return manifest_field_error(err, path, "expected an array");
+    }
+    for (size_t i = 0; i < json_array_size(arr); i++) {
+        const json_t *v = json_array_get(arr, i);
+        long long db = 0;
+        long long keys = 0;
+        long long expires = -1;
+
+        (void)snprintf(path, sizeof(path), "redis.%s[%zu]", key, i);
+        if (!json_is_object(v))
+            return manifest_field_error(err, path, "expected an object");
+        if (manifest_get_int(v, path, "db", true, 0, INT_MAX, 0, &db, err) < 0 ||
+            manifest_get_int(v, path, "keys", true, 0, LLONG_MAX, 0, &keys, err) < 0 ||
+            manifest_get_int(v, path, "expires", false, 0, LLONG_MAX, -1, &expires, err) < 0)
+            return -1;
+        manifest_add_redis_db(list, count, (int)db, keys, expires);
+    }
+    if (*list == NULL)
+        *list = xcalloc(1, sizeof(**list)); /* present but empty: an empty server */
+    return 0;
+}
+
+static int manifest_parse_redis(const json_t *root, struct manifest *m, struct error *err)
+{
+    static const char rd[] = "redis";
+    json_t *obj;
+    long long n = 0;
+
+    m->redis_used_memory = -1;
+    obj = manifest_optional(root, rd);
+    if (!obj)
+        return 0;
+    if (!json_is_object(obj))
+        return manifest_field_error(err, rd, "expected an object");
+    if (manifest_get_string(obj, rd, "server", false, &m->redis_server, err) < 0 ||
+        manifest_get_string(obj, rd, "version", false, &m->redis_version, err) < 0 ||
+        manifest_get_string(obj, rd, "method", false, &m->redis_method, err) < 0 ||
+        manifest_get_string(obj, rd, "transfer", false, &m->redis_transfer, err) < 0 ||
+        manifest_get_string(obj, rd, "fallback_reason", false, &m->redis_fallback_reason, err) < 0)
+        return -1;
+    if (manifest_get_int(obj, rd, "rdb_version", false, 1, 65535, 0, &n, err) < 0)
+        return -1;
+    m->redis_rdb_version = (int)n;
+    if (manifest_get_int(obj, rd, "used_memory", false, 0, LLONG_MAX, -1, &n, err) < 0)
+        return -1;
+    m->redis_used_memory = n;
+    if (manifest_parse_redis_dbs(obj, "keyspace", &m->redis_keyspace, &m->redis_keyspace_count,
+                                 err) < 0 ||
+        manifest_parse_redis_dbs(obj, "keys", &m->redis_keys, &m->redis_keys_count, err) < 0)
+        return -1;
+    return 0;
+}
+
 static int manifest_parse_root(const json_t *root, struct manifest *m, struct error *err)
 {
     long long version = 0;
@@ -677,9 +822,9 @@ static int manifest_parse_root(const json_t *root, struct manifest *m, struct er
         manifest_get_string(root, NULL, "permafrost_version", false, &m->permafrost_version, err) <
             0)
         return -1;
-    if (manifest_parse_artifacts(root, m, err) < 0)
+    if (manifest_parse_artifacts(root, m, err) < 0 || manifest_parse_postgres(root, m, err) < 0)
         return -1;
-    return manifest_parse_postgres(root, m, err);
+    return manifest_parse_redis(root, m, err);
 }
 
 int manifest_from_json(const char *text, size_t len, struct manifest *m, struct error *err)

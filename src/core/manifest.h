@@ -32,6 +32,12 @@ struct manifest_table {
     bool is_exact; /* count(*) in the dump's snapshot, or pg_class.reltuples estimate */
 };
 
+struct manifest_redis_db {
+    int db;
+    int64_t keys;
+    int64_t expires; /* keys with a TTL; -1 when not known */
+};
+
 struct manifest {
     int format_version;
     char *job;
@@ -58,6 +64,19 @@ struct manifest {
     char *row_counts;                /* "exact", "estimate", "off" */
     struct manifest_table *tables;
     size_t table_count;
+
+    /* redis facts (NULL / 0 / -1 when not known) */
+    char *redis_server;          /* "redis" or "valkey" */
+    char *redis_version;         /* "7.0.15" (valkey_version for Valkey) */
+    char *redis_method;          /* "sync" or "logical" */
+    char *redis_transfer;        /* "disk", "diskless" or "logical" */
+    char *redis_fallback_reason; /* why auto fell back to logical; NULL when it did not */
+    int redis_rdb_version;       /* RDB version of the artifact (or of the DUMP payloads) */
+    int64_t redis_used_memory;   /* INFO memory used_memory */
+    struct manifest_redis_db *redis_keyspace; /* INFO keyspace when the snapshot began */
+    size_t redis_keyspace_count;
+    struct manifest_redis_db *redis_keys; /* keys in the artifact itself, per database */
+    size_t redis_keys_count;
 };
 
 /* Serialises m as pretty-printed JSON into out. */
@@ -75,6 +94,11 @@ uint64_t manifest_raw_bytes(const struct manifest *m);
 void manifest_add_artifact(struct manifest *m, const struct manifest_artifact *a);
 void manifest_add_table(struct manifest *m, const char *schema, const char *name, int64_t rows,
                         bool is_exact);
+
+void manifest_add_redis_db(struct manifest_redis_db **list, size_t *count, int db, int64_t keys,
+                           int64_t expires);
+/* Total keys over a list. */
+int64_t manifest_redis_total(const struct manifest_redis_db *list, size_t count);
 
 /* The version of the JSON library that parses manifests, for `permafrost version`. */
 const char *manifest_json_library_version(void);

@@ -11,6 +11,7 @@
 
 #include "core/lock.h"
 #include "core/manifest.h"
+#include "core/restore_priv.h"
 #include "core/targets.h"
 #include "io/filter.h"
 #include "io/pipeline.h"
@@ -46,8 +47,8 @@ static int restore_pick(const struct snapshot_dir *d, void *arg, struct error *e
 }
 
 /* Finds the snapshot (latest or by id) on the first store that has it. */
-static int restore_locate(const struct restore_request *req, struct store **out_store,
-                          char id[SNAPSHOT_ID_LEN], struct error *err)
+int restore_locate(const struct restore_request *req, struct store **out_store,
+                   char id[SNAPSHOT_ID_LEN], struct error *err)
 {
     const struct cfg_job *job = req->job;
     const char *want = req->snapshot && strcmp(req->snapshot, "latest") != 0 ? req->snapshot : NULL;
@@ -135,11 +136,9 @@ static int restore_sink_flush(struct restore_sink *s, struct error *err)
     return 0;
 }
 
-/* Streams the artifact from the store through sha256 and zstd into sink; checks the digest and size
- * against the manifest before returning 0. */
-static int restore_stream(const struct restore_request *req, struct store *s, const char *key,
-                          const struct manifest_artifact *art, struct restore_sink *sink,
-                          struct error *err)
+int restore_stream(const struct restore_request *req, struct store *s, const char *key,
+                   const struct manifest_artifact *art, pipeline_sink_fn sink, void *sink_ctx,
+                   struct error *err)
 {
     struct store_reader *r = NULL;
     struct filter *hash = sha256_filter_new();
@@ -151,7 +150,7 @@ static int restore_stream(const struct restore_request *req, struct store *s, co
     int64_t last = 0;
     int rc = -1;
 
-    pipeline_init(&pl, restore_sink_write, sink);
+    pipeline_init(&pl, sink, sink_ctx);
     pipeline_take_filter(&pl, zstd_decompress_new());
     if (store_get_open(s, key, &r, err) < 0)
         goto out;
@@ -200,8 +199,6 @@ static int restore_stream(const struct restore_request *req, struct store *s, co
         error_hint(err, "restore another snapshot, or the same one from another store with --from");
         goto out;
     }
-    if (restore_sink_flush(sink, err) < 0)
-        goto out;
     rc = 0;
 out:
     store_reader_close(r);
@@ -378,7 +375,7 @@ int restore_run(const struct restore_request *req, struct restore_result *res, s
         }
         snprintf(fd_path, sizeof(fd_path), "/proc/self/fd/%d", sink.fd);
         sink.path = tmp_path;
-        if (restore_stream(req, s, key, art, &sink, err) < 0)
+        if (restore_stream(req, s, key, art, restore_sink_write, &sink, err) < 0)
             goto out;
         jobs_arg = xasprintf("--jobs=%d", req->jobs);
         restore_build_argv(req, pg_restore.path, dbname_arg, jobs_arg, fd_path, argv);
@@ -397,7 +394,8 @@ int restore_run(const struct restore_request *req, struct restore_result *res, s
         sink.child = &child;
         /* One transaction: when the stream turns out corrupt, pg_restore is killed before it
          * commits, so the target is left as it was. */
-        if (restore_stream(req, s, key, art, &sink, err) < 0) {
+        if (restore_stream(req, s, key, art, restore_sink_write, &sink, err) < 0 ||
+            restore_sink_flush(&sink, err) < 0) {
             if (err->sys_errno == EPIPE) {
                 /* pg_restore quit on an error of its own: its message says more than the pipe. */
                 struct error werr = ERROR_INIT;

@@ -22,12 +22,12 @@ struct rdb_entry {
     int db;
     const unsigned char *key;
     size_t key_len;
-    uint8_t type;                /* RDB value type (0 string, 4 hash, 18 quicklist2, ...) */
-    const unsigned char *value;  /* the value's serialization as in the file, after the type byte */
+    uint8_t type;               /* RDB value type (0 string, 4 hash, 18 quicklist2, ...) */
+    const unsigned char *value; /* the value's serialization as in the file, after the type byte */
     size_t value_len;
-    int64_t expire_ms;           /* absolute unix ms; -1 when the key does not expire */
-    int64_t idle_s;              /* LRU idle seconds (opcode IDLE); -1 when absent */
-    int lfu_freq;                /* LFU counter (opcode FREQ); -1 when absent */
+    int64_t expire_ms; /* absolute unix ms; -1 when the key does not expire */
+    int64_t idle_s;    /* LRU idle seconds (opcode IDLE); -1 when absent */
+    int lfu_freq;      /* LFU counter (opcode FREQ); -1 when absent */
 };
 
 struct rdb_callbacks {
@@ -44,18 +44,18 @@ struct rdb_db_count {
 };
 
 struct rdb_summary {
-    int version;           /* 9..12 */
-    char redis_ver[32];    /* aux redis-ver ("" when absent) */
-    int64_t ctime;         /* aux ctime, -1 when absent */
-    int64_t used_mem;      /* aux used-mem, -1 when absent */
+    int version;              /* 9..12 */
+    char redis_ver[32];       /* aux redis-ver ("" when absent) */
+    int64_t ctime;            /* aux ctime, -1 when absent */
+    int64_t used_mem;         /* aux used-mem, -1 when absent */
     struct rdb_db_count *dbs; /* databases with at least one key, ascending */
     size_t db_count;
-    uint64_t keys;         /* total */
-    uint64_t functions;    /* function libraries */
-    uint64_t module_aux;   /* module aux records seen */
-    uint64_t stored_crc;   /* the file's trailing CRC-64 (0: written with rdbchecksum no) */
-    bool crc_checked;      /* false only when the stored CRC is 0 */
-    uint64_t bytes;        /* file length including the CRC */
+    uint64_t keys;       /* total */
+    uint64_t functions;  /* function libraries */
+    uint64_t module_aux; /* module aux records seen */
+    uint64_t stored_crc; /* the file's trailing CRC-64 (0: written with rdbchecksum no) */
+    bool crc_checked;    /* false only when the stored CRC is 0 */
+    uint64_t bytes;      /* file length including the CRC */
 };
 
 struct rdb_reader;

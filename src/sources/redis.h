@@ -34,9 +34,9 @@ char *redis_url_redacted(const char *url);
 
 struct redis_options {
     const char *url;
-    const char *password; /* wins over the URL's password; NULL: the URL's, or none */
-    const char *ca_file;  /* rediss: PEM bundle; NULL: system store */
-    bool tls_verify;      /* rediss: check the certificate and name (default should be true) */
+    const char *password;   /* wins over the URL's password; NULL: the URL's, or none */
+    const char *ca_file;    /* rediss: PEM bundle; NULL: system store */
+    bool tls_verify;        /* rediss: check the certificate and name (default should be true) */
     int connect_timeout_ms; /* 0: 10 s */
     int io_timeout_ms;      /* 0: 60 s */
 };

@@ -65,7 +65,6 @@ bool resp_value_is_command(const struct resp_value *v);
 
 /* Appends the RESP encoding of a command: *argc, then $len arg for each. lens may be NULL (every
  * argv[i] is a C string). */
-void resp_append_command(struct buf *out, size_t argc, const char *const *argv,
-                         const size_t *lens);
+void resp_append_command(struct buf *out, size_t argc, const char *const *argv, const size_t *lens);
 
 #endif

@@ -431,11 +431,13 @@ static void test_unknown_store_type_lists_known_types(void)
 
 static void test_unknown_job_kind_lists_known_kinds(void)
 {
-    check_parse_error(STORE "[job \"db\"]\nkind = mysql\n",
-                      "test.conf:5: kind: unknown job kind 'mysql' (known: postgres, mirror)", "");
-    check_parse_error(STORE "[job \"db\"]\nkind = postgre\n",
-                      "test.conf:5: kind: unknown job kind 'postgre' (known: postgres, mirror)",
-                      "did you mean 'postgres'?");
+    check_parse_error(
+        STORE "[job \"db\"]\nkind = mysql\n",
+        "test.conf:5: kind: unknown job kind 'mysql' (known: postgres, mirror, redis)", "");
+    check_parse_error(
+        STORE "[job \"db\"]\nkind = postgre\n",
+        "test.conf:5: kind: unknown job kind 'postgre' (known: postgres, mirror, redis)",
+        "did you mean 'postgres'?");
 }
 
 static void test_unknown_target_lists_known_stores(void)
@@ -2054,20 +2056,74 @@ static void test_mirror_stores_that_reach_the_same_place_overlap(void)
     }
 }
 
+static void test_redis_job_options(void)
+{
+    struct config cfg;
+    struct error err = ERROR_INIT;
+    const struct cfg_job *job;
+
+    CHECK_OK(parse(STORE "[job \"r\"]\nkind = redis\nurl = redis://127.0.0.1:6380\n"
+                         "targets = local\n",
+                   &cfg, unit_err()));
+    job = config_find_job(&cfg, "r");
+    CHECK(job != NULL && job->kind == JOB_KIND_REDIS);
+    CHECK_STR_EQ(job->url, "redis://127.0.0.1:6380");
+    CHECK(job->redis_method == REDIS_METHOD_AUTO);
+    CHECK(job->tls_verify);
+    CHECK(job->ca_file == NULL);
+    CHECK_INT_EQ(job->compression_level, 3);
+    config_release(&cfg);
+
+    CHECK_OK(parse(STORE "[job \"r\"]\nkind = redis\nurl = rediss://[::1]:6380\n"
+                         "method = LOGICAL\ntls_verify = no\nca_file = /etc/ca.pem\n"
+                         "targets = local\nkeep = last 2\n",
+                   &cfg, unit_err()));
+    job = config_find_job(&cfg, "r");
+    CHECK(job->redis_method == REDIS_METHOD_LOGICAL);
+    CHECK(!job->tls_verify);
+    CHECK_STR_EQ(job->ca_file, "/etc/ca.pem");
+    CHECK_INT_EQ(job->keep.last, 2);
+    config_release(&cfg);
+
+    /* A wrong scheme is named without echoing the rest, which may hold a password. */
+    CHECK(parse(STORE "[job \"r\"]\nkind = redis\nurl = http://u:hunter2@h:6379\n"
+                      "targets = local\n",
+                &cfg, &err) < 0);
+    CHECK(strstr(err.msg, "scheme 'http' is not redis://") != NULL);
+    CHECK(strstr(err.msg, "hunter2") == NULL);
+    error_clear(&err);
+    CHECK(parse(STORE "[job \"r\"]\nkind = redis\nurl = redis://:pw@\ntargets = local\n", &cfg,
+                &err) < 0);
+    CHECK(strstr(err.msg, "no host") != NULL);
+    CHECK(strstr(err.msg, ":pw") == NULL);
+    error_clear(&err);
+    check_parse_error(STORE "[job \"r\"]\nkind = redis\ntargets = local\n",
+                      "test.conf:4: missing required key 'url' in [job \"r\"]", "");
+    check_parse_error(STORE "[job \"r\"]\nkind = redis\nurl = redis://h\nmethod = bgsave\n"
+                            "targets = local\n",
+                      "test.conf:7: method: unknown method 'bgsave' (known: auto, sync, logical)",
+                      "");
+    check_parse_error(STORE "[job \"r\"]\nkind = redis\nurl = redis://h\ntargets = local\n"
+                            "database = dbname=m\n",
+                      "test.conf:8: key 'database' does not apply to job kind 'redis' in [job "
+                      "\"r\"]",
+                      "'database' is an option of job kind 'postgres'");
+}
+
 static void test_kind_specific_options_are_refused_in_other_kinds(void)
 {
     check_mirror_error("targets = src",
                        "key 'targets' does not apply to job kind 'mirror' in [job \"media\"]",
-                       "'targets' is an option of job kind 'postgres'");
+                       "'targets' is an option of these job kinds: postgres, redis");
     check_mirror_error("database = dbname=m",
                        "key 'database' does not apply to job kind 'mirror' in [job \"media\"]",
                        "'database' is an option of job kind 'postgres'");
     check_mirror_error("keep = daily 7",
                        "key 'keep' does not apply to job kind 'mirror' in [job \"media\"]",
-                       "'keep' is an option of job kind 'postgres'");
+                       "'keep' is an option of these job kinds: postgres, redis");
     check_mirror_error("compression = zstd",
                        "key 'compression' does not apply to job kind 'mirror' in [job \"media\"]",
-                       "'compression' is an option of job kind 'postgres'");
+                       "'compression' is an option of these job kinds: postgres, redis");
     check_parse_error(STORE JOB "source = local\n",
                       "test.conf:8: key 'source' does not apply to job kind 'postgres' in [job "
                       "\"db\"]",
@@ -2627,6 +2683,9 @@ static void test_show_lists_every_schema_option(void)
     CHECK(strstr(out, "\nglobals = yes\n"));
     CHECK(strstr(out, "\nrow_counts = estimate\n"));
     CHECK(strstr(out, "\ntimezone = Europe/Berlin\n"));
+    CHECK(strstr(out, "\nurl = rediss://backup:***@redis.internal:6380\n"));
+    CHECK(strstr(out, "\nmethod = auto\n"));
+    CHECK(strstr(out, "\ntls_verify = no\n"));
     xfree(out);
     config_release(&cfg);
     xfree(path);
@@ -3022,6 +3081,7 @@ const struct unit_test config_tests[] = {
      test_mirror_source_and_destination_must_not_overlap},
     {"test_mirror_stores_that_reach_the_same_place_overlap",
      test_mirror_stores_that_reach_the_same_place_overlap},
+    {"test_redis_job_options", test_redis_job_options},
     {"test_kind_specific_options_are_refused_in_other_kinds",
      test_kind_specific_options_are_refused_in_other_kinds},
     {"test_applies_to_may_list_several_kinds", test_applies_to_may_list_several_kinds},

@@ -238,6 +238,67 @@ static void test_manifest_writer_omits_postgres_when_nothing_known(void)
     manifest_release(&m);
 }
 
+static void test_manifest_redis_facts_round_trip(void)
+{
+    struct manifest m;
+    struct manifest back;
+    struct buf json;
+
+    memset(&m, 0, sizeof(m));
+    m.format_version = 1;
+    m.job = xstrdup("redis");
+    m.kind = xstrdup("redis");
+    m.snapshot_id = xstrdup("20261124T031500Z-k3f9");
+    m.pg_database_size_bytes = -1;
+    add_artifact(&m, "dump.rdb.zst", "redis-rdb", "zstd", 3, 10, 20, SHA_TEST);
+    m.redis_server = xstrdup("valkey");
+    m.redis_version = xstrdup("8.0.2");
+    m.redis_method = xstrdup("logical");
+    m.redis_transfer = xstrdup("logical");
+    m.redis_fallback_reason = xstrdup("the server refused SYNC: NOPERM");
+    m.redis_rdb_version = 11;
+    m.redis_used_memory = 0;
+    manifest_add_redis_db(&m.redis_keyspace, &m.redis_keyspace_count, 0, 122000, 100000);
+    manifest_add_redis_db(&m.redis_keyspace, &m.redis_keyspace_count, 3, 5, -1);
+    manifest_add_redis_db(&m.redis_keys, &m.redis_keys_count, 0, 121999, 99999);
+    buf_init(&json, BUF_NO_CAP);
+    manifest_to_json(&m, &json);
+    CHECK(strstr(json.data, "\"redis\": {\n    \"server\": \"valkey\",\n"));
+    CHECK(strstr(json.data, "\"rdb_version\": 11"));
+    CHECK(strstr(json.data, "\"used_memory\": 0"));
+    CHECK(!strstr(json.data, "postgres"));
+    CHECK_OK(manifest_from_json(json.data, json.len, &back, unit_err()));
+    CHECK_STR_EQ(back.redis_server, "valkey");
+    CHECK_STR_EQ(back.redis_version, "8.0.2");
+    CHECK_STR_EQ(back.redis_method, "logical");
+    CHECK_STR_EQ(back.redis_transfer, "logical");
+    CHECK_STR_EQ(back.redis_fallback_reason, "the server refused SYNC: NOPERM");
+    CHECK_INT_EQ(back.redis_rdb_version, 11);
+    CHECK_INT_EQ(back.redis_used_memory, 0);
+    CHECK_INT_EQ(back.redis_keyspace_count, 2);
+    CHECK_INT_EQ(back.redis_keyspace[1].db, 3);
+    CHECK_INT_EQ(back.redis_keyspace[1].keys, 5);
+    CHECK_INT_EQ(back.redis_keyspace[1].expires, -1);
+    CHECK_INT_EQ(back.redis_keys_count, 1);
+    CHECK_INT_EQ(manifest_redis_total(back.redis_keys, back.redis_keys_count), 121999);
+    manifest_release(&back);
+    /* A bad member of the redis object is named. */
+    {
+        static const char bad[] =
+            "{\"format_version\": 1, \"job\": \"r\", \"kind\": \"redis\", "
+            "\"snapshot_id\": \"20261124T031500Z-k3f9\", "
+            "\"started_at\": \"2026-11-24T03:15:00Z\", \"ended_at\": \"2026-11-24T03:17:42Z\", "
+            "\"artifacts\": [{\"name\": \"a\", \"content\": \"redis-rdb\", \"compression\": "
+            "\"zstd\", \"compression_level\": 3, \"size_bytes\": 1, \"raw_bytes\": 1, "
+            "\"sha256\": \"" SHA_TEST "\"}], \"redis\": {\"keys\": [{\"db\": -1, \"keys\": 1}]}}";
+        struct error err = ERROR_INIT;
+        CHECK(manifest_from_json(bad, strlen(bad), &back, &err) < 0);
+        CHECK(strstr(err.msg, "redis.keys[0].db") != NULL);
+    }
+    buf_release(&json);
+    manifest_release(&m);
+}
+
 static void test_manifest_reads_hand_written_json(void)
 {
     struct manifest m;
@@ -340,7 +401,7 @@ static void test_manifest_unknown_fields_are_ignored(void)
         "{\"format_version\": 1, \"future\": {\"deep\": [1, {\"x\": null}]}, \"job\": \"db\","
         " \"kind\": \"postgres\", \"snapshot_id\": \"20261124T031500Z-k3f9\","
         " \"started_at\": \"2026-11-24T03:15:00Z\", \"ended_at\": \"2026-11-24T03:17:42Z\","
-        " \"encryption\": {\"recipients\": [\"age1xyz\"]}, \"redis\": 5,"
+        " \"encryption\": {\"recipients\": [\"age1xyz\"]}, \"cluster\": 5,"
         " \"artifacts\": [{\"name\": \"a\", \"content\": \"sql\", \"compression\": \"zstd\","
         " \"compression_level\": 3, \"size_bytes\": 1, \"raw_bytes\": 2, \"sha256\": \"" SHA_TEST
         "\", \"chunks\": [], \"md5\": 1.5}],"
@@ -692,6 +753,7 @@ const struct unit_test manifest_tests[] = {
     {"test_manifest_writes_documented_layout", test_manifest_writes_documented_layout},
     {"test_manifest_writer_omits_postgres_when_nothing_known",
      test_manifest_writer_omits_postgres_when_nothing_known},
+    {"test_manifest_redis_facts_round_trip", test_manifest_redis_facts_round_trip},
     {"test_manifest_reads_hand_written_json", test_manifest_reads_hand_written_json},
     {"test_manifest_missing_optional_fields_read_as_unknown",
      test_manifest_missing_optional_fields_read_as_unknown},
