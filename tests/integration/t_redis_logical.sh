@@ -53,7 +53,7 @@ assert_ok pf config check
 
 step "run, method = logical"
 assert_ok pf run cache
-assert_contains "$OUT$ERR" "method: logical" "run report"
+assert_match "$OUT$ERR" 'method:?[[:space:]]+logical' "run report"
 assert_not_contains "$OUT$ERR" "fell back" "run report of an explicit logical run"
 sdir=$(redis_newest_snapshot cache)
 [[ -n $sdir ]] || fail "no snapshot with a manifest after the run"

@@ -98,7 +98,7 @@ PY
 step "sync, repl-diskless-sync no: the server sends \$<len>"
 assert_eq OK "$(rcli "$src" CONFIG SET repl-diskless-sync no)" "CONFIG SET"
 assert_ok pf run cache
-assert_contains "$OUT$ERR" "method: sync (disk)" "run report"
+assert_match "$OUT$ERR" 'method:?[[:space:]]+sync \(disk\)' "run report"
 disk_dir=$(redis_newest_snapshot cache)
 [[ -n $disk_dir ]] || fail "no snapshot with a manifest after the run"
 check_artifact "$disk_dir" disk
@@ -107,7 +107,7 @@ step "sync, repl-diskless-sync yes (delay 0): the server sends \$EOF:<mark>"
 assert_eq OK "$(rcli "$src" CONFIG SET repl-diskless-sync yes)" "CONFIG SET"
 assert_eq OK "$(rcli "$src" CONFIG SET repl-diskless-sync-delay 0)" "CONFIG SET"
 assert_ok pf run cache
-assert_contains "$OUT$ERR" "method: sync (diskless)" "run report"
+assert_match "$OUT$ERR" 'method:?[[:space:]]+sync \(diskless\)' "run report"
 diskless_dir=$(redis_newest_snapshot cache)
 assert_ne "$disk_dir" "$diskless_dir" "snapshot directory of the second run"
 check_artifact "$diskless_dir" diskless
@@ -126,6 +126,7 @@ def want(cond, what):
         sys.exit("run --json: %s; got %s" % (what, json.dumps(r)[:2000]))
 want(r.get("method") == "sync", "method %r" % r.get("method"))
 want(r.get("fallback_reason") is None, "fallback_reason %r" % r.get("fallback_reason"))
+want(r.get("transfer") in (None, "diskless"), "transfer %r, expected diskless" % r.get("transfer"))
 want(r.get("rdb_version") == 10, "rdb_version %r" % r.get("rdb_version"))
 total = 0
 for line in open(sys.argv[2]):

@@ -36,7 +36,7 @@ step "ca_file = the CA: sync works and restores"
 write_redis_conf "$T/pf.conf" "$url" "ca_file = $T/certs/ca.pem" "method = sync"
 assert_ok pf config check
 assert_ok pf run cache
-assert_contains "$OUT$ERR" "method: sync" "run report"
+assert_match "$OUT$ERR" 'method:?[[:space:]]+sync' "run report"
 sdir=$(redis_newest_snapshot cache)
 [[ -n $sdir ]] || fail "no snapshot after a TLS run"
 zstd -q -dc "$sdir/dump.rdb.zst" >"$T/tls.rdb" || fail "zstd -d failed"
