@@ -1,6 +1,6 @@
 # Thin wrapper over meson/ninja. `make check` is what CI runs (with `make lint`); see README.md.
 .POSIX:
-.PHONY: all deps build asan check lint demo bench bench-s3 bench-mirror format fuzz clean
+.PHONY: all deps build asan check lint demo bench bench-s3 bench-mirror bench-redis format fuzz clean
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
@@ -43,6 +43,9 @@ bench-s3: deps build
 
 bench-mirror: deps build
 	bench/mirror.sh
+
+bench-redis: deps build
+	bench/redis_snapshot.sh
 
 format:
 	clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'tests/*.h')
