@@ -41,7 +41,8 @@ no_secret()
 
 step "method = auto, user in the URL, password = env:NAME: falls back to logical"
 export PF_REDIS_PASS=$pass1
-write_redis_conf "$T/pf.conf" "redis://backup@127.0.0.1:$src" "password = env:PF_REDIS_PASS"
+# "user:@": a user without a password (as redis-cli reads URLs, a lone "name@" is a password).
+write_redis_conf "$T/pf.conf" "redis://backup:@127.0.0.1:$src" "password = env:PF_REDIS_PASS"
 assert_ok pf config check
 assert_ok pf run cache
 assert_match "$OUT$ERR" 'method:?[[:space:]]+logical \(fell back: the server refused SYNC: ' "run report"
@@ -77,6 +78,8 @@ PY
 step "the fallback snapshot restores to the same data"
 redis_start "$T/live"
 live=$REDIS_PORT
+# restore --to uses the job's password unless --password says otherwise: the target has the same.
+redis_set_password "$live" "$pass1"
 assert_ok pf restore cache "$snap" --to "redis://127.0.0.1:$live"
 assert_eq "$src_digest" "$(redis_digest "$live")" "DEBUG DIGEST after restore"
 redis_keyspace "$live" >"$T/live.keyspace"
@@ -85,7 +88,7 @@ redis_stop "$live"
 
 step "method = sync with that user: a clear error, no snapshot"
 before=$(find "$T/store" -name manifest.json | wc -l)
-write_redis_conf "$T/pf.conf" "redis://backup@127.0.0.1:$src" "password = env:PF_REDIS_PASS" \
+write_redis_conf "$T/pf.conf" "redis://backup:@127.0.0.1:$src" "password = env:PF_REDIS_PASS" \
     "method = sync"
 assert_fails pf run cache
 assert_contains "$ERR" "no permissions" "error quotes the server"

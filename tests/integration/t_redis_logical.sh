@@ -31,8 +31,11 @@ pexpiretimes()
 }
 pexpiretimes "$src" >"$T/src.expiry"
 # A cache key with a relative TTL, in db 0 and in db 1.
-ttl_key0=$(rcli "$src" --scan --pattern 'cache:views/*' --count 1000 | head -n 1)
-ttl_key1=$(rcli "$src" -n 1 --scan --pattern 'cache:rails:*' --count 1000 | head -n 1)
+# (To files: head closing a pipe early would end redis-cli with SIGPIPE under pipefail.)
+rcli "$src" --scan --pattern 'cache:views/*' >"$T/keys0"
+rcli "$src" -n 1 --scan --pattern 'cache:rails:*' >"$T/keys1"
+ttl_key0=$(head -n 1 "$T/keys0")
+ttl_key1=$(head -n 1 "$T/keys1")
 [[ -n $ttl_key0 && -n $ttl_key1 ]] || fail "no cache keys in the dataset"
 assert_match "$(rcli "$src" TTL "$ttl_key0")" '^[1-9][0-9]*$' "TTL of $ttl_key0 in the source"
 
