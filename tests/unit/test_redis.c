@@ -995,6 +995,9 @@ static int fake_sync(const struct fake_script *sc, struct buf *payload,
 
 #define FAKE_MARK "0123456789abcdef0123456789abcdef01234567"
 
+static const char fake_fullresync_0[] = "+FULLRESYNC " FAKE_MARK " 0\r\n";
+static const char fake_fullresync_42[] = "\n\n+FULLRESYNC " FAKE_MARK " 42\r\n";
+
 static void test_redis_sync_falls_back_to_sync_and_reports_a_short_payload(void)
 {
     const char *replies[] = {"+PONG\r\n",
@@ -1025,7 +1028,7 @@ static void test_redis_sync_falls_back_to_sync_and_reports_a_short_payload(void)
 static void test_redis_sync_eof_mark_followed_by_the_feed(void)
 {
     const char *replies[] = {"+PONG\r\n", "+OK\r\n", "-ERR Unrecognized REPLCONF option\r\n",
-                             "\n\n+FULLRESYNC " FAKE_MARK " 42\r\n", NULL};
+                             fake_fullresync_42, NULL};
     const char trailer[] =
         "\n$EOF:" FAKE_MARK "\r\nREDIS0009payload" FAKE_MARK "*1\r\n$4\r\nPING\r\n";
     struct fake_script sc = {replies, trailer, sizeof(trailer) - 1};
@@ -1046,8 +1049,7 @@ static void test_redis_sync_eof_mark_followed_by_the_feed(void)
 
 static void test_redis_sync_eof_mode_closed_before_the_mark(void)
 {
-    const char *replies[] = {"+PONG\r\n", "+OK\r\n", "+OK\r\n", "+FULLRESYNC " FAKE_MARK " 0\r\n",
-                             NULL};
+    const char *replies[] = {"+PONG\r\n", "+OK\r\n", "+OK\r\n", fake_fullresync_0, NULL};
     const char trailer[] = "$EOF:" FAKE_MARK "\r\nREDIS0010 and then nothing more, no mark";
     struct fake_script sc = {replies, trailer, sizeof(trailer) - 1};
     struct redis_sync_result res;
@@ -1063,8 +1065,7 @@ static void test_redis_sync_eof_mode_closed_before_the_mark(void)
 
 static void test_redis_sync_bad_header_and_refusals(void)
 {
-    const char *bad_header[] = {"+PONG\r\n", "+OK\r\n", "+OK\r\n",
-                                "+FULLRESYNC " FAKE_MARK " 0\r\n", NULL};
+    const char *bad_header[] = {"+PONG\r\n", "+OK\r\n", "+OK\r\n", fake_fullresync_0, NULL};
     const char junk[] = "\n*3\r\n";
     const char *not_allowed[] = {"+PONG\r\n", "+OK\r\n", "+OK\r\n",
                                  "-ERR PSYNC not allowed for this user\r\n", NULL};
