@@ -335,6 +335,8 @@ static int redis_send(struct redis_conn *c, size_t argc, const char *const *argv
     buf_init(&b, BUF_NO_CAP);
     resp_append_command(&b, argc, argv, lens);
     rc = net_conn_write_all(c->net, b.data, b.len, err);
+    /* AUTH's password passed through here */
+    explicit_bzero(b.data, b.len);
     buf_release(&b);
     return rc;
 }
