@@ -41,6 +41,7 @@ struct net_conn {
     SSL_CTX *ctx;
     SSL *ssl;
     int io_timeout_ms;
+    bool is_broken; /* a fatal TLS error: no close_notify may be sent */
     char peer[320];
 };
 
@@ -217,6 +218,8 @@ static int conn_tcp_connect(struct net_conn *c, const struct net_conn_options *o
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_ADDRCONFIG;
     buf_format_fixed(port, sizeof(port), "%d", o->port);
+    /* getaddrinfo cannot be bounded without a helper thread; its time counts against the connect
+     * deadline, which then limits the TCP and TLS steps. */
     r = getaddrinfo(o->host, port, &hints, &res);
     if (r != 0) {
         if (r == EAI_SYSTEM)
@@ -412,6 +415,7 @@ static int conn_tls_io(struct net_conn *c, void *data, size_t len, bool is_write
                 return error_set(err, ERR_CANCELLED, "cancelled");
             continue;
         }
+        c->is_broken = true;
         conn_ssl_reason(reason, sizeof(reason));
         return error_set(err, ERR_NETWORK, "%s %s: %s", is_write ? "send to" : "receive from",
                          c->peer, reason);
@@ -509,7 +513,8 @@ void net_conn_close(struct net_conn *c)
     if (c->ssl) {
         /* Best effort: one non-blocking attempt, no waiting for the peer's reply. */
         ERR_clear_error();
-        (void)SSL_shutdown(c->ssl);
+        if (!c->is_broken && SSL_is_init_finished(c->ssl))
+            (void)SSL_shutdown(c->ssl);
         SSL_free(c->ssl);
     }
     SSL_CTX_free(c->ctx);

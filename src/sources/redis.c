@@ -18,13 +18,13 @@
 #include "util/xalloc.h"
 
 #define REDIS_DEFAULT_PORT    6379
-#define REDIS_READ_BUF        (256u * 1024u)  /* replies */
-#define REDIS_PAYLOAD_BUF     (1024u * 1024u) /* replication payload reads */
+#define REDIS_READ_BUF        ((size_t)256 * 1024)  /* replies */
+#define REDIS_PAYLOAD_BUF     ((size_t)1024 * 1024) /* replication payload reads */
 #define REDIS_EOF_MARK_LEN    40
 #define REDIS_SCAN_COUNT      "1000"
-#define REDIS_EXPORT_FLUSH    (4u * 1024u * 1024u)
+#define REDIS_EXPORT_FLUSH    ((size_t)4 * 1024 * 1024)
 #define REDIS_REPLAY_COMMANDS 1000
-#define REDIS_REPLAY_BYTES    (4u * 1024u * 1024u)
+#define REDIS_REPLAY_BYTES    ((size_t)4 * 1024 * 1024)
 #define REDIS_DESCRIBE_CHARS  200
 #define REDIS_KEY_CHARS       64
 #define REDIS_HEADER_LINE_MAX 128
@@ -335,6 +335,8 @@ static int redis_send(struct redis_conn *c, size_t argc, const char *const *argv
     buf_init(&b, BUF_NO_CAP);
     resp_append_command(&b, argc, argv, lens);
     rc = net_conn_write_all(c->net, b.data, b.len, err);
+    /* AUTH's password passed through here */
+    explicit_bzero(b.data, b.len);
     buf_release(&b);
     return rc;
 }

@@ -73,10 +73,10 @@ struct redis_info {
     size_t db_count;
 };
 
-/* Parses the text of an INFO reply (sections server, memory, persistence, keyspace; others are
- * ignored). Pure: tested and fuzzed without a server. */
+/* Parses the text of an INFO reply (sections server, memory, persistence, replication (role) and
+ * keyspace; others are ignored). Pure: tested and fuzzed without a server. */
 int redis_info_parse(const char *text, size_t len, struct redis_info *out, struct error *err);
-/* INFO server, memory, persistence and keyspace from the server. */
+/* Plain INFO (its default sections hold all of the above on every version) from the server. */
 int redis_info_read(struct redis_conn *c, struct redis_info *out, struct error *err);
 void redis_info_release(struct redis_info *info);
 
@@ -115,10 +115,10 @@ struct redis_logical_stats {
 };
 
 /* The logical export: for each database in info->dbs, SELECT, then SCAN (COUNT 1000) and, per
- * batch, pipelined DUMP + PTTL; writes to sink a RESP stream that `redis-cli --pipe` replays:
- * "SELECT <db>" then "RESTORE <key> <abs-expiry-ms or 0> <payload> REPLACE ABSTTL" per key. Keys
- * SCAN returns twice are written once. A refused SELECT/SCAN/DUMP is -1 with the server's words.
- * st: redis_logical_stats_release. */
+ * batch, pipelined DUMP + PEXPIRETIME (PTTL + the local clock before Redis 7.0); writes to sink a
+ * RESP stream that `redis-cli --pipe` replays: "SELECT <db>" then "RESTORE <key> <abs-expiry-ms or
+ * 0> <payload> REPLACE ABSTTL" per key. Keys SCAN returns twice are written once. A refused
+ * SELECT/SCAN/DUMP is -1 with the server's words. st: redis_logical_stats_release. */
 int redis_logical_export(struct redis_conn *c, const struct redis_info *info, redis_sink_fn sink,
                          void *ctx, struct redis_logical_stats *st, struct error *err);
 void redis_logical_stats_release(struct redis_logical_stats *st);

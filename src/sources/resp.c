@@ -15,11 +15,11 @@
 
 #include "util/xalloc.h"
 
-#define RESP_DEFAULT_MAX_BULK     (512u * 1024u * 1024u)
-#define RESP_DEFAULT_MAX_ELEMENTS (16u * 1024u * 1024u)
+#define RESP_DEFAULT_MAX_BULK     ((size_t)512 * 1024 * 1024)
+#define RESP_DEFAULT_MAX_ELEMENTS ((size_t)16 * 1024 * 1024)
 #define RESP_DEFAULT_MAX_DEPTH    16u
-#define RESP_DEFAULT_MAX_LINE     (64u * 1024u)
-#define RESP_BULK_FIRST_ALLOC     (64u * 1024u)
+#define RESP_DEFAULT_MAX_LINE     ((size_t)64 * 1024)
+#define RESP_BULK_FIRST_ALLOC     ((size_t)64 * 1024)
 
 enum resp_state { RESP_ST_LINE, RESP_ST_BULK };
 
@@ -358,10 +358,8 @@ int resp_parser_feed(struct resp_parser *p, const void *data, size_t len, size_t
                                  p->lim.max_line);
                 return resp_fail(p, p->line_start, err, msg);
             }
-            if (!lf) {
-                i = len;
-                break;
-            }
+            if (!lf)
+                break; /* the line goes on in the next piece */
             i = end + 1;
             if (p->line.len == 0 || p->line.data[p->line.len - 1] != '\r')
                 return resp_fail(p, p->offset + end, err,

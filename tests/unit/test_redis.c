@@ -624,6 +624,35 @@ static void test_redis_connect_refused_names_host_and_hint(void)
     CHECK_STR_EQ(err.hint, "is the server running? check host and port");
 }
 
+/* A server that accepts (the kernel's backlog does) but never answers: the I/O timeout ends the
+ * wait, naming the peer. */
+static void test_redis_silent_server_times_out(void)
+{
+    struct sockaddr_in a;
+    socklen_t alen = sizeof(a);
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct redis_options o;
+    struct redis_conn *c = NULL;
+    struct error err = ERROR_INIT;
+    char url[64];
+    char want[96];
+
+    CHECK(lfd >= 0);
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CHECK(bind(lfd, (struct sockaddr *)&a, sizeof(a)) == 0);
+    CHECK(listen(lfd, 4) == 0);
+    CHECK(getsockname(lfd, (struct sockaddr *)&a, &alen) == 0);
+    buf_format_fixed(url, sizeof(url), "redis://127.0.0.1:%d", ntohs(a.sin_port));
+    buf_format_fixed(want, sizeof(want), "no data from 127.0.0.1:%d for 300 ms", ntohs(a.sin_port));
+    memset(&o, 0, sizeof(o));
+    o.url = url;
+    o.io_timeout_ms = 300;
+    CHECK_ERR(redis_connect(&o, &c, &err), err, ERR_NETWORK, want);
+    close(lfd);
+}
+
 struct test_file_sink {
     FILE *f;
     uint64_t calls;
@@ -826,6 +855,19 @@ static void test_redis_logical_export_replays_to_an_equal_server(void)
     TEST_OK(b, "SELECT", "3");
     CHECK_INT_EQ(TEST_INT(a, "PEXPIRETIME", "other"), TEST_INT(b, "PEXPIRETIME", "other"));
 
+    /* the same stream through `redis-cli --pipe` */
+    {
+        char path[600], out[600], port[16];
+        const char *pipe_cmd[] = {"redis-cli", "-h", "127.0.0.1", "-p", port, "--pipe", NULL};
+        buf_format_fixed(path, sizeof(path), "%s/export.resp", unit_tmp_dir());
+        buf_format_fixed(out, sizeof(out), "%s/pipe.out", unit_tmp_dir());
+        buf_format_fixed(port, sizeof(port), "%d", dst.port);
+        CHECK_OK(fs_write_atomic(path, sink.b.data, sink.b.len, 0600, unit_err()));
+        TEST_OK(b, "FLUSHALL");
+        CHECK_INT_EQ(unit_run_cmd(pipe_cmd, path, out), 0);
+        test_check_digest_equal(a, b);
+    }
+
     buf_release(&sink.b);
     redis_logical_stats_release(&st);
     redis_info_release(&info);
@@ -995,6 +1037,9 @@ static int fake_sync(const struct fake_script *sc, struct buf *payload,
 
 #define FAKE_MARK "0123456789abcdef0123456789abcdef01234567"
 
+static const char fake_fullresync_0[] = "+FULLRESYNC " FAKE_MARK " 0\r\n";
+static const char fake_fullresync_42[] = "\n\n+FULLRESYNC " FAKE_MARK " 42\r\n";
+
 static void test_redis_sync_falls_back_to_sync_and_reports_a_short_payload(void)
 {
     const char *replies[] = {"+PONG\r\n",
@@ -1025,7 +1070,7 @@ static void test_redis_sync_falls_back_to_sync_and_reports_a_short_payload(void)
 static void test_redis_sync_eof_mark_followed_by_the_feed(void)
 {
     const char *replies[] = {"+PONG\r\n", "+OK\r\n", "-ERR Unrecognized REPLCONF option\r\n",
-                             "\n\n+FULLRESYNC " FAKE_MARK " 42\r\n", NULL};
+                             fake_fullresync_42, NULL};
     const char trailer[] =
         "\n$EOF:" FAKE_MARK "\r\nREDIS0009payload" FAKE_MARK "*1\r\n$4\r\nPING\r\n";
     struct fake_script sc = {replies, trailer, sizeof(trailer) - 1};
@@ -1046,8 +1091,7 @@ static void test_redis_sync_eof_mark_followed_by_the_feed(void)
 
 static void test_redis_sync_eof_mode_closed_before_the_mark(void)
 {
-    const char *replies[] = {"+PONG\r\n", "+OK\r\n", "+OK\r\n", "+FULLRESYNC " FAKE_MARK " 0\r\n",
-                             NULL};
+    const char *replies[] = {"+PONG\r\n", "+OK\r\n", "+OK\r\n", fake_fullresync_0, NULL};
     const char trailer[] = "$EOF:" FAKE_MARK "\r\nREDIS0010 and then nothing more, no mark";
     struct fake_script sc = {replies, trailer, sizeof(trailer) - 1};
     struct redis_sync_result res;
@@ -1063,8 +1107,7 @@ static void test_redis_sync_eof_mode_closed_before_the_mark(void)
 
 static void test_redis_sync_bad_header_and_refusals(void)
 {
-    const char *bad_header[] = {"+PONG\r\n", "+OK\r\n", "+OK\r\n",
-                                "+FULLRESYNC " FAKE_MARK " 0\r\n", NULL};
+    const char *bad_header[] = {"+PONG\r\n", "+OK\r\n", "+OK\r\n", fake_fullresync_0, NULL};
     const char junk[] = "\n*3\r\n";
     const char *not_allowed[] = {"+PONG\r\n", "+OK\r\n", "+OK\r\n",
                                  "-ERR PSYNC not allowed for this user\r\n", NULL};
@@ -1194,6 +1237,7 @@ const struct unit_test redis_tests[] = {
     {"test_redis_connect_auth_and_wrong_password", test_redis_connect_auth_and_wrong_password},
     {"test_redis_connect_refused_names_host_and_hint",
      test_redis_connect_refused_names_host_and_hint},
+    {"test_redis_silent_server_times_out", test_redis_silent_server_times_out},
     {"test_redis_sync_disk_mode_matches_redis_cli", test_redis_sync_disk_mode_matches_redis_cli},
     {"test_redis_sync_diskless_mode_strips_the_mark",
      test_redis_sync_diskless_mode_strips_the_mark},
