@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "net/conn.h"
+#include "util/log.h"
 #include "util/strv.h"
 #include "util/time.h"
 #include "util/xalloc.h"
@@ -123,8 +124,16 @@ int redis_url_parse(const char *url, struct redis_url *out, struct error *err)
         const char *colon = memchr(p, ':', (size_t)(at - p));
         char *pw = NULL;
         size_t pw_len = 0;
-        /* As redis-cli: "user:pass@", ":pass@", and a lone "pass@" is the password. */
-        if (colon) {
+        /* "user:pass@" and ":pass@" as everywhere; a lone "name@" is a user name, as in RFC 3986
+         * user info and the Ruby and Python clients (redis-cli alone reads it as a password), so
+         * "rediss://backup@host" plus `password = env:...` means what it says. */
+        if (!colon) {
+            size_t ulen = 0;
+            if (at > p && !redis_percent_decode(p, (size_t)(at - p), &u.user, &ulen)) {
+                error_set(err, ERR_CONFIG, "url: bad percent-escape in the user name");
+                goto out;
+            }
+        } else {
             if (colon > p) {
                 size_t ulen = 0;
                 if (!redis_percent_decode(p, (size_t)(colon - p), &u.user, &ulen)) {
@@ -136,9 +145,6 @@ int redis_url_parse(const char *url, struct redis_url *out, struct error *err)
                 error_set(err, ERR_CONFIG, "url: bad percent-escape in the password");
                 goto out;
             }
-        } else if (!redis_percent_decode(p, (size_t)(at - p), &pw, &pw_len)) {
-            error_set(err, ERR_CONFIG, "url: bad percent-escape in the password");
-            goto out;
         }
         if (pw_len > 0)
             secret_set(&u.password, pw, pw_len);
@@ -422,17 +428,19 @@ int redis_connect(const struct redis_options *o, struct redis_conn **out, struct
             error_wrap(err, "AUTH");
             goto out;
         }
-        if (reply->type == RESP_ERROR) {
+        if (reply->type == RESP_ERROR && !u.user &&
+            redis_error_has(reply, "without any password configured")) {
+            /* A password for a server that has none (a fresh restore target, say): the
+             * connection works as it is. */
+            log_info("%s has no password set; going on without AUTH", redis_peer(c));
+        } else if (reply->type == RESP_ERROR) {
             struct buf d;
             buf_init(&d, 4096);
             resp_value_describe(reply, REDIS_DESCRIBE_CHARS, &d);
             error_set(err, ERR_REMOTE, "%s: authentication failed: %s", redis_peer(c), d.data);
             buf_release(&d);
-            if (redis_error_has(reply, "without any password configured"))
-                error_hint(err, "the server has no password set: remove the password");
-            else
-                error_hint(err, "check the password (password = env:NAME or file:PATH) and, for an "
-                                "ACL user, the user name in the URL (redis://user@host)");
+            error_hint(err, "check the password (password = env:NAME or file:PATH) and, for an "
+                            "ACL user, the user name in the URL (redis://user@host)");
             goto out;
         }
         resp_value_free(reply);

@@ -41,8 +41,8 @@ no_secret()
 
 step "method = auto, user in the URL, password = env:NAME: falls back to logical"
 export PF_REDIS_PASS=$pass1
-# "user:@": a user without a password (as redis-cli reads URLs, a lone "name@" is a password).
-write_redis_conf "$T/pf.conf" "redis://backup:@127.0.0.1:$src" "password = env:PF_REDIS_PASS"
+# "user@": the ACL user; its password comes from password = env:NAME.
+write_redis_conf "$T/pf.conf" "redis://backup@127.0.0.1:$src" "password = env:PF_REDIS_PASS"
 assert_ok pf config check
 assert_ok pf run cache
 assert_match "$OUT$ERR" 'method:?[[:space:]]+logical \(fell back: the server refused SYNC: ' "run report"
@@ -86,9 +86,17 @@ redis_keyspace "$live" >"$T/live.keyspace"
 assert_ok diff "$T/src.keyspace" "$T/live.keyspace"
 redis_stop "$live"
 
+step "a restore target without a password: the job's password is not needed there"
+redis_start "$T/live2"
+live=$REDIS_PORT
+assert_ok pf restore cache "$snap" --to "redis://127.0.0.1:$live"
+assert_eq "$src_digest" "$(redis_digest "$live")" "DEBUG DIGEST after restore into an open server"
+no_secret "restore into an open server" "$pass1"
+redis_stop "$live"
+
 step "method = sync with that user: a clear error, no snapshot"
 before=$(find "$T/store" -name manifest.json | wc -l)
-write_redis_conf "$T/pf.conf" "redis://backup:@127.0.0.1:$src" "password = env:PF_REDIS_PASS" \
+write_redis_conf "$T/pf.conf" "redis://backup@127.0.0.1:$src" "password = env:PF_REDIS_PASS" \
     "method = sync"
 assert_fails pf run cache
 assert_contains "$ERR" "no permissions" "error quotes the server"

@@ -74,16 +74,17 @@ static void test_redis_url_parse_accepts_the_documented_forms(void)
     CHECK_INT_EQ(u.db, 3);
     redis_url_release(&u);
 
-    /* ":pass@" and a lone "pass@" (redis-cli's reading) carry no user */
+    /* ":pass@" carries no user; a lone "name@" is a user with no password (RFC 3986 user info,
+     * as redis-rb and redis-py read it) */
     CHECK_OK(redis_url_parse("redis://:secret@10.0.0.1:7000/", &u, unit_err()));
     CHECK(u.user == NULL);
     CHECK_STR_EQ(u.password.value, "secret");
     CHECK_STR_EQ(u.host, "10.0.0.1");
     CHECK_INT_EQ(u.port, 7000);
     redis_url_release(&u);
-    CHECK_OK(redis_url_parse("redis://secret@h", &u, unit_err()));
-    CHECK(u.user == NULL);
-    CHECK_STR_EQ(u.password.value, "secret");
+    CHECK_OK(redis_url_parse("redis://backup@h", &u, unit_err()));
+    CHECK_STR_EQ(u.user, "backup");
+    CHECK(!secret_is_set(&u.password));
     redis_url_release(&u);
 
     /* an unescaped '@' in the password: the user info ends at the last '@' */
