@@ -6,6 +6,7 @@
 #include "core/catalog.h"
 #include "core/manifest.h"
 #include "io/filter.h"
+#include "net/conn.h"
 #include "permafrost_version.h"
 #include "sources/pg.h"
 #include "sources/pg_dump.h"
@@ -47,6 +48,7 @@ int cmd_version(int argc, char **argv, struct cli_ctx *ctx, struct error *err)
         json_begin_object(&w);
         json_key_string(&w, "zstd", zstd_filter_version());
         json_key_string(&w, "openssl", sha256_filter_version());
+        json_key_string(&w, "libssl", net_conn_tls_version());
         json_key_string(&w, "sqlite", catalog_sqlite_version());
         json_key_string(&w, "libpq", pg_client_version());
         json_key_string(&w, "jansson", manifest_json_library_version());
@@ -68,6 +70,7 @@ int cmd_version(int argc, char **argv, struct cli_ctx *ctx, struct error *err)
         buf_addf(&out, "permafrost %s\n", PERMAFROST_VERSION);
         buf_addf(&out, "  zstd      %s\n", zstd_filter_version());
         buf_addf(&out, "  openssl   %s\n", sha256_filter_version());
+        buf_addf(&out, "  libssl    %s (TLS for rediss://)\n", net_conn_tls_version());
         buf_addf(&out, "  sqlite    %s\n", catalog_sqlite_version());
         buf_addf(&out, "  libpq     %s\n", pg_client_version());
         buf_addf(&out, "  jansson   %s\n", manifest_json_library_version());
