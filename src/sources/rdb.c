@@ -1160,6 +1160,8 @@ void rdb_entry_payload(const struct rdb_entry *e, int rdb_version, struct buf *o
     rdb_add_footer(out, start, rdb_version);
 }
 
+/* Bodies go out as plain strings: FUNCTION RESTORE reads those as well as LZF ones, and the result
+ * is byte for byte what FUNCTION DUMP returns on a server with rdbcompression no. */
 void rdb_functions_payload(const unsigned char *const *bodies, const size_t *lens, size_t count,
                            int rdb_version, struct buf *out)
 {
