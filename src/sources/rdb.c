@@ -208,10 +208,11 @@ static int rdb_read_len(struct rdb_cursor *c, uint64_t *v, bool *is_encoded)
     int rc = rdb_cur_ensure(c, 1);
     unsigned b;
 
+    *v = 0;
+    *is_encoded = false;
     if (rc != 0)
         return rc;
     b = c->p[c->pos];
-    *is_encoded = false;
     switch (b >> 6) {
     case 0:
         *v = b & 0x3f;
@@ -320,6 +321,17 @@ static inline int rdb_skip_string(struct rdb_cursor *c)
     return rdb_read_string(c, &s);
 }
 
+static int rdb_skip_strings(struct rdb_cursor *c, int n)
+{
+    int rc;
+
+    for (int i = 0; i < n; i++) {
+        if ((rc = rdb_skip_string(c)) != 0)
+            return rc;
+    }
+    return 0;
+}
+
 static inline int rdb_skip(struct rdb_cursor *c, uint64_t n)
 {
     const unsigned char *q;
@@ -387,7 +399,7 @@ static int rdb_walk_stream(struct rdb_cursor *c, unsigned type)
     if ((rc = rdb_read_count(c, &n, "stream listpack count")) != 0)
         return rc;
     for (uint64_t i = 0; i < n; i++) {
-        if ((rc = rdb_skip_string(c)) != 0 || (rc = rdb_skip_string(c)) != 0)
+        if ((rc = rdb_skip_strings(c, 2)) != 0)
             return rc;
     }
     /* length, last ID; from version 2: first ID, max deleted ID, entries added */
@@ -470,7 +482,7 @@ static int rdb_walk_value(struct rdb_cursor *c, unsigned type)
         if ((rc = rdb_read_count(c, &n, "field count")) != 0)
             return rc;
         for (uint64_t i = 0; i < n; i++) {
-            if ((rc = rdb_skip_string(c)) != 0 || (rc = rdb_skip_string(c)) != 0)
+            if ((rc = rdb_skip_strings(c, 2)) != 0)
                 return rc;
         }
         return 0;
@@ -589,6 +601,9 @@ static int rdb_parse_record(const struct rdb_reader *r, struct rdb_cursor *c, st
     int rc;
 
     memset(rec, 0, sizeof(*rec));
+    rec->s1.enc = RDB_ENC_PLAIN;
+    rec->s1.p = (const unsigned char *)"";
+    rec->s2 = rec->s1;
     if (r->state == RDB_STATE_HEADER)
         return rdb_parse_header(c, rec);
     c->what = "a record";
@@ -725,6 +740,8 @@ static int rdb_decode_string(const struct rdb_reader *r, const struct rdb_str *s
 {
     int64_t n;
 
+    *out = (const unsigned char *)"";
+    *out_len = 0;
     if (s->enc == RDB_ENC_PLAIN) {
         *out = s->p;
         *out_len = s->len;
@@ -743,7 +760,7 @@ static int rdb_decode_string(const struct rdb_reader *r, const struct rdb_str *s
         scratch->data[scratch->len] = '\0';
     } else {
         if (s->enc == RDB_ENC_INT8)
-            n = (int8_t)s->p[0];
+            n = s->p[0] < 128 ? (int64_t)s->p[0] : (int64_t)s->p[0] - 256;
         else if (s->enc == RDB_ENC_INT16)
             n = (int16_t)(uint16_t)rdb_load_le(s->p, 2);
         else
@@ -948,8 +965,8 @@ static size_t rdb_next_want(const struct rdb_reader *r, size_t need, size_t have
 /* Parses what r->rec holds; keeps the incomplete tail. */
 static int rdb_drain(struct rdb_reader *r, struct error *err)
 {
-    size_t used;
-    size_t need;
+    size_t used = 0;
+    size_t need = 0;
 
     if (rdb_parse_span(r, (const unsigned char *)r->rec.data, r->rec.len, &used, &need, err) < 0)
         return -1;
@@ -1002,8 +1019,8 @@ int rdb_reader_feed(struct rdb_reader *r, const void *data, size_t len, struct e
         size_t add;
 
         if (r->rec.len == 0) {
-            size_t used;
-            size_t need;
+            size_t used = 0;
+            size_t need = 0;
 
             if (rdb_parse_span(r, p, len, &used, &need, err) < 0)
                 goto fail;
@@ -1143,6 +1160,8 @@ void rdb_entry_payload(const struct rdb_entry *e, int rdb_version, struct buf *o
     rdb_add_footer(out, start, rdb_version);
 }
 
+/* Bodies go out as plain strings: FUNCTION RESTORE reads those as well as LZF ones, and the result
+ * is byte for byte what FUNCTION DUMP returns on a server with rdbcompression no. */
 void rdb_functions_payload(const unsigned char *const *bodies, const size_t *lens, size_t count,
                            int rdb_version, struct buf *out)
 {
@@ -1257,7 +1276,7 @@ int rdb_writer_key(struct rdb_writer *w, int db, const unsigned char *key, size_
 {
     unsigned char rec[16];
     struct buf head;
-    int version;
+    int version = 0;
     int rc = -1;
 
     buf_init(&head, BUF_NO_CAP);

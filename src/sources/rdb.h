@@ -33,7 +33,8 @@ struct rdb_entry {
 struct rdb_callbacks {
     /* Each key, in file order. May be NULL. A non-zero return stops the reader with that error. */
     int (*entry)(void *ctx, const struct rdb_entry *e, struct error *err);
-    /* Each function library (opcode FUNCTION2): body is its code as stored. May be NULL. */
+    /* Each function library (opcode FUNCTION2): body is its code (decompressed if stored LZF).
+     * May be NULL. */
     int (*function)(void *ctx, const unsigned char *body, size_t len, struct error *err);
 };
 
