@@ -16,7 +16,10 @@
 #   8. mirrors a Mastodon-shaped media bucket (~200 objects, a cache/ share) to a second bucket with a
 #      `kind = mirror` job (preset = mastodon), checks it with `rclone check` (cache/ excluded) and
 #      re-syncs it to show that an unchanged bucket costs listings only
-#   9. prints a report, stops its server and removes its files
+#   9. snapshots a Mastodon-shaped Redis (sync, diskless) to the local store and a bucket, checks the
+#      RDB with redis-check-rdb, restores it from the bucket as a dump.rdb that a new server loads,
+#      and into a running server, and compares DEBUG DIGEST with the source
+#  10. prints a report, stops its servers and removes its files
 #
 # Environment: PERMAFROST (default build/permafrost), DEMO_SIZE_MB (default 100), DEMO_KEEP=1 keeps
 # the temporary directory (the server is stopped all the same), TMPDIR.
@@ -32,6 +35,8 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$root/tests/lib/assert.sh"
 # shellcheck source=tests/lib/mirror.sh
 . "$root/tests/lib/mirror.sh"
+# shellcheck source=tests/lib/redis.sh
+. "$root/tests/lib/redis.sh"
 SERVERS_LOG_PREFIX=demo
 
 PERMAFROST=${PERMAFROST:-$root/build/permafrost}
@@ -239,8 +244,46 @@ read -r resync_changes resync_unchanged resync_objreq resync_lists <<<"$resync_f
 [[ $resync_changes == 0 && $resync_objreq == 0 && $resync_unchanged == $((media_n - media_cache)) ]] ||
     mirror_ok=no
 
+say "redis: a Mastodon-shaped Redis (feeds, Sidekiq queues and retries, a stream, TTLs)"
+redis_start "$T/redis" --repl-diskless-sync yes --repl-diskless-sync-delay 0
+redis_src=$REDIS_PORT
+redis_load_dataset "$redis_src" --scale 0.05 --seed 7
+redis_keys=$(redis_keyspace "$redis_src" | awk -F'[ =]' '{ s += $3 } END { print s + 0 }')
+redis_digest_src=$(redis_digest "$redis_src")
+printf '\n[job "redis"]\nkind = redis\nurl = redis://127.0.0.1:%s\ntargets = local, spaces-nyc\n' \
+    "$redis_src" >>"$conf"
+redis_ok=yes
+say "permafrost run redis"
+t0=$(now)
+pf run redis || redis_ok=no
+t1=$(now)
+redis_run_s=$(secs "$t0" "$t1")
+redis_snap=$(python3 -c 'import json, sys; print(json.loads(sys.argv[1])[-1]["id"])' \
+    "$(pf list --json redis)") || redis_ok=no
+say "checking the RDB with redis-check-rdb"
+zstd -q -d -c "$T/store/redis/$redis_snap/dump.rdb.zst" >"$T/redis-artifact.rdb" || redis_ok=no
+redis-check-rdb "$T/redis-artifact.rdb" | grep -q 'Checksum OK' || redis_ok=no
+say "permafrost restore redis --to-file, then a server started from the file"
+mkdir -p "$T/redis-file"
+t0=$(now)
+pf restore redis latest --from spaces-nyc --to-file "$T/redis-file/dump.rdb" \
+    --target-version redis-7.0 || redis_ok=no
+t1=$(now)
+redis_restore_s=$(secs "$t0" "$t1")
+redis_start_from_rdb "$T/redis-placed" "$T/redis-file/dump.rdb"
+redis_digest_file=$(redis_digest "$REDIS_PORT")
+redis_stop "$REDIS_PORT"
+say "permafrost restore redis --to redis://... into a running server"
+redis_start "$T/redis-live"
+redis_live=$REDIS_PORT
+pf restore redis latest --to "redis://127.0.0.1:$redis_live" || redis_ok=no
+redis_digest_live=$(redis_digest "$redis_live")
+[[ $redis_digest_file == "$redis_digest_src" && $redis_digest_live == "$redis_digest_src" ]] ||
+    redis_ok=no
+
 result=PASS
-for v in "$stock_ok" "$sha_ok" "$s3_ok" "$counts_ok" "$content_ok" "$schema_ok" "$mirror_ok"; do
+for v in "$stock_ok" "$sha_ok" "$s3_ok" "$counts_ok" "$content_ok" "$schema_ok" "$mirror_ok" \
+    "$redis_ok"; do
     [[ $v == yes ]] || result=FAIL
 done
 
@@ -259,6 +302,9 @@ Permafrost demo report
   schema match         $schema_ok  (pg_dump --schema-only)
   media mirror         ${mirror_s} s, $media_n objects ($media_cache under cache/, left out by preset = mastodon): $bucket_media -> $bucket_media_copy
   mirror checked       rclone check and re-sync: $mirror_ok ($resync_changes changes, $resync_unchanged unchanged, $resync_objreq per-object requests, $resync_lists listings)
+  redis snapshot       ${redis_run_s} s, $redis_keys keys (sync, diskless) to local and spaces-nyc; redis-check-rdb on the artifact
+  redis restores       to a file from spaces-nyc in ${redis_restore_s} s, and replayed into a running server
+  redis match          $redis_ok  (DEBUG DIGEST of the file-placed and of the replayed server = the source's)
   result               $result
 EOF
 
