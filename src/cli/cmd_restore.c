@@ -10,6 +10,7 @@
 #include "core/redis_restore.h"
 #include "core/restore.h"
 #include "core/state.h"
+#include "sources/redis.h"
 #include "util/secret.h"
 #include "util/time.h"
 #include "util/xalloc.h"
@@ -34,8 +35,15 @@ static const char restore_usage[] =
     "  --force               replace an existing file\n"
     "  --target-version V    refuse when server V (redis-7.2, valkey-8.0, 7.0) cannot\n"
     "                        load the snapshot's RDB version\n"
+    "  --to redis://HOST:PORT  replay into this server; every database of the\n"
+    "                        snapshot goes to its own number (a /DB in the URL is ignored)\n"
+    "  --password REF        its password as env:NAME or file:PATH; default: the one in\n"
+    "                        the URL, else the job's (unused if the server has none)\n"
     "  --ca-file PEM         CA bundle for a rediss:// --to (default: the job's ca_file)\n"
-    "  --no-tls-verify       do not check a rediss:// server's certificate\n"
+    "  --no-tls-verify       do not check a rediss:// server's certificate (default: the\n"
+    "                        job's tls_verify)\n"
+    "  --tmp-dir DIR         where --to keeps the checked copy before the replay; it\n"
+    "                        needs the raw snapshot size free (default $TMPDIR, /tmp)\n"
     "\n"
     "For a postgres job:\n"
     "Restores a snapshot with pg_restore. The artifact's SHA-256 is checked against\n"
@@ -79,6 +87,7 @@ static int restore_redis(struct cli_ctx *ctx, struct restore_request *base,
     struct redis_restore_result res;
     struct secret password = SECRET_INIT;
     char *state_dir = NULL;
+    char *shown_to = NULL;
     int rc = -1;
 
     memset(&req, 0, sizeof(req));
@@ -109,6 +118,9 @@ static int restore_redis(struct cli_ctx *ctx, struct restore_request *base,
         error_set(err, ERR_USAGE, "--force goes with --to-file");
         goto out;
     }
+    /* Which password: --password; else the one in the --to URL; else the job's (the usual case
+     * of restoring into the server the snapshot came from; a target without a password accepts
+     * the connection anyway). */
     if (o->password_ref) {
         if (config_resolve_secret(o->password_ref, &password, err) < 0) {
             error_wrap(err, "--password");
@@ -116,9 +128,18 @@ static int restore_redis(struct cli_ctx *ctx, struct restore_request *base,
             goto out;
         }
         req.password = password.value;
-    } else if (secret_is_set(&base->job->password)) {
-        req.password = base->job->password.value;
+    } else if (base->to) {
+        struct redis_url u;
+        if (redis_url_parse(base->to, &u, err) < 0) {
+            error_wrap(err, "--to");
+            err->kind = ERR_USAGE;
+            goto out;
+        }
+        if (!secret_is_set(&u.password) && secret_is_set(&base->job->password))
+            req.password = base->job->password.value;
+        redis_url_release(&u);
     }
+    shown_to = base->to ? redis_url_redacted(base->to) : NULL;
     if (state_dir_resolve(ctx->state_dir_flag, ctx->cfg, &state_dir, err) < 0)
         goto out;
     base->state_dir = state_dir;
@@ -150,7 +171,7 @@ static int restore_redis(struct cli_ctx *ctx, struct restore_request *base,
         else
             printf("restored job '%s' snapshot %s from store '%s' into %s (%llu keys replayed, "
                    "%llu already expired) in %s\n",
-                   base->job->name, res.snapshot_id, res.store, base->to,
+                   base->job->name, res.snapshot_id, res.store, shown_to,
                    (unsigned long long)res.keys, (unsigned long long)res.expired, dur);
     }
     if (res.path)
@@ -165,6 +186,7 @@ out:
     redis_restore_result_release(&res);
     secret_release(&password);
     xfree(state_dir);
+    xfree(shown_to);
     return rc;
 }
 

@@ -33,8 +33,10 @@ struct rr_file_sink {
     struct resp_parser *resp;  /* logical artifact: parsed into commands */
     struct rdb_writer *writer; /* logical artifact to a file: rebuilt as an RDB */
     int db;                    /* logical: the database of the last SELECT */
+    bool to_rdb;               /* logical to a file: rebuild it as an RDB */
+    int writer_version;        /* logical to a file: the RDB version; 0 until the first payload */
     uint64_t keys;
-    struct error *cmd_err;
+    uint64_t commands; /* logical: commands read so far (for messages) */
 };
 
 static int rr_fd_write(void *arg, const void *data, size_t len, struct error *err)
@@ -43,8 +45,8 @@ static int rr_fd_write(void *arg, const void *data, size_t len, struct error *er
     return fs_write_all(s->fd, data, len, s->path, err);
 }
 
-/* A logical snapshot holds only SELECT and RESTORE commands: anything else (a FLUSHALL slipped
- * into a store) is refused, not replayed. */
+/* A logical snapshot holds only SELECT, RESTORE and FUNCTION RESTORE commands: anything else (a
+ * FLUSHALL slipped into a store) is refused, not replayed. */
 static int rr_check_command(const struct resp_value *v, uint64_t index, struct error *err)
 {
     const char *name;
@@ -58,9 +60,12 @@ static int rr_check_command(const struct resp_value *v, uint64_t index, struct e
         return 0;
     if (strcasecmp(name, "RESTORE") == 0 && v->count >= 4)
         return 0;
+    if (strcasecmp(name, "FUNCTION") == 0 && v->count == 4 &&
+        strcasecmp(v->items[1].str, "RESTORE") == 0 && strcasecmp(v->items[3].str, "REPLACE") == 0)
+        return 0;
     return error_set(err, ERR_INTEGRITY,
-                     "logical snapshot: command %llu is '%.32s' with %zu arguments; only SELECT "
-                     "and RESTORE belong in one",
+                     "logical snapshot: command %llu is '%.32s' with %zu arguments; only SELECT, "
+                     "RESTORE and FUNCTION RESTORE belong in one",
                      (unsigned long long)index, name, v->count - 1);
 }
 
@@ -109,12 +114,46 @@ static int rr_feed_commands(struct resp_parser *p, const void *data, size_t len,
     return 0;
 }
 
-/* Logical -> RDB file: each RESTORE becomes an RDB entry. */
+/* The RDB writer of a logical snapshot written as a file starts with the first payload: its RDB
+ * version is the manifest's, or, when the manifest does not know it, the payload's own. */
+static int rr_writer_start(struct rr_file_sink *s, const struct resp_value *payload,
+                           struct error *err)
+{
+    int version = s->writer_version;
+
+    if (s->writer)
+        return 0;
+    if (version <= 0 && !payload)
+        version = RDB_VERSION_MIN; /* no key at all: any version loads it */
+    if (version <= 0 &&
+        rdb_payload_check((const unsigned char *)payload->str, payload->len, &version, err) < 0)
+        return error_wrap(err, "logical snapshot");
+    if (version < RDB_VERSION_MIN || version > RDB_VERSION_MAX)
+        return error_set(err, ERR_INTEGRITY,
+                         "logical snapshot: its payloads are RDB version %d; an RDB file can be "
+                         "written for versions %d to %d only",
+                         version, RDB_VERSION_MIN, RDB_VERSION_MAX);
+    s->writer_version = version;
+    s->writer = rdb_writer_begin(version, rr_fd_write, s, err);
+    return s->writer ? 0 : -1;
+}
+
+static bool rr_is_function(const struct resp_value *cmd)
+{
+    return strcasecmp(cmd->items[0].str, "FUNCTION") == 0;
+}
+
+/* Logical -> RDB file: each RESTORE becomes an RDB entry, FUNCTION RESTORE its libraries. */
 static int rr_command_to_rdb(void *arg, const struct resp_value *cmd, struct error *err)
 {
     struct rr_file_sink *s = arg;
     int64_t n = 0;
 
+    if (rr_is_function(cmd))
+        return rr_writer_start(s, &cmd->items[2], err) < 0
+                   ? -1
+                   : rdb_writer_functions(s->writer, (const unsigned char *)cmd->items[2].str,
+                                          cmd->items[2].len, err);
     if (strcasecmp(cmd->items[0].str, "SELECT") == 0) {
         if (rr_parse_int(&cmd->items[1], 0, 1 << 20, &n) < 0)
             return error_set(err, ERR_INTEGRITY, "logical snapshot: SELECT of a bad database");
@@ -123,6 +162,8 @@ static int rr_command_to_rdb(void *arg, const struct resp_value *cmd, struct err
     }
     if (rr_parse_int(&cmd->items[2], 0, INT64_MAX, &n) < 0)
         return error_set(err, ERR_INTEGRITY, "logical snapshot: RESTORE with a bad expiry");
+    if (rr_writer_start(s, &cmd->items[3], err) < 0)
+        return -1;
     s->keys++;
     return rdb_writer_key(s->writer, s->db, (const unsigned char *)cmd->items[1].str,
                           cmd->items[1].len, n > 0 ? n : -1,
@@ -142,16 +183,15 @@ static int rr_count_command(void *arg, const struct resp_value *cmd, struct erro
 static int rr_sink_write(void *arg, const void *data, size_t len, struct error *err)
 {
     struct rr_file_sink *s = arg;
-    uint64_t index = 0;
 
     if (s->rdb) {
         if (rdb_reader_feed(s->rdb, data, len, err) < 0)
             return -1;
         return fs_write_all(s->fd, data, len, s->path, err);
     }
-    if (s->writer)
-        return rr_feed_commands(s->resp, data, len, &index, rr_command_to_rdb, s, err);
-    if (rr_feed_commands(s->resp, data, len, &index, rr_count_command, s, err) < 0)
+    if (s->to_rdb)
+        return rr_feed_commands(s->resp, data, len, &s->commands, rr_command_to_rdb, s, err);
+    if (rr_feed_commands(s->resp, data, len, &s->commands, rr_count_command, s, err) < 0)
         return -1;
     return fs_write_all(s->fd, data, len, s->path, err);
 }
@@ -236,12 +276,9 @@ static int rr_to_file(const struct redis_restore_request *req, struct store *s, 
     }
     sink.path = tmp;
     if (is_logical) {
-        int version = m->redis_rdb_version > 0 ? m->redis_rdb_version : RDB_VERSION_MAX;
         sink.resp = resp_parser_new(NULL);
-        sink.writer = rdb_writer_begin(version, rr_fd_write, &sink, err);
-        if (!sink.writer)
-            goto out;
-        res->rdb_version = version;
+        sink.to_rdb = true;
+        sink.writer_version = m->redis_rdb_version;
     } else {
         sink.rdb = rdb_reader_new(NULL, NULL, 0);
     }
@@ -252,9 +289,12 @@ static int rr_to_file(const struct redis_restore_request *req, struct store *s, 
             error_set(err, ERR_INTEGRITY, "logical snapshot: ends in the middle of a command");
             goto out;
         }
+        if (!sink.writer && rr_writer_start(&sink, NULL, err) < 0) /* an empty server */
+            goto out;
         if (rdb_writer_end(sink.writer, err) < 0)
             goto out;
         res->keys = sink.keys;
+        res->rdb_version = sink.writer_version;
     } else {
         const struct rdb_summary *sum;
         if (rdb_reader_finish(sink.rdb, err) < 0)
@@ -340,9 +380,13 @@ static int rr_restore_key(struct rr_replay *r, const unsigned char *key, size_t 
     const char *argv[6] = {"RESTORE", (const char *)key, ttl, payload, "REPLACE", "ABSTTL"};
     size_t lens[6] = {7, key_len, 0, payload_len, 7, 6};
 
-    (void)snprintf(ttl, sizeof(ttl), "%lld", (long long)(expire_ms > 0 ? expire_ms : 0));
+    /* RESTORE reads 0 as "no expiry": a key that expired at the epoch still goes as expired. */
+    (void)snprintf(ttl, sizeof(ttl), "%lld",
+                   (long long)(expire_ms < 0   ? 0
+                               : expire_ms > 0 ? expire_ms
+                                               : 1));
     lens[2] = strlen(ttl);
-    if (expire_ms > 0 && expire_ms <= r->now_ms)
+    if (expire_ms >= 0 && expire_ms <= r->now_ms)
         r->expired++;
     r->keys++;
     rr_progress(r);
@@ -388,10 +432,20 @@ static int rr_replay_command(void *arg, const struct resp_value *cmd, struct err
             return error_set(err, ERR_INTEGRITY, "logical snapshot: SELECT of a bad database");
         return rr_select(r, (int)n, err);
     }
+    if (rr_is_function(cmd)) {
+        const char *argv[4];
+        size_t lens[4];
+        for (size_t i = 0; i < 4; i++) {
+            argv[i] = cmd->items[i].str;
+            lens[i] = cmd->items[i].len;
+        }
+        return redis_replay_command(r->replay, 4, argv, lens, err);
+    }
     if (rr_parse_int(&cmd->items[2], 0, INT64_MAX, &n) < 0)
         return error_set(err, ERR_INTEGRITY, "logical snapshot: RESTORE with a bad expiry");
-    return rr_restore_key(r, (const unsigned char *)cmd->items[1].str, cmd->items[1].len, n,
-                          cmd->items[3].str, cmd->items[3].len, err);
+    /* In the logical stream 0 is "no expiry". */
+    return rr_restore_key(r, (const unsigned char *)cmd->items[1].str, cmd->items[1].len,
+                          n > 0 ? n : -1, cmd->items[3].str, cmd->items[3].len, err);
 }
 
 /* Reads the checked file again and replays it. */
@@ -526,6 +580,12 @@ static int rr_to_server(const struct redis_restore_request *req, struct store *s
         res->rdb_version = m->redis_rdb_version;
     }
 
+    /* The download may have taken long enough for the server (or a proxy in front of it) to drop
+     * an idle connection: replay over a fresh one. */
+    redis_close(conn);
+    conn = NULL;
+    if (redis_connect(&o, &conn, err) < 0)
+        goto out;
     log_info("job '%s': replaying snapshot '%s' into %s (%s %s)", req->base->job->name, id,
              redis_peer(conn), info.server_name, info.version);
     r.replay = redis_replay_new(conn);

@@ -1323,6 +1323,43 @@ out:
     return rc;
 }
 
+int rdb_writer_functions(struct rdb_writer *w, const unsigned char *payload, size_t payload_len,
+                         struct error *err)
+{
+    struct rdb_cursor c;
+    int version = 0;
+
+    if (w->failed)
+        return error_set(err, ERR_IO, "rdb writer: write after a failure");
+    if (rdb_payload_check(payload, payload_len, &version, err) < 0)
+        return -1;
+    if (version > w->version)
+        return error_set(err, ERR_INTEGRITY,
+                         "a FUNCTION DUMP payload of RDB version %d cannot go into an RDB version "
+                         "%d file",
+                         version, w->version);
+    /* The body must be FUNCTION2 records only: they go into the file as they are. */
+    memset(&c, 0, sizeof(c));
+    c.p = payload;
+    c.len = payload_len - RDB_FOOTER_LEN;
+    c.cap = c.len;
+    c.what = "FUNCTION DUMP payload";
+    c.err = err;
+    while (c.pos < c.len) {
+        if (c.p[c.pos] != RDB_OP_FUNCTION2)
+            return error_set(err, ERR_INTEGRITY,
+                             "FUNCTION DUMP payload: byte %zu is 0x%02x, not a function library",
+                             c.pos, c.p[c.pos]);
+        c.pos++;
+        if (rdb_skip_string(&c) != 0) {
+            if (err->kind == ERR_NONE)
+                error_set(err, ERR_INTEGRITY, "FUNCTION DUMP payload: a library ends early");
+            return -1;
+        }
+    }
+    return rdb_writer_emit(w, payload, payload_len - RDB_FOOTER_LEN, err);
+}
+
 int rdb_writer_end(struct rdb_writer *w, struct error *err)
 {
     unsigned char tail[9];

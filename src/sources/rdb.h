@@ -98,6 +98,10 @@ struct rdb_writer *rdb_writer_begin(int rdb_version, rdb_sink_fn sink, void *ctx
 int rdb_writer_key(struct rdb_writer *w, int db, const unsigned char *key, size_t key_len,
                    int64_t expire_ms, const unsigned char *payload, size_t payload_len,
                    struct error *err);
+/* Writes the function libraries of a FUNCTION DUMP payload (checked: CRC, version, FUNCTION2
+ * records only). */
+int rdb_writer_functions(struct rdb_writer *w, const unsigned char *payload, size_t payload_len,
+                         struct error *err);
 int rdb_writer_end(struct rdb_writer *w, struct error *err);
 void rdb_writer_free(struct rdb_writer *w);
 

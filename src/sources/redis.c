@@ -252,9 +252,10 @@ char *redis_url_redacted(const char *url)
     if (!at)
         return xstrdup(url);
     colon = memchr(start, ':', (size_t)(at - start));
+    /* Without a ':' the user info is a user name alone (redis_url_parse): nothing to hide. */
     if (colon)
         return xasprintf("%.*s:***%s", (int)(colon - url), url, at);
-    return xasprintf("%.*s***%s", (int)(start - url), url, at);
+    return xstrdup(url);
 }
 
 /* ---- transport ---- */
@@ -1217,6 +1218,33 @@ int redis_logical_export(struct redis_conn *c, const struct redis_info *info, re
      * it by the clock difference and the time between the two calls. Valkey reports 7.2.4. */
     x.has_pexpiretime = redis_version_at_least(info->redis_version, 7);
     buf_init(&x.out, BUF_NO_CAP);
+    /* Function libraries (7.0+) are not keys: FUNCTION DUMP gives them all as one payload, written
+     * first so they exist before any key; a payload of only the footer means there are none. */
+    if (x.has_pexpiretime) {
+        const char *argv[4] = {"FUNCTION", "DUMP", NULL, "REPLACE"};
+        size_t lens[4] = {8, 4, 0, 7};
+        struct resp_value *reply = NULL;
+
+        if (redis_command(c, 2, argv, NULL, &reply, err) < 0)
+            goto out;
+        if (reply->type == RESP_BULK && reply->len > 10) {
+            argv[1] = "RESTORE";
+            lens[1] = 7;
+            argv[2] = reply->str;
+            lens[2] = reply->len;
+            resp_append_command(&x.out, 4, argv, lens);
+            s.functions = 1;
+        } else if (reply->type == RESP_ERROR) {
+            struct buf d;
+            buf_init(&d, 1024);
+            resp_value_describe(reply, REDIS_DESCRIBE_CHARS, &d);
+            log_warn("%s: FUNCTION DUMP refused (%s): function libraries, if any, are not in the "
+                     "snapshot",
+                     redis_peer(c), d.data);
+            buf_release(&d);
+        }
+        resp_value_free(reply);
+    }
     s.dbs = xcalloc(info->db_count ? info->db_count : 1, sizeof(*s.dbs));
     for (size_t i = 0; i < info->db_count; i++) {
         s.dbs[i].db = info->dbs[i].db;

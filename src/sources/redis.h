@@ -110,13 +110,15 @@ int redis_sync(struct redis_conn *c, redis_sink_fn sink, void *ctx, struct redis
 struct redis_logical_stats {
     struct redis_db_keys *dbs; /* keys written per database (expires: those with a TTL) */
     size_t db_count;
-    uint64_t keys;     /* RESTORE commands written */
-    uint64_t vanished; /* keys SCAN returned that were gone (expired/deleted) by DUMP */
+    uint64_t keys;      /* RESTORE commands written */
+    uint64_t vanished;  /* keys SCAN returned that were gone (expired/deleted) by DUMP */
+    uint64_t functions; /* 1 when a FUNCTION RESTORE of the server's libraries was written */
 };
 
 /* The logical export: for each database in info->dbs, SELECT, then SCAN (COUNT 1000) and, per
  * batch, pipelined DUMP + PEXPIRETIME (PTTL + the local clock before Redis 7.0); writes to sink a
- * RESP stream that `redis-cli --pipe` replays: "SELECT <db>" then "RESTORE <key> <abs-expiry-ms or
+ * RESP stream that `redis-cli --pipe` replays: "FUNCTION RESTORE <payload> REPLACE" first when the
+ * server (7.0+) has function libraries, then "SELECT <db>" then "RESTORE <key> <abs-expiry-ms or
  * 0> <payload> REPLACE ABSTTL" per key. Keys SCAN returns twice are written once. A refused
  * SELECT/SCAN/DUMP is -1 with the server's words. st: redis_logical_stats_release. */
 int redis_logical_export(struct redis_conn *c, const struct redis_info *info, redis_sink_fn sink,

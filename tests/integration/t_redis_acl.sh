@@ -86,6 +86,16 @@ redis_keyspace "$live" >"$T/live.keyspace"
 assert_ok diff "$T/src.keyspace" "$T/live.keyspace"
 redis_stop "$live"
 
+step "a restore target with a password of its own in the --to URL: that one wins, and is not shown"
+redis_start "$T/live3"
+live=$REDIS_PORT
+redis_set_password "$live" "target-pw-4711"
+assert_ok pf restore cache "$snap" --to "redis://:target-pw-4711@127.0.0.1:$live"
+assert_eq "$src_digest" "$(redis_digest "$live")" "DEBUG DIGEST after restore with the URL's password"
+assert_contains "$OUT" "redis://:***@127.0.0.1:$live" "the target, password hidden"
+no_secret "restore with a password in --to" "target-pw-4711"
+redis_stop "$live"
+
 step "a restore target without a password: the job's password is not needed there"
 redis_start "$T/live2"
 live=$REDIS_PORT

@@ -18,6 +18,11 @@ step "source server with a Mastodon-shaped dataset"
 redis_start "$T/src"
 src=$REDIS_PORT
 redis_load_dataset "$src" --scale 0.02
+# A function library: not a key, so DEBUG DIGEST does not see it; FUNCTION LIST does.
+rcli "$src" FUNCTION LOAD "$(printf '#!lua name=pftest\nredis.register_function(%s)' \
+    "'pf_hello', function() return 'hello' end")" >/dev/null
+src_funcs=$(rcli "$src" FUNCTION LIST WITHCODE)
+[[ $src_funcs == *pf_hello* ]] || fail "the function library did not load: $src_funcs"
 src_digest=$(redis_digest "$src")
 redis_keyspace "$src" >"$T/src.keyspace"
 redis_dbsizes "$src" >"$T/src.dbsizes"
@@ -97,7 +102,8 @@ PY
 
 step "stock tools: zstd -d | redis-cli --pipe into a fresh server"
 zstd -q -dc "$sdir/dump.resp.zst" >"$T/dump.resp" || fail "zstd -d failed"
-assert_match "$(head -c 64 "$T/dump.resp" | tr -d '\r\n')" '^\*[0-9]+\$[0-9]+SELECT' "the stream starts with SELECT"
+assert_match "$(head -c 64 "$T/dump.resp" | tr -d '\r\n')" '^\*4\$[0-9]+FUNCTION\$[0-9]+RESTORE' \
+    "the stream starts with FUNCTION RESTORE (the libraries)"
 grep -a -q -F 'RESTORE' "$T/dump.resp" || fail "no RESTORE command in the stream"
 redis_start "$T/piped"
 piped=$REDIS_PORT
@@ -105,6 +111,7 @@ run rcli "$piped" --pipe <"$T/dump.resp"
 assert_eq 0 "$RC" "redis-cli --pipe exit status"
 assert_contains "$OUT" "errors: 0," "redis-cli --pipe"
 assert_eq "$src_digest" "$(redis_digest "$piped")" "DEBUG DIGEST after redis-cli --pipe"
+assert_eq "$src_funcs" "$(rcli "$piped" FUNCTION LIST WITHCODE)" "functions after redis-cli --pipe"
 check_ttls "$piped" piped
 redis_stop "$piped"
 
@@ -113,6 +120,7 @@ redis_start "$T/live"
 live=$REDIS_PORT
 assert_ok pf restore cache "$snap" --to "redis://127.0.0.1:$live"
 assert_eq "$src_digest" "$(redis_digest "$live")" "DEBUG DIGEST after restore --to"
+assert_eq "$src_funcs" "$(rcli "$live" FUNCTION LIST WITHCODE)" "functions after restore --to"
 check_ttls "$live" live
 redis_dbsizes "$live" >"$T/live.dbsizes"
 assert_ok diff "$T/src.dbsizes" "$T/live.dbsizes"
@@ -127,6 +135,7 @@ assert_contains "$OUT" "Checksum OK" "redis-check-rdb"
 redis_start_from_rdb "$T/placed" "$T/from-logical.rdb"
 placed=$REDIS_PORT
 assert_eq "$src_digest" "$(redis_digest "$placed")" "DEBUG DIGEST of a server started from the file"
+assert_eq "$src_funcs" "$(rcli "$placed" FUNCTION LIST WITHCODE)" "functions in the file"
 check_ttls "$placed" placed
 redis_stop "$placed"
 

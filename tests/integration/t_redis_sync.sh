@@ -21,6 +21,10 @@ step "source server with a Mastodon-shaped dataset"
 redis_start "$T/src"
 src=$REDIS_PORT
 redis_load_dataset "$src" --scale 0.02
+rcli "$src" FUNCTION LOAD "$(printf '#!lua name=pftest\nredis.register_function(%s)' \
+    "'pf_hello', function() return 'hello' end")" >/dev/null
+src_funcs=$(rcli "$src" FUNCTION LIST WITHCODE)
+[[ $src_funcs == *pf_hello* ]] || fail "the function library did not load: $src_funcs"
 src_digest=$(redis_digest "$src")
 redis_keyspace "$src" >"$T/src.keyspace"
 redis_dbsizes "$src" >"$T/src.dbsizes"
@@ -151,6 +155,7 @@ step "file placement: a server started from it holds the same data"
 redis_start "$T/placed"
 placed=$REDIS_PORT
 assert_eq "$src_digest" "$(redis_digest "$placed")" "DEBUG DIGEST after file placement"
+assert_eq "$src_funcs" "$(rcli "$placed" FUNCTION LIST WITHCODE)" "functions after file placement"
 redis_dbsizes "$placed" >"$T/placed.dbsizes"
 assert_ok diff "$T/src.dbsizes" "$T/placed.dbsizes"
 redis_keyspace "$placed" >"$T/placed.keyspace"
@@ -184,6 +189,7 @@ redis_start "$T/live"
 live=$REDIS_PORT
 assert_ok pf restore cache "$diskless_id" --to "redis://127.0.0.1:$live"
 assert_eq "$src_digest" "$(redis_digest "$live")" "DEBUG DIGEST after live replay"
+assert_eq "$src_funcs" "$(rcli "$live" FUNCTION LIST WITHCODE)" "functions after live replay"
 redis_keyspace "$live" >"$T/live.keyspace"
 assert_ok diff "$T/src.keyspace" "$T/live.keyspace"
 pexpiretimes "$live" >"$T/live.expiry"
@@ -195,6 +201,7 @@ redis_start "$T/live2"
 live2=$REDIS_PORT
 assert_ok pf restore cache "${disk_dir##*/}" --to "redis://127.0.0.1:$live2"
 assert_eq "$src_digest" "$(redis_digest "$live2")" "DEBUG DIGEST after replay of the disk-mode snapshot"
+assert_eq "$src_funcs" "$(rcli "$live2" FUNCTION LIST WITHCODE)" "functions after replay of the disk-mode snapshot"
 
 step "files 0600, directories 0700 in the store"
 bad=$(find "$T/store" \( \( -type f ! -perm 0600 \) -o \( -type d ! -perm 0700 \) \) -printf '%m %p\n')
