@@ -250,6 +250,17 @@ static int config_set(const struct config_builder *b, const struct schema_option
     return 0;
 }
 
+/* The default of opt in a section whose discriminator is applies_to (may be NULL). */
+static const char *config_default_for(const struct schema_option *opt, const char *applies_to)
+{
+    const char *eq = opt->default_for_kind ? strchr(opt->default_for_kind, '=') : NULL;
+
+    if (eq && applies_to && strlen(applies_to) == (size_t)(eq - opt->default_for_kind) &&
+        strncmp(opt->default_for_kind, applies_to, (size_t)(eq - opt->default_for_kind)) == 0)
+        return eq + 1;
+    return opt->default_value;
+}
+
 /* Reads the keys of one section into obj (a struct cfg_global, cfg_store or cfg_job), then applies
  * defaults and checks required keys. seen[i] ends up holding the line that set schema_options[i].
  */
@@ -327,7 +338,7 @@ static int config_read_section(const struct config_builder *b, const struct ini_
         }
         /* Defaults are constants of the table; one that fails to parse is a bug. */
         if (opt->default_value)
-            ASSERT(opt->set(opt, obj, opt->default_value, err) == 0);
+            ASSERT(opt->set(opt, obj, config_default_for(opt, applies_to), err) == 0);
     }
     rc = 0;
 out:

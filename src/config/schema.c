@@ -2084,6 +2084,9 @@ const struct schema_option schema_options[] = {
      .applies_to = "postgres|redis",
      .type = SCHEMA_COMPRESSION,
      .default_value = "zstd:3",
+     /* Measured on RDB files (docs/benchmarks.md): level 1 is smaller than 3 there, and about
+      * half the CPU, which the server's own fork competes for. */
+     .default_for_kind = "redis=zstd:1",
      .min = 1,
      .max = 19,
      .help = "zstd level (1-19) and worker threads (0: all cores)",

@@ -85,7 +85,10 @@ struct schema_option {
     bool is_required;
     bool is_discriminator; /* `type` of a store, `kind` of a job: read first; selects applies_to */
     const char
-        *default_value;    /* applied through set when absent; NULL: none (the field stays unset) */
+        *default_value; /* applied through set when absent; NULL: none (the field stays unset) */
+    /* "KIND=VALUE": the default for one value of the discriminator instead of default_value
+     * (compression of redis jobs); NULL: none. */
+    const char *default_for_kind;
     const char *unset_doc; /* what an unset option means, e.g. "the machine's time zone" */
     long long min;         /* SCHEMA_INT and the level of SCHEMA_COMPRESSION */
     long long max;

@@ -496,6 +496,16 @@ int net_conn_read(struct net_conn *c, void *data, size_t cap, size_t *got, struc
     }
 }
 
+void net_conn_set_read_batch(struct net_conn *c, size_t bytes)
+{
+    int v = bytes > 1 && bytes < INT_MAX ? (int)bytes : 1;
+
+    if (c->ssl)
+        return;
+    /* Best effort: without it the reads are only smaller. */
+    (void)setsockopt(c->fd, SOL_SOCKET, SO_RCVLOWAT, &v, sizeof(v));
+}
+
 void net_conn_set_timeout(struct net_conn *c, int io_timeout_ms)
 {
     c->io_timeout_ms = io_timeout_ms > 0 ? io_timeout_ms : CONN_DEFAULT_IO_MS;

@@ -29,6 +29,11 @@ int net_conn_write_all(struct net_conn *c, const void *data, size_t len, struct 
 /* Reads what is available, at most cap bytes, waiting up to the I/O timeout for the first byte.
  * *got = 0 means the peer closed the connection cleanly. */
 int net_conn_read(struct net_conn *c, void *data, size_t cap, size_t *got, struct error *err);
+/* Asks the kernel to report the socket readable only once `bytes` are waiting (SO_RCVLOWAT), so a
+ * bulk transfer is read in large pieces instead of one wakeup per segment. Only for a peer that
+ * closes the connection when it is done (else a tail shorter than `bytes` would wait for the I/O
+ * timeout). 0 or 1: back to the default. A no-op on TLS connections. */
+void net_conn_set_read_batch(struct net_conn *c, size_t bytes);
 /* Changes the I/O timeout (0: back to the default). */
 void net_conn_set_timeout(struct net_conn *c, int io_timeout_ms);
 /* "host:port" for messages (borrowed). */

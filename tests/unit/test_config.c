@@ -2071,18 +2071,19 @@ static void test_redis_job_options(void)
     CHECK(job->redis_method == REDIS_METHOD_AUTO);
     CHECK(job->tls_verify);
     CHECK(job->ca_file == NULL);
-    CHECK_INT_EQ(job->compression_level, 3);
+    CHECK_INT_EQ(job->compression_level, 1); /* redis jobs: zstd:1 */
     config_release(&cfg);
 
     CHECK_OK(parse(STORE "[job \"r\"]\nkind = redis\nurl = rediss://[::1]:6380\n"
                          "method = LOGICAL\ntls_verify = no\nca_file = /etc/ca.pem\n"
-                         "targets = local\nkeep = last 2\n",
+                         "targets = local\nkeep = last 2\ncompression = zstd:6\n",
                    &cfg, unit_err()));
     job = config_find_job(&cfg, "r");
     CHECK(job->redis_method == REDIS_METHOD_LOGICAL);
     CHECK(!job->tls_verify);
     CHECK_STR_EQ(job->ca_file, "/etc/ca.pem");
     CHECK_INT_EQ(job->keep.last, 2);
+    CHECK_INT_EQ(job->compression_level, 6);
     config_release(&cfg);
 
     /* A wrong scheme is named without echoing the rest, which may hold a password. */
