@@ -11,8 +11,8 @@
 # Each is run BENCH_RUNS times, interleaved (A B D, A B D, ...), after one warm-up transfer; the
 # table shows the median wall time, the output size and the peak RSS, then the targets: D/A wall
 # <= 1.10 (the issue's target), D/B wall <= 1.10, D size within 5% of B, Permafrost's own peak RSS
-# <= 64 MB. Peak RSS: /usr/bin/time's %M is the largest process of the tree; Permafrost's own peak
-# is its VmHWM, sampled from /proc every 20 ms while it runs. The server's fork is not counted.
+# <= 64 MB. Peak RSS: /usr/bin/time's %M, the largest process of the tree (for D, permafrost
+# itself). The server's fork is not counted.
 # Ends with a markdown block for docs/benchmarks.md.
 #
 # Environment:
@@ -127,36 +127,16 @@ measure()
         "$rss" >>"$work/results"
 }
 
-# Runs permafrost while sampling its own VmHWM (peak RSS, kB); appends "D ..." and "D-own 0 hwm_kb".
+# Runs permafrost under /usr/bin/time, whose %M is permafrost's own peak RSS (it is the only process:
+# no sampler beside it, which on 2 cores would take CPU from the run it measures); appends "D ..."
+# and "D-own 0 rss_kb".
 measure_permafrost()
 {
-    local t0 t1 pid hwm=0 v rc=0
-    sync
-    t0=$(now)
-    /usr/bin/time -f '%M' -o "$work/time.out" "$PERMAFROST" -c "$work/bench.conf" -q run cache \
-        >"$work/pf.out" 2>"$work/pf.err" &
-    local timepid=$!
-    pid=""
-    while [[ -z $pid ]] && kill -0 "$timepid" 2>/dev/null; do
-        pid=$(ps -o pid= --ppid "$timepid" 2>/dev/null | head -n 1 | tr -d ' ')
-        [[ -n $pid ]] || sleep 0.005
-    done
-    while [[ -n $pid ]] && [[ -r /proc/$pid/status ]]; do
-        v=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || true)
-        if [[ -n $v ]] && ((v > hwm)); then
-            hwm=$v
-        fi
-        sleep 0.02
-    done
-    wait "$timepid" || rc=$?
-    t1=$(now)
-    if ((rc != 0)); then
+    measure D "$PERMAFROST" -c "$work/bench.conf" -q run cache >"$work/pf.out" 2>"$work/pf.err" || {
         cat "$work/pf.err" >&2
-        die "permafrost run failed (exit $rc)"
-    fi
-    printf 'D %s %s\n' "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')" \
-        "$(tail -n 1 "$work/time.out")" >>"$work/results"
-    printf 'D-own 0 %s\n' "$hwm" >>"$work/results"
+        die "permafrost run failed"
+    }
+    printf 'D-own 0 %s\n' "$(tail -n 1 "$work/time.out")" >>"$work/results"
 }
 
 file_size()
@@ -243,7 +223,7 @@ out.append("|---|---:|---:|---:|")
 for key, label in rows:
     r = "%.1f" % (max(rss[key]) / 1024.0)
     if key == "D":
-        r = "%.1f (permafrost's own VmHWM)" % own
+        r = "%.1f (permafrost)" % own
     elif key == "B":
         r += " (largest of redis-cli, zstd)"
     out.append("| %s | %.2f | %.1f | %s |" % (label, med(wall[key]), med(size[key]) / MB, r))
