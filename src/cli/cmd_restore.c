@@ -43,7 +43,7 @@ static const char restore_usage[] =
     "  --no-tls-verify       do not check a rediss:// server's certificate (default: the\n"
     "                        job's tls_verify)\n"
     "  --tmp-dir DIR         where --to keeps the checked copy before the replay; it\n"
-    "                        needs the raw snapshot size free (default $TMPDIR, /tmp)\n"
+    "                        needs room for the raw snapshot; default $TMPDIR, /tmp\n"
     "\n"
     "For a postgres job:\n"
     "Restores a snapshot with pg_restore. The artifact's SHA-256 is checked against\n"

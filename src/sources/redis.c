@@ -1300,8 +1300,9 @@ struct redis_replay_cmd {
 struct redis_replay {
     struct redis_conn *c;
     struct buf out;
-    struct redis_replay_cmd *cmds; /* queued, not yet acknowledged */
+    struct redis_replay_cmd *cmds; /* sent or queued, not yet acknowledged, in order */
     size_t count;
+    size_t inflight; /* the first inflight of cmds are sent; the rest are queued in out */
     size_t alloc;
     uint64_t acked;
     bool has_failed;
@@ -1325,20 +1326,14 @@ void redis_replay_free(struct redis_replay *r)
     xfree(r);
 }
 
-static int redis_replay_flush(struct redis_replay *r, struct error *err)
+/* Reads the replies of the first n commands of r->cmds and drops those commands. */
+static int redis_replay_read(struct redis_replay *r, size_t n, struct error *err)
 {
     struct resp_value *reply = NULL;
-    int rc = -1;
 
-    if (r->count == 0)
-        return 0;
-    /* A batch is bounded (REDIS_REPLAY_BYTES or one command), and the server keeps reading while
-     * its replies wait in its output buffer, so sending all before reading cannot deadlock. */
-    if (net_conn_write_all(r->c->net, r->out.data, r->out.len, err) < 0)
-        goto out;
-    for (size_t i = 0; i < r->count; i++) {
+    for (size_t i = 0; i < n; i++) {
         if (redis_read_reply(r->c, &reply, err) < 0)
-            goto out;
+            return -1;
         if (reply->type == RESP_ERROR) {
             char what[sizeof(r->cmds[i].what) + 48];
             buf_format_fixed(what, sizeof(what), "replay: %s (command %" PRIu64 ")",
@@ -1347,17 +1342,36 @@ static int redis_replay_flush(struct redis_replay *r, struct error *err)
             if (redis_error_has(reply, "payload version"))
                 error_hint(err, "the target server is older than the snapshot's RDB version: "
                                 "restore into a server at least as new as the source");
-            goto out;
+            resp_value_free(reply);
+            return -1;
         }
         resp_value_free(reply);
         reply = NULL;
     }
-    r->acked += r->count;
+    r->acked += n;
+    r->count -= n;
+    memmove(r->cmds, r->cmds + n, r->count * sizeof(*r->cmds));
+    return 0;
+}
+
+/* Sends the queued batch, then reads the replies of the batch sent before it: one batch is always
+ * on its way while the server works through the other, as `redis-cli --pipe` keeps it busy. A
+ * batch is bounded (REDIS_REPLAY_BYTES or one command) and the server keeps reading while its
+ * replies wait in its output buffer, so writing before reading cannot deadlock. */
+static int redis_replay_flush(struct redis_replay *r, bool is_last, struct error *err)
+{
+    size_t before = r->inflight;
+    int rc = -1;
+
+    if (r->out.len > 0 && net_conn_write_all(r->c->net, r->out.data, r->out.len, err) < 0)
+        goto out;
+    buf_reset(&r->out);
+    r->inflight = r->count;
+    if (redis_replay_read(r, is_last ? r->inflight : before, err) < 0)
+        goto out;
+    r->inflight -= is_last ? r->inflight : before;
     rc = 0;
 out:
-    resp_value_free(reply);
-    r->count = 0;
-    buf_reset(&r->out);
     if (rc < 0)
         r->has_failed = true;
     return rc;
@@ -1394,8 +1408,8 @@ int redis_replay_command(struct redis_replay *r, size_t argc, const char *const 
     }
     resp_append_command(&r->out, argc, argv, lens);
     r->count++;
-    if (r->count >= REDIS_REPLAY_COMMANDS || r->out.len >= REDIS_REPLAY_BYTES)
-        return redis_replay_flush(r, err);
+    if (r->count - r->inflight >= REDIS_REPLAY_COMMANDS || r->out.len >= REDIS_REPLAY_BYTES)
+        return redis_replay_flush(r, false, err);
     return 0;
 }
 
@@ -1403,7 +1417,7 @@ int redis_replay_finish(struct redis_replay *r, uint64_t *commands, struct error
 {
     if (r->has_failed)
         return error_set(err, ERR_REMOTE, "replay: already failed");
-    if (redis_replay_flush(r, err) < 0)
+    if (redis_replay_flush(r, true, err) < 0)
         return -1;
     *commands = r->acked;
     return 0;
