@@ -123,11 +123,13 @@ static int rr_writer_start(struct rr_file_sink *s, const struct resp_value *payl
 
     if (s->writer)
         return 0;
-    if (version <= 0 && !payload)
-        version = RDB_VERSION_MIN; /* no key at all: any version loads it */
-    if (version <= 0 &&
-        rdb_payload_check((const unsigned char *)payload->str, payload->len, &version, err) < 0)
-        return error_wrap(err, "logical snapshot");
+    if (version <= 0) {
+        if (!payload)
+            version = RDB_VERSION_MIN; /* no key at all: any version loads it */
+        else if (rdb_payload_check((const unsigned char *)payload->str, payload->len, &version,
+                                   err) < 0)
+            return error_wrap(err, "logical snapshot");
+    }
     if (version < RDB_VERSION_MIN || version > RDB_VERSION_MAX)
         return error_set(err, ERR_INTEGRITY,
                          "logical snapshot: its payloads are RDB version %d; an RDB file can be "
@@ -498,7 +500,6 @@ static int rr_replay_file(struct rr_replay *r, int fd, bool is_logical, struct e
         buf_release(&fp);
         if (rc < 0)
             goto out;
-        rc = -1;
     }
     rc = 0;
 out:
