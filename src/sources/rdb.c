@@ -245,23 +245,6 @@ static int rdb_read_len(struct rdb_cursor *c, uint64_t *v, bool *is_encoded)
     }
 }
 
-/* A length that must be plain, and a count of items of at least one byte each: a count that could
- * not fit in the cap fails now rather than after a long loop. */
-static int rdb_read_count(struct rdb_cursor *c, uint64_t *v, const char *of)
-{
-    bool is_encoded;
-    int rc = rdb_read_len(c, v, &is_encoded);
-
-    if (rc != 0)
-        return rc;
-    if (is_encoded)
-        return rdb_cur_error(c, "a string encoding where the %s should be (0x%" PRIx64 ")", of,
-                             *v | 0xc0);
-    if (*v > (uint64_t)(c->cap - c->pos))
-        return rdb_cur_error(c, "the %s %" PRIu64 " cannot fit in the entry cap", of, *v);
-    return 0;
-}
-
 /* A plain length used as a number (an ID, a TTL, a module integer): no cap applies. */
 static int rdb_read_number(struct rdb_cursor *c, uint64_t *v, const char *of)
 {
@@ -273,6 +256,19 @@ static int rdb_read_number(struct rdb_cursor *c, uint64_t *v, const char *of)
     if (is_encoded)
         return rdb_cur_error(c, "a string encoding where the %s should be (0x%" PRIx64 ")", of,
                              *v | 0xc0);
+    return 0;
+}
+
+/* A length that must be plain, and a count of items of at least one byte each: a count that could
+ * not fit in the cap fails now rather than after a long loop. */
+static int rdb_read_count(struct rdb_cursor *c, uint64_t *v, const char *of)
+{
+    int rc = rdb_read_number(c, v, of);
+
+    if (rc != 0)
+        return rc;
+    if (*v > (uint64_t)(c->cap - c->pos))
+        return rdb_cur_error(c, "the %s %" PRIu64 " cannot fit in the entry cap", of, *v);
     return 0;
 }
 

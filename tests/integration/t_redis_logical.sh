@@ -19,10 +19,7 @@ redis_start "$T/src"
 src=$REDIS_PORT
 redis_load_dataset "$src" --scale 0.02
 # A function library: not a key, so DEBUG DIGEST does not see it; FUNCTION LIST does.
-rcli "$src" FUNCTION LOAD "$(printf '#!lua name=pftest\nredis.register_function(%s)' \
-    "'pf_hello', function() return 'hello' end")" >/dev/null
-src_funcs=$(rcli "$src" FUNCTION LIST WITHCODE)
-[[ $src_funcs == *pf_hello* ]] || fail "the function library did not load: $src_funcs"
+src_funcs=$(redis_load_test_function "$src")
 src_digest=$(redis_digest "$src")
 redis_keyspace "$src" >"$T/src.keyspace"
 redis_dbsizes "$src" >"$T/src.dbsizes"

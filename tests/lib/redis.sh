@@ -37,6 +37,8 @@
 #                       the job section. Sets CONF (for pf).
 #   redis_newest_snapshot JOB [STORE]  the directory of JOB's newest snapshot with a manifest.
 #   redis_load_dataset PORT [ARGS...]  tests/lib/redis_dataset.py ARGS | redis-cli --pipe.
+#   redis_load_test_function PORT  FUNCTION LOAD a small Lua library (pftest, pf_hello); prints
+#                       FUNCTION LIST WITHCODE to compare restored servers with.
 #
 # Nothing here uses pkill/killall: only the PIDs recorded at start are ever signalled.
 
@@ -337,4 +339,17 @@ redis_load_dataset()
         return 1
     }
     rm -f "$f"
+}
+
+redis_load_test_function()
+{
+    local port=$1 list
+    rcli "$port" FUNCTION LOAD "$(printf '#!lua name=pftest\nredis.register_function(%s)' \
+        "'pf_hello', function() return 'hello' end")" >/dev/null
+    list=$(rcli "$port" FUNCTION LIST WITHCODE)
+    [[ $list == *pf_hello* ]] || {
+        redis_log "the function library did not load: $list"
+        return 1
+    }
+    printf '%s\n' "$list"
 }
