@@ -2,6 +2,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -112,6 +113,38 @@ void digest_hmac_sha256(const void *key, size_t key_len, const void *data, size_
     if (!HMAC(EVP_sha256(), key, (int)key_len, data, len, out, &out_len) ||
         out_len != DIGEST_SHA256_LEN)
         digest_die("hmac-sha256");
+}
+
+void digest_hkdf_sha256(const void *salt, size_t salt_len, const void *ikm, size_t ikm_len,
+                        const void *info, size_t info_len, unsigned char *out, size_t out_len)
+{
+    static const unsigned char zeros[DIGEST_SHA256_LEN];
+    unsigned char prk[DIGEST_SHA256_LEN];
+    unsigned char t[DIGEST_SHA256_LEN];
+    unsigned char *msg = xmalloc(DIGEST_SHA256_LEN + info_len + 1);
+    size_t t_len = 0;
+
+    ASSERT(out_len <= (size_t)255 * DIGEST_SHA256_LEN);
+    if (salt_len == 0)
+        digest_hmac_sha256(zeros, sizeof(zeros), ikm, ikm_len, prk);
+    else
+        digest_hmac_sha256(salt, salt_len, ikm, ikm_len, prk);
+    for (size_t done = 0, i = 1; done < out_len; i++) {
+        size_t n = out_len - done < DIGEST_SHA256_LEN ? out_len - done : DIGEST_SHA256_LEN;
+        /* T(i) = HMAC(PRK, T(i-1) | info | i) */
+        memcpy(msg, t, t_len);
+        if (info_len)
+            memcpy(msg + t_len, info, info_len);
+        msg[t_len + info_len] = (unsigned char)i;
+        digest_hmac_sha256(prk, sizeof(prk), msg, t_len + info_len + 1, t);
+        t_len = DIGEST_SHA256_LEN;
+        memcpy(out + done, t, n);
+        done += n;
+    }
+    explicit_bzero(prk, sizeof(prk));
+    explicit_bzero(t, sizeof(t));
+    explicit_bzero(msg, DIGEST_SHA256_LEN + info_len + 1);
+    xfree(msg);
 }
 
 void digest_md5(const void *data, size_t len, unsigned char out[DIGEST_MD5_LEN])

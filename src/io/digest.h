@@ -32,6 +32,11 @@ void digest_sha256(const void *data, size_t len, unsigned char out[DIGEST_SHA256
 void digest_hmac_sha256(const void *key, size_t key_len, const void *data, size_t len,
                         unsigned char out[DIGEST_SHA256_LEN]);
 void digest_md5(const void *data, size_t len, unsigned char out[DIGEST_MD5_LEN]);
+/* HKDF-SHA-256 (RFC 5869), extract then expand, as age derives its keys: salt may be NULL with
+ * salt_len 0 (a string of zeros, per the RFC); out_len at most 255 * 32. Built on the HMAC above.
+ */
+void digest_hkdf_sha256(const void *salt, size_t salt_len, const void *ikm, size_t ikm_len,
+                        const void *info, size_t info_len, unsigned char *out, size_t out_len);
 
 /* Lowercase hex of len bytes into out (2 * len + 1 bytes, NUL-terminated). */
 void digest_hex(const unsigned char *bytes, size_t len, char *out);
