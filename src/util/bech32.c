@@ -1,5 +1,6 @@
 #include "util/bech32.h"
 
+#include <ctype.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -33,14 +34,15 @@ static uint32_t bech32_hrp_state(const char *hrp, size_t n)
     return chk;
 }
 
+/* ASCII case mapping: permafrost never calls setlocale, so these run in the C locale. */
 static char bech32_lower(char c)
 {
-    return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+    return (char)tolower((unsigned char)c);
 }
 
 static char bech32_upper(char c)
 {
-    return c >= 'a' && c <= 'z' ? (char)(c - 'a' + 'A') : c;
+    return (char)toupper((unsigned char)c);
 }
 
 void bech32_encode(const char *hrp, const unsigned char *data, size_t len, bool upper,
