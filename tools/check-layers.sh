@@ -82,6 +82,7 @@ check_wrapper 'sqlite3\.h' src/core/catalog.c
 check_wrapper 'libpq-fe\.h' src/sources/pg.c
 check_wrapper 'jansson\.h' src/core/manifest.c
 check_wrapper 'curl/' src/net/http.c
+check_wrapper 'sodium' src/io/age.c
 
 echo "layers: $pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -7,9 +7,9 @@ set -eu
 PACKAGES="
 build-essential meson ninja-build pkg-config
 clang clang-tidy clang-format shellcheck
-libzstd-dev libpq-dev libsqlite3-dev libssl-dev libjansson-dev libcurl4-openssl-dev libexpat1-dev
+libzstd-dev libpq-dev libsqlite3-dev libssl-dev libjansson-dev libcurl4-openssl-dev libexpat1-dev libsodium-dev zlib1g-dev
 postgresql-15 postgresql-client-15
-zstd sqlite3 util-linux procps python3 time openssl
+zstd sqlite3 util-linux procps python3 time openssl age
 redis-server redis-tools
 radosgw ceph-mon ceph-osd ceph-common rclone s3cmd
 "
