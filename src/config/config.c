@@ -761,6 +761,8 @@ const char *config_job_kind_name(enum job_kind kind)
         return "mirror";
     case JOB_KIND_REDIS:
         return "redis";
+    case JOB_KIND_VERIFY:
+        return "verify";
     }
     ASSERT(!"unknown job kind");
     return "";

@@ -24,13 +24,27 @@ struct keep_policy {
     int yearly;
 };
 
-enum job_kind { JOB_KIND_POSTGRES = 0, JOB_KIND_MIRROR, JOB_KIND_REDIS };
+enum job_kind { JOB_KIND_POSTGRES = 0, JOB_KIND_MIRROR, JOB_KIND_REDIS, JOB_KIND_VERIFY };
 enum redis_method { REDIS_METHOD_AUTO = 0, REDIS_METHOD_SYNC, REDIS_METHOD_LOGICAL };
 enum row_counts_mode { ROW_COUNTS_EXACT = 0, ROW_COUNTS_ESTIMATE, ROW_COUNTS_OFF };
+enum verify_snapshots { VERIFY_SNAPSHOTS_LATEST = 0, VERIFY_SNAPSHOTS_ALL };
+
+/* Encryption (age) of a job's artifacts: recipients or a passphrase (never both), and the identity
+ * that decrypts them (restore, verify). Set in [global] as the default of every job, or in a job
+ * (which then replaces all three of [global]'s). */
+struct cfg_crypt {
+    char **recipients; /* "age1..." (checked Bech32), file order; NULL when none */
+    size_t recipient_count;
+    struct secret passphrase; /* encrypt_passphrase: scrypt; unset when none */
+    char *passphrase_ref;     /* "env:NAME", "file:PATH", "inline", or NULL */
+    struct secret identity;   /* the text of an age identity file; unset when none */
+    char *identity_ref;
+};
 
 struct cfg_global {
-    char *state_dir; /* NULL when not set in the file */
-    char *timezone;  /* IANA name; NULL: the machine's */
+    char *state_dir;        /* NULL when not set in the file */
+    char *timezone;         /* IANA name; NULL: the machine's */
+    struct cfg_crypt crypt; /* the default of every postgres and redis job */
     int line;
 };
 
@@ -142,7 +156,18 @@ struct cfg_job {
     enum redis_method redis_method; /* default auto: sync, logical when the server refuses */
     char *ca_file;                  /* rediss: PEM file; NULL: the system's store */
     bool tls_verify;                /* rediss: default yes */
-    int line;                       /* line of the [job "name"] header */
+    /* postgres, redis: encryption (from [global] unless the job sets any of its options) */
+    struct cfg_crypt crypt;
+    /* postgres: where verify --restore restores (a conninfo whose server lets the user CREATE
+     * DATABASE); NULL: the job's own server. kind = verify: overrides the jobs' scratch. */
+    char *scratch;
+    /* kind = verify: the jobs to check (NULL: every postgres and redis job), on `targets` (NULL:
+     * each job's own targets) */
+    char **verify_jobs;
+    size_t verify_job_count;
+    bool verify_restore;                    /* also restore drills; default yes */
+    enum verify_snapshots verify_snapshots; /* default latest */
+    int line;                               /* line of the [job "name"] header */
 };
 
 struct config {

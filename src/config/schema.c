@@ -1766,7 +1766,7 @@ static bool schema_format_limit(const struct schema_option *opt, const void *obj
 /* ---- the table ---- */
 
 static const char *const store_types[] = {"local", "s3", "rclone", NULL};
-static const char *const job_kinds[] = {"postgres", "mirror", "redis",
+static const char *const job_kinds[] = {"postgres", "mirror", "redis", "verify",
                                         NULL};                          /* enum job_kind order */
 static const char *const mirror_presets[] = {"none", "mastodon", NULL}; /* enum order */
 static const char *const mirror_acls[] = {"copy", "public-read", "private", NULL}; /* enum - 1 */
