@@ -23,6 +23,7 @@ struct manifest_artifact {
     uint64_t size_bytes; /* stored bytes */
     uint64_t raw_bytes;  /* bytes before compression */
     char sha256[65];     /* of the stored bytes, lowercase hex */
+    char *encryption;    /* "age" when the stored bytes are an age file (zstd inside); NULL */
 };
 
 struct manifest_table {
@@ -50,6 +51,12 @@ struct manifest {
 
     struct manifest_artifact *artifacts;
     size_t artifact_count;
+
+    /* encryption: the age recipients ("age1...") the artifacts were encrypted to, or passphrase
+     * true for a scrypt passphrase (never the passphrase itself); none when not encrypted */
+    char **recipients;
+    size_t recipient_count;
+    bool passphrase;
 
     /* postgres facts (NULL / 0 / -1 when not known) */
     char *pg_database;

@@ -12,6 +12,7 @@
 #include "core/backup.h"
 #include "core/snapshot_id.h"
 #include "util/error.h"
+#include "util/secret.h"
 
 struct restore_request {
     const struct config *cfg;
@@ -26,6 +27,12 @@ struct restore_request {
     bool no_owner;          /* pg_restore --no-owner */
     const char *tmp_dir;    /* for --jobs > 1; NULL: $TMPDIR or /tmp */
     const char *state_dir;
+    /* encrypted snapshots: the text of an identity file (--identity); NULL: the job's identity or
+     * encrypt_passphrase */
+    const struct secret *identity;
+    /* restore_stream on an encrypted artifact with no key to open it: check the size and SHA-256
+     * only (verify) instead of failing; the sink then receives nothing */
+    bool digest_only_if_locked;
     backup_progress_fn progress;
     void *progress_ctx;
 };
