@@ -706,7 +706,7 @@ static void test_manifest_add_copies_its_arguments(void)
     char content[] = "sql";
     char compression[] = "zstd";
     char schema[] = "public";
-    struct manifest_artifact a = {name, content, compression, 1, 2, 3, SHA_TEST};
+    struct manifest_artifact a = {name, content, compression, 1, 2, 3, SHA_TEST, NULL};
     struct manifest m;
 
     memset(&m, 0, sizeof(m));
