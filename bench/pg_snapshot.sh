@@ -6,10 +6,12 @@
 #   B  pg_dump -Fc -Z0 | zstd -3 -T0     > file   (the fast pipeline Permafrost builds on)
 #   C  pg_dump -Fc -Z0                   > /dev/null   (the floor: pg_dump and the server alone)
 #   D  permafrost run                    to a local store (zstd:3, all cores)
+#   E  permafrost run, encrypted         the same, with `encrypt = age1...` (zstd:3, then age)
 #
-# Each is run BENCH_RUNS times, interleaved (A B C D, A B C D, ...), after one warm-up dump; the
+# Each is run BENCH_RUNS times, interleaved (A B C D E, A B C E D, ...), after one warm-up dump; the
 # table shows the median wall time, the output size and the peak RSS, then the targets:
-# D/B wall <= 1.10, D/A wall <= 0.30, D size within 5% of A, Permafrost's own peak RSS <= 64 MB.
+# D/B wall <= 1.10, D/A wall <= 0.30, D size within 5% of A, Permafrost's own peak RSS <= 64 MB
+# (D and E), and the overhead of encryption E/D wall <= 1.10.
 # Peak RSS: /usr/bin/time's %M is the largest process of the tree (for D that is usually pg_dump);
 # Permafrost's own peak is its VmHWM, sampled from /proc every 20 ms while it runs.
 #
@@ -20,6 +22,8 @@
 #   BENCH_DIR      keep the cluster and the generated database here and reuse them next time
 #                  (default: a temporary directory, removed at exit; generating 1.6 GB takes ~2 min)
 #   BENCH_STRICT=1 exit 1 when a target is missed
+#   BENCH_AGE=0    leave out E (the encrypted variant); E's recipient is made with `permafrost
+#                  keygen` on each run of the script
 # Needs root (initdb runs as 'postgres'), zstd, python3 and GNU time (/usr/bin/time, package 'time').
 set -euo pipefail
 
@@ -31,6 +35,7 @@ SERVERS_LOG_PREFIX=bench
 PERMAFROST=${PERMAFROST:-$root/build/permafrost}
 size_mb=${BENCH_SIZE_MB:-1600}
 runs=${BENCH_RUNS:-3}
+with_age=${BENCH_AGE:-1}
 
 die()
 {
@@ -97,6 +102,22 @@ keep = last 1
 compression = zstd:3
 pg_dump = $PG_BIN/pg_dump
 EOF
+if [[ $with_age == 1 ]]; then
+    # The same job with encryption: same database, same store, same compression.
+    recipient=$("$PERMAFROST" keygen -o "$work/age-identity.txt") || die "permafrost keygen failed"
+    cat >>"$work/bench.conf" <<EOF
+
+[job "dbage"]
+kind = postgres
+database = $conninfo
+password = env:PGPASSWORD
+targets = local
+keep = last 1
+compression = zstd:3
+pg_dump = $PG_BIN/pg_dump
+encrypt = $recipient
+EOF
+fi
 
 pg_dump_cmd=("$PG_BIN/pg_dump" -d "$conninfo" -Fc)
 
@@ -119,13 +140,14 @@ measure()
         "$rss" >>"$work/results"
 }
 
-# Runs permafrost while sampling its own VmHWM (peak RSS, kB); appends "D-own NAME hwm_kb".
+# measure_permafrost NAME JOB: runs permafrost's JOB while sampling its own VmHWM (peak RSS, kB);
+# appends "NAME wall maxrss_kb" and "NAME-own 0 hwm_kb".
 measure_permafrost()
 {
-    local t0 t1 pid hwm=0 v rc=0
+    local name=$1 job=$2 t0 t1 pid hwm=0 v rc=0
     sync
     t0=$(now)
-    /usr/bin/time -f '%M' -o "$work/time.out" "$PERMAFROST" -c "$work/bench.conf" -q run db \
+    /usr/bin/time -f '%M' -o "$work/time.out" "$PERMAFROST" -c "$work/bench.conf" -q run "$job" \
         >"$work/pf.out" 2>"$work/pf.err" &
     local timepid=$!
     # /usr/bin/time's child is permafrost.
@@ -147,14 +169,40 @@ measure_permafrost()
         cat "$work/pf.err" >&2
         die "permafrost run failed (exit $rc)"
     fi
-    printf 'D %s %s\n' "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')" \
+    printf '%s %s %s\n' "$name" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')" \
         "$(tail -n 1 "$work/time.out")" >>"$work/results"
-    printf 'D-own 0 %s\n' "$hwm" >>"$work/results"
+    printf '%s-own 0 %s\n' "$name" "$hwm" >>"$work/results"
+}
+
+# newest_artifact JOB NAME: the newest file NAME among JOB's snapshots in the store.
+newest_artifact()
+{
+    find "$work/store/$1" -name "$2" -newer "$work/bench.conf" -printf '%T@ %p\n' | sort -n |
+        tail -n 1 | cut -d' ' -f2-
 }
 
 file_size()
 {
     stat -c %s "$1"
+}
+
+run_d()
+{
+    say "run $1 of $runs: D (permafrost run)"
+    measure_permafrost D db
+    artifact=$(newest_artifact db mastodon_production.dump.zst)
+    [[ -n $artifact ]] || die "no artifact found in $work/store/db"
+    echo "D $(file_size "$artifact")" >>"$work/sizes"
+}
+
+run_e()
+{
+    say "run $1 of $runs: E (permafrost run, encrypted)"
+    measure_permafrost E dbage
+    artifact=$(newest_artifact dbage mastodon_production.dump.zst.age)
+    [[ -n $artifact ]] || die "no encrypted artifact found in $work/store/dbage"
+    [[ $(head -c 21 "$artifact") == age-encryption.org/v1 ]] || die "$artifact is not an age file"
+    echo "E $(file_size "$artifact")" >>"$work/sizes"
 }
 
 say "warm-up: pg_dump -Fc -Z0 > /dev/null (loads the database into the page cache)"
@@ -178,12 +226,16 @@ for ((r = 1; r <= runs; r++)); do
     say "run $r of $runs: C (pg_dump -Fc -Z0 > /dev/null)"
     measure C bash -c '"$@" -Z0 >/dev/null' bench "${pg_dump_cmd[@]}"
 
-    say "run $r of $runs: D (permafrost run)"
-    measure_permafrost
-    artifact=$(find "$work/store/db" -name 'mastodon_production.dump.zst' -newer "$work/bench.conf" \
-        -printf '%T@ %p\n' | sort -n | tail -n 1 | cut -d' ' -f2-)
-    [[ -n $artifact ]] || die "no artifact found in $work/store/db"
-    echo "D $(file_size "$artifact")" >>"$work/sizes"
+    # D and E swap places every other run, so that neither always follows the other.
+    if [[ $with_age == 1 ]] && ((r % 2 == 0)); then
+        run_e "$r"
+        run_d "$r"
+    else
+        run_d "$r"
+        if [[ $with_age == 1 ]]; then
+            run_e "$r"
+        fi
+    fi
 done
 raw_bytes=$(python3 -c '
 import glob, json, os, sys
@@ -222,14 +274,17 @@ rows = [
     ("B", "pg_dump -Fc -Z0 \\| zstd -3 -T0"),
     ("C", "pg_dump -Fc -Z0 > /dev/null"),
     ("D", "permafrost run (zstd:3)"),
+    ("E", "permafrost run (zstd:3, age)"),
 ]
 print("| %-32s | %8s | %9s | %-30s |" % ("variant", "wall s", "size MB", "peak RSS MB"))
 print("|%s|%s|%s|%s|" % ("-" * 34, "-" * 10, "-" * 11, "-" * 32))
 for key, label in rows:
+    if key not in wall:
+        continue
     s = ("%9.1f" % (med(size[key]) / MB)) if key in size else "%9s" % "-"
     r = "%.1f" % (max(rss[key]) / 1024.0)
-    if key == "D":
-        r = "%.1f own (%s with pg_dump)" % (max(rss["D-own"]) / 1024.0, r)
+    if key in ("D", "E"):
+        r = "%.1f own (%s with pg_dump)" % (max(rss[key + "-own"]) / 1024.0, r)
     print("| %-32s | %8.2f | %s | %-30s |" % (label, med(wall[key]), s, r))
 print()
 
@@ -241,12 +296,17 @@ def check(label, value, ok, target):
 d_b = med(wall["D"]) / med(wall["B"])
 d_a = med(wall["D"]) / med(wall["A"])
 size_diff = (med(size["D"]) - med(size["A"])) / med(size["A"])
-own = max(rss["D-own"]) / 1024.0
+own = max(rss["D-own"] + rss.get("E-own", [])) / 1024.0
 check("permafrost / zstd pipe, wall time", "%.2f" % d_b, d_b <= 1.10, "<= 1.10")
 check("permafrost / pg_dump -Fc, wall time", "%.2f" % d_a, d_a <= 0.30, "<= 0.30")
 check("permafrost size vs pg_dump -Fc", "%+.1f%%" % (100 * size_diff), size_diff <= 0.05,
       "<= +5%")
 check("permafrost's own peak RSS (VmHWM)", "%.1f MB" % own, own <= 64, "<= 64 MB")
+if "E" in wall:
+    e_d = med(wall["E"]) / med(wall["D"])
+    check("encrypted / unencrypted permafrost, wall", "%.2f" % e_d, e_d <= 1.10, "<= 1.10")
+    e_size = (med(size["E"]) - med(size["D"])) / med(size["D"])
+    print("  %-44s %8s" % ("encrypted size vs unencrypted", "%+.3f%%" % (100 * e_size)))
 print()
 print("bench: %d of %d targets met" % (sum(checks), len(checks)))
 if strict == "1" and not all(checks):
