@@ -85,6 +85,18 @@ password = env:DB_PASS
 targets = local
 encrypt_passphrase = file:$T/pass.txt
 EOF
+step "config: a recipient with a typo, and recipients with a passphrase, are refused at load"
+sed "s|^encrypt = .*|encrypt = $r_age, ${r_pf%?}$([[ ${r_pf: -1} == q ]] && echo p || echo q)|" \
+    "$conf" >"$T/typo.conf"
+run "$PERMAFROST" -c "$T/typo.conf" config check
+assert_ne 0 "$RC" "config check with a mistyped recipient"
+assert_contains "$ERR" "encrypt" "message for a mistyped recipient"
+assert_contains "$ERR" "checksum" "message for a mistyped recipient"
+sed "s|^encrypt = .*|&\nencrypt_passphrase = file:$T/pass.txt|" "$conf" >"$T/both.conf"
+run "$PERMAFROST" -c "$T/both.conf" config check
+assert_ne 0 "$RC" "config check with encrypt and encrypt_passphrase in one job"
+assert_contains "$ERR" "encrypt_passphrase" "message for encrypt with encrypt_passphrase"
+
 CONF=$conf
 pfo config check
 pfo config show
