@@ -179,9 +179,12 @@ assert_match "$ERR" '[Ii]dentit|[Rr]ecipient' "message for a wrong identity"
 assert_not_contains "$ERR" "AGE-SECRET-KEY" "message for a wrong identity"
 tables=$(psql_su -d ab_r2 -At -c "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
 assert_eq 0 "$tables" "tables restored with a wrong identity"
-CONF=$T/noid.conf pfo restore db latest --to "$(pg_conninfo_socket ab_r2)" --identity "$T/key.txt"
+# --jobs 2 goes through a temporary file of the decrypted dump: it must be gone afterwards.
+CONF=$T/noid.conf pfo restore db latest --to "$(pg_conninfo_socket ab_r2)" --identity "$T/key.txt" \
+    --jobs 2
 pg_fingerprint ab_r2 >"$T/r2.fp"
 assert_ok diff "$T/src.fp" "$T/r2.fp"
+assert_eq "" "$(find "$TMPDIR" -mindepth 1 -print -quit)" "files left in TMPDIR after restore --jobs 2"
 
 step "passphrase job: scrypt, passphrase in the manifest as true, permafrost restore, age -d (pty)"
 pfo run pp
