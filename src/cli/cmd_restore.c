@@ -19,6 +19,7 @@ static const char restore_usage[] =
     "usage: permafrost restore JOB [SNAPSHOT|latest] --to CONNINFO [--from STORE]\n"
     "                          [--jobs N] [--create] [--clean] [--no-owner]\n"
     "                          [--password env:NAME|file:PATH] [--tmp-dir DIR]\n"
+    "                          [--identity FILE]\n"
     "       permafrost restore REDISJOB [SNAPSHOT|latest] --to-file PATH [--force]\n"
     "                          [--target-version redis-X.Y|valkey-X.Y] [--from STORE]\n"
     "       permafrost restore REDISJOB [SNAPSHOT|latest] --to redis://HOST:PORT\n"
@@ -45,6 +46,10 @@ static const char restore_usage[] =
     "  --tmp-dir DIR         where --to keeps the checked copy before the replay; it\n"
     "                        needs room for the raw snapshot; default $TMPDIR, /tmp\n"
     "\n"
+    "An encrypted snapshot (age) is decrypted with --identity FILE (an age identity file,\n"
+    "as age-keygen or 'permafrost keygen' write), else the job's identity or\n"
+    "encrypt_passphrase.\n"
+    "\n"
     "For a postgres job:\n"
     "Restores a snapshot with pg_restore. The artifact's SHA-256 is checked against\n"
     "the manifest; with one job the restore runs in a single transaction, so a corrupt\n"
@@ -69,7 +74,9 @@ static const char restore_usage[] =
     "      --to 'postgresql://mastodon@db/mastodon_production' --clean --jobs 4\n"
     "  permafrost restore redis latest --to-file /var/lib/redis/dump.rdb --force \\\n"
     "      --target-version redis-7.0\n"
-    "  permafrost restore redis latest --to redis://127.0.0.1:6380 --password env:REDIS_PASS\n";
+    "  permafrost restore redis latest --to redis://127.0.0.1:6380 --password env:REDIS_PASS\n"
+    "  permafrost restore db latest --identity /root/age-offline.txt \\\n"
+    "      --to 'host=127.0.0.1 dbname=mastodon_restore user=postgres' --create\n";
 
 struct redis_restore_opts {
     const char *to_file;
@@ -206,6 +213,7 @@ int cmd_restore(int argc, char **argv, struct cli_ctx *ctx, struct error *err)
         {"target-version", required_argument, NULL, 'V'},
         {"ca-file", required_argument, NULL, 'A'},
         {"no-tls-verify", no_argument, NULL, 'N'},
+        {"identity", required_argument, NULL, 'I'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -217,7 +225,9 @@ int cmd_restore(int argc, char **argv, struct cli_ctx *ctx, struct error *err)
     struct restore_request req;
     struct restore_result res;
     struct secret password = SECRET_INIT;
+    struct secret identity = SECRET_INIT;
     const char *password_ref = NULL;
+    const char *identity_path = NULL;
     char *state_dir = NULL;
     int rc = -1;
     int c;
@@ -275,6 +285,9 @@ int cmd_restore(int argc, char **argv, struct cli_ctx *ctx, struct error *err)
         case 'N':
             no_tls_verify = true;
             break;
+        case 'I':
+            identity_path = optarg;
+            break;
         case 'h':
             (void)fputs(restore_usage, stdout);
             rc = 0;
@@ -303,6 +316,9 @@ int cmd_restore(int argc, char **argv, struct cli_ctx *ctx, struct error *err)
         goto out;
     }
     req.snapshot = optind + 1 < argc ? argv[optind + 1] : "latest";
+    if (identity_path && cli_read_identity(identity_path, &identity, err) < 0)
+        goto out;
+    req.identity = identity_path ? &identity : NULL;
     if (req.job->kind == JOB_KIND_REDIS) {
         struct redis_restore_opts ro = {to_file, force,         target_version,
                                         ca_file, no_tls_verify, password_ref};
@@ -358,6 +374,7 @@ int cmd_restore(int argc, char **argv, struct cli_ctx *ctx, struct error *err)
 out:
     restore_result_release(&res);
     secret_release(&password);
+    secret_release(&identity);
     xfree(state_dir);
     return rc;
 }

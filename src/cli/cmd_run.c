@@ -99,9 +99,15 @@ static void run_print_text(const struct cfg_job *job, const struct backup_result
     if (r->raw_bytes) {
         output_format_size(r->raw_bytes, raw);
         output_format_size(r->stored_bytes, stored);
-        printf("  dump      %s -> %s zstd (%.2fx)\n", raw, stored,
+        printf("  dump      %s -> %s zstd%s (%.2fx)\n", raw, stored,
+               r->recipient_count || r->passphrase ? " + age" : "",
                r->stored_bytes ? (double)r->raw_bytes / (double)r->stored_bytes : 0.0);
     }
+    if (r->recipient_count)
+        printf("  encrypted age, to %zu recipient%s\n", r->recipient_count,
+               r->recipient_count == 1 ? "" : "s");
+    else if (r->passphrase)
+        printf("  encrypted age, with the passphrase (scrypt)\n");
     for (size_t i = 0; i < r->target_count; i++) {
         if (r->targets[i].is_ok)
             printf("  store     %s: ok%s\n", r->targets[i].store,
@@ -144,6 +150,11 @@ static void run_print_json(struct json_writer *w, const struct cfg_job *job,
         json_key_int(w, "keys", r->redis_keys);
         json_key_int(w, "used_memory", r->redis_used_memory);
     }
+    json_key_string(w, "encryption",
+                    r->recipient_count ? "age-recipients"
+                    : r->passphrase    ? "age-passphrase"
+                                       : NULL);
+    json_key_uint(w, "recipients", r->recipient_count);
     json_key(w, "stores");
     json_begin_array(w);
     for (size_t i = 0; i < r->target_count; i++) {

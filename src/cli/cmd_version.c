@@ -5,6 +5,7 @@
 #include "cli/commands.h"
 #include "core/catalog.h"
 #include "core/manifest.h"
+#include "io/age.h"
 #include "io/filter.h"
 #include "net/conn.h"
 #include "permafrost_version.h"
@@ -52,6 +53,7 @@ int cmd_version(int argc, char **argv, struct cli_ctx *ctx, struct error *err)
         json_key_string(&w, "sqlite", catalog_sqlite_version());
         json_key_string(&w, "libpq", pg_client_version());
         json_key_string(&w, "jansson", manifest_json_library_version());
+        json_key_string(&w, "libsodium", age_sodium_version());
         json_end_object(&w);
         json_key(&w, "tools");
         json_begin_object(&w);
@@ -74,6 +76,7 @@ int cmd_version(int argc, char **argv, struct cli_ctx *ctx, struct error *err)
         buf_addf(&out, "  sqlite    %s\n", catalog_sqlite_version());
         buf_addf(&out, "  libpq     %s\n", pg_client_version());
         buf_addf(&out, "  jansson   %s\n", manifest_json_library_version());
+        buf_addf(&out, "  libsodium %s (age encryption)\n", age_sodium_version());
         for (size_t i = 0; i < 3; i++) {
             if (tools[i].path)
                 buf_addf(&out, "  %-11s %s (%s)\n", version_tools[i], tools[i].version,

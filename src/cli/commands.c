@@ -12,6 +12,7 @@ static const struct command commands[] = {
     {"catalog", cmd_catalog, "rebuild the local catalog from the stores' manifests", NEEDS_CONFIG},
     {"store", cmd_store, "put, get, list or remove the objects of a store (for operators)",
      NEEDS_CONFIG},
+    {"keygen", cmd_keygen, "generate an age identity for encrypted backups (-o FILE)", 0},
     {"version", cmd_version, "print versions of permafrost, its libraries and pg_dump", 0},
 };
 
@@ -28,8 +29,9 @@ void commands_print_usage(FILE *out)
     fprintf(out, "usage: permafrost [-c FILE] [-v|-q] [--json] [--state-dir DIR] [--log-format "
                  "text|json] COMMAND [ARGS]\n"
                  "\n"
-                 "Backups of a Mastodon server's PostgreSQL database to several stores, with\n"
-                 "retention and restores, in stock formats (pg_dump custom format, zstd).\n"
+                 "Backups of a Mastodon server's PostgreSQL database and Redis to several stores,\n"
+                 "a mirror of its media bucket, retention, verification and restores, in stock\n"
+                 "formats (pg_dump custom format, RDB, zstd, age).\n"
                  "\n"
                  "commands:\n");
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
@@ -54,6 +56,7 @@ void commands_print_usage(FILE *out)
             "  permafrost restore db latest --to 'host=127.0.0.1 dbname=mastodon_restore "
             "user=postgres' --create --jobs 4\n"
             "  permafrost prune --dry-run\n"
+            "  permafrost keygen -o /etc/permafrost/age-identity.txt\n"
             "  permafrost store ls spaces-nyc db/\n"
             "\n"
             "exit codes: 0 ok, 1 failure, 2 usage, 3 config, 4 integrity, 5 locked, 130 "

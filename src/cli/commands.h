@@ -9,6 +9,7 @@
 
 #include "config/config.h"
 #include "util/error.h"
+#include "util/secret.h"
 
 enum command_flags { NEEDS_CONFIG = 1 << 0 };
 
@@ -45,5 +46,9 @@ int cmd_config(int argc, char **argv, struct cli_ctx *ctx, struct error *err);
 int cmd_catalog(int argc, char **argv, struct cli_ctx *ctx, struct error *err);
 int cmd_store(int argc, char **argv, struct cli_ctx *ctx, struct error *err);
 int cmd_version(int argc, char **argv, struct cli_ctx *ctx, struct error *err);
+int cmd_keygen(int argc, char **argv, struct cli_ctx *ctx, struct error *err);
+
+/* Reads an age identity file (restore/verify --identity) into out; ERR_USAGE when unreadable. */
+int cli_read_identity(const char *path, struct secret *out, struct error *err);
 
 #endif

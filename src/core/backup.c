@@ -9,6 +9,7 @@
 
 #include "core/backup_priv.h"
 #include "core/catalog.h"
+#include "core/crypt.h"
 #include "core/lock.h"
 #include "core/manifest.h"
 #include "core/prune.h"
@@ -90,18 +91,28 @@ void backup_progress_tick(struct backup_ctx *ctx, uint64_t raw, uint64_t stored,
 int backup_artifact_open(struct backup_ctx *ctx, const char *file_name, struct backup_artifact *a,
                          struct error *err)
 {
+    struct filter *age = NULL;
+
     memset(a, 0, sizeof(*a));
     a->ctx = ctx;
-    a->file_name = xstrdup(file_name);
-    a->key = xasprintf("%s%s", ctx->prefix, file_name);
+    /* Built first, so a bad recipient fails before anything is written. */
+    if (crypt_encrypt_filter(ctx->job, &age, err) < 0)
+        return -1;
+    a->is_encrypted = age != NULL;
+    /* x.dump.zst.age: what `age -d | zstd -d` undoes, in order. */
+    a->file_name = age ? xasprintf("%s.age", file_name) : xstrdup(file_name);
+    a->key = xasprintf("%s%s", ctx->prefix, a->file_name);
     pipeline_init(&a->pl, backup_sink, NULL);
     if (store_put_open(ctx->stores[0], a->key, &a->w, err) < 0) {
         error_wrap(err, "store '%s': write '%s'", store_name(ctx->stores[0]), a->key);
+        filter_free(age);
         return -1;
     }
     a->pl.sink_ctx = a->w;
     pipeline_take_filter(
         &a->pl, zstd_compress_new(ctx->job->compression_level, ctx->job->compression_threads));
+    if (age)
+        pipeline_take_filter(&a->pl, age);
     a->hash = sha256_filter_new();
     pipeline_take_filter(&a->pl, a->hash);
     return 0;
@@ -136,6 +147,7 @@ int backup_artifact_commit(struct backup_artifact *a, const char *content, struc
     art.content = (char *)(uintptr_t)content;
     art.compression = (char *)(uintptr_t) "zstd";
     art.compression_level = ctx->job->compression_level;
+    art.encryption = a->is_encrypted ? (char *)(uintptr_t) "age" : NULL;
     art.size_bytes = a->pl.bytes_out;
     art.raw_bytes = a->pl.bytes_in;
     sha256_filter_hex(a->hash, art.sha256);
@@ -519,6 +531,16 @@ int backup_run(const struct backup_request *req, struct backup_result *res, stru
     host[sizeof(host) - 1] = '\0';
     ctx.m.host = xstrdup(host);
     ctx.m.permafrost_version = xstrdup(PERMAFROST_VERSION);
+    if (crypt_job_encrypts(job)) {
+        /* The recipients are public keys; the passphrase is recorded only as a fact. */
+        ctx.m.recipient_count = job->crypt.recipient_count;
+        ctx.m.recipients = xcalloc(job->crypt.recipient_count + 1, sizeof(*ctx.m.recipients));
+        for (size_t i = 0; i < job->crypt.recipient_count; i++)
+            ctx.m.recipients[i] = xstrdup(job->crypt.recipients[i]);
+        ctx.m.passphrase = job->crypt.recipient_count == 0;
+        res->recipient_count = ctx.m.recipient_count;
+        res->passphrase = ctx.m.passphrase;
+    }
 
     if ((job->kind == JOB_KIND_REDIS ? backup_redis(&ctx, err) : backup_dump(&ctx, err)) < 0) {
         error_wrap(err, "job '%s'", job->name);

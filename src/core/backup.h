@@ -61,6 +61,9 @@ struct backup_result {
     int redis_rdb_version;
     int64_t redis_keys;        /* keys in the snapshot */
     int64_t redis_used_memory; /* -1 when not known */
+    /* encryption: the number of age recipients, or passphrase; neither when not encrypted */
+    size_t recipient_count;
+    bool passphrase;
     struct backup_target_result *targets;
     size_t target_count;
     size_t pruned;

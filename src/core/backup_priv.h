@@ -39,6 +39,7 @@ struct backup_artifact {
     struct store_writer *w;
     struct pipeline pl;
     struct filter *hash; /* owned by pl */
+    bool is_encrypted;   /* an age stage follows zstd; file_name ends in ".age" */
 };
 
 int backup_artifact_open(struct backup_ctx *ctx, const char *file_name, struct backup_artifact *a,

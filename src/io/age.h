@@ -68,7 +68,8 @@ struct age_encrypt_params {
 };
 
 /* An encrypting filter: bytes in are plaintext, bytes out a binary age file (header first). Either
- * recipients or a passphrase, not both, not neither (ERR_CONFIG). Free with filter_free. */
+ * recipients or a passphrase, not both, not neither (ERR_CONFIG). Everything needed is taken from
+ * p during the call (the caller may wipe and free p's arrays right after). Free with filter_free. */
 int age_encrypt_new(const struct age_encrypt_params *p, struct filter **out, struct error *err);
 
 struct age_decrypt_params {
@@ -81,7 +82,8 @@ struct age_decrypt_params {
 
 /* A decrypting filter: bytes in are an age file, bytes out the plaintext, released one chunk at a
  * time once authenticated (the last chunk only at finish, when it is known to be last). finish
- * fails if the file ended before its final chunk. Free with filter_free. */
+ * fails if the file ended before its final chunk. The identities and passphrase are copied from p
+ * (into wiped memory) during the call. Free with filter_free. */
 int age_decrypt_new(const struct age_decrypt_params *p, struct filter **out, struct error *err);
 
 /* The header on its own (tests, the fuzz target, verify's report). */
