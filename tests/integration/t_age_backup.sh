@@ -105,6 +105,7 @@ assert_contains "$OUT" "file:$T/pass.txt" "config show (passphrase source)"
 
 step "run: the artifact is <db>.dump.zst.age, private, an age file for two recipients"
 pfo run db
+assert_match "$OUT" 'encrypted.*2 recipients' "run's report"
 mapfile -t dirs < <(snapshot_dirs db)
 assert_eq 1 "${#dirs[@]}" "snapshots of db"
 sdir=${dirs[0]}
@@ -125,8 +126,10 @@ m = json.load(open(path))
 def want(cond, what):
     if not cond:
         sys.exit("manifest: %s; manifest is %s" % (what, json.dumps(m, indent=1)[:3000]))
-want(sorted(m.get("recipients") or []) == sorted([r1, r2]), "recipients %r" % m.get("recipients"))
-want(not m.get("passphrase"), "passphrase %r" % m.get("passphrase"))
+enc = m.get("encryption")
+want(isinstance(enc, dict) and enc.get("format") == "age", "encryption %r" % enc)
+want(sorted(enc.get("recipients") or []) == sorted([r1, r2]), "recipients %r" % enc.get("recipients"))
+want(not enc.get("passphrase"), "passphrase %r" % enc.get("passphrase"))
 arts = [a for a in m["artifacts"] if a["name"] == name]
 want(len(arts) == 1, "no artifact named %s" % name)
 a = arts[0]
@@ -188,6 +191,7 @@ assert_eq "" "$(find "$TMPDIR" -mindepth 1 -print -quit)" "files left in TMPDIR 
 
 step "passphrase job: scrypt, passphrase in the manifest as true, permafrost restore, age -d (pty)"
 pfo run pp
+assert_match "$OUT" 'encrypted.*passphrase' "run's report"
 mapfile -t pdirs < <(snapshot_dirs pp)
 assert_eq 1 "${#pdirs[@]}" "snapshots of pp"
 part=${pdirs[0]}/$src.dump.zst.age
@@ -200,8 +204,10 @@ m = json.load(open(sys.argv[1]))
 def want(cond, what):
     if not cond:
         sys.exit("manifest: %s; manifest is %s" % (what, json.dumps(m, indent=1)[:3000]))
-want(m.get("passphrase") is True, "passphrase %r" % m.get("passphrase"))
-want(not m.get("recipients"), "recipients %r" % m.get("recipients"))
+enc = m.get("encryption")
+want(isinstance(enc, dict) and enc.get("format") == "age", "encryption %r" % enc)
+want(enc.get("passphrase") is True, "passphrase %r" % enc.get("passphrase"))
+want(not enc.get("recipients"), "recipients %r" % enc.get("recipients"))
 a = [a for a in m["artifacts"] if a["name"] == sys.argv[2]]
 want(len(a) == 1 and a[0].get("encryption") == "age", "artifact/encryption")
 PY
@@ -254,7 +260,8 @@ m = json.load(open(sys.argv[1]))
 def want(cond, what):
     if not cond:
         sys.exit("manifest: %s; manifest is %s" % (what, json.dumps(m, indent=1)[:3000]))
-want(m.get("recipients") == [sys.argv[2]], "recipients %r" % m.get("recipients"))
+enc = m.get("encryption") or {}
+want(enc.get("recipients") == [sys.argv[2]], "recipients %r" % enc.get("recipients"))
 want(all(a.get("encryption") == "age" for a in m["artifacts"]), "encryption of every artifact")
 PY
 CONF=$T/redis.conf pfo restore cache latest --to-file "$T/restored.rdb"

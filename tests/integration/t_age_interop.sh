@@ -39,6 +39,9 @@ assert_mode pf.key 600
 assert_file_contains pf.key "AGE-SECRET-KEY-1"
 assert_not_contains "$OUT$ERR" "AGE-SECRET-KEY" "permafrost keygen -o output"
 assert_eq "$rpf" "$(age-keygen -y pf.key)" "age-keygen -y of the permafrost identity"
+cp -p pf.key pf.key.orig
+assert_fails "$PERMAFROST" keygen -o pf.key
+assert_ok cmp pf.key pf.key.orig
 assert_ok "$PERMAFROST" keygen
 printf '%s\n' "$OUT" >pf2.key
 assert_contains "$OUT" "AGE-SECRET-KEY-1" "permafrost keygen without -o (identity on stdout)"
