@@ -197,7 +197,7 @@ expect_reject "truncated inside the header" "$trunc_ere|header" t11.age 0 -i k1.
 cp good.age t12.age
 printf 'x' >>t12.age # a byte after the final chunk
 expect_reject "a byte after the final chunk" 'trailing|after|final|last|long|extra|authenticat' \
-    t12.age 200000 -i k1.txt
+    t12.age $((3 * AGE_CHUNK)) -i k1.txt
 expect_reject "wrong identity" 'identity|recipient|no .*key|match' good.age 0 -i k2.txt
 expect_reject "identity on a passphrase file" 'identity|recipient|passphrase|scrypt|match' \
     ap.0.age 0 -i k1.txt
