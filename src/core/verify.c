@@ -607,7 +607,7 @@ static int verify_snapshot(struct verify_ctx *v, const struct cfg_job *job, stru
         if (store_stat(s, key, &st, &exists, err) < 0)
             goto out;
         if (!exists) {
-            error_set(err, ERR_INTEGRITY, "artifact '%s' is missing", art->name);
+            error_set(err, ERR_INTEGRITY, "missing from the store (a removed part)");
             goto out;
         }
         (void)buf_addf(detail, "%s%s", i ? "; " : "", art->name);
