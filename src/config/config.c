@@ -332,7 +332,7 @@ static int config_read_section(const struct config_builder *b, const struct ini_
         const struct schema_option *opt = &schema_options[i];
         if (seen[i] || !schema_option_applies(opt, kind, applies_to))
             continue;
-        if (opt->is_required) {
+        if (schema_option_required(opt, applies_to)) {
             config_fail(b, sec->line, err, "missing required key '%s' in %s", opt->name, label);
             goto out;
         }
@@ -752,6 +752,82 @@ static int config_check_mirrors(const struct config_builder *b, struct error *er
     return 0;
 }
 
+static void config_copy_list(char ***dst, size_t *dst_count, char *const *src, size_t count)
+{
+    *dst = count ? xcalloc(count, sizeof(**dst)) : NULL;
+    for (size_t i = 0; i < count; i++)
+        (*dst)[i] = xstrdup(src[i]);
+    *dst_count = count;
+}
+
+static void config_copy_secret(struct secret *dst, char **dst_ref, const struct secret *src,
+                               const char *src_ref)
+{
+    if (!secret_is_set(src))
+        return;
+    secret_set(dst, src->value, src->len);
+    *dst_ref = xstrdup(src_ref);
+}
+
+static int config_check_crypt_pair(const struct config_builder *b, const struct cfg_crypt *c,
+                                   int line, const char *where, struct error *err)
+{
+    if (c->recipient_count && secret_is_set(&c->passphrase)) {
+        config_fail(b, line, err, "%s: encrypt and encrypt_passphrase are both set", where);
+        return error_hint(err, "age puts a passphrase in a file alone: choose recipients "
+                               "(encrypt = age1...) or encrypt_passphrase");
+    }
+    return 0;
+}
+
+/* Encryption: [global] holds the default. A job that sets encrypt or encrypt_passphrase replaces
+ * the default's choice (both of them, so a job can switch from recipients to a passphrase); a job
+ * without identity uses [global]'s. A verify job names existing backup jobs. */
+static int config_check_crypt(const struct config_builder *b, struct error *err)
+{
+    struct config *cfg = b->cfg;
+    const struct cfg_crypt *g = &cfg->global.crypt;
+
+    if (config_check_crypt_pair(b, g, cfg->global.line, "[global]", err) < 0)
+        return -1;
+    for (size_t j = 0; j < cfg->job_count; j++) {
+        struct cfg_job *job = &cfg->jobs[j];
+        struct cfg_crypt *c = &job->crypt;
+        char where[SCHEMA_NAME_MAX + 16];
+
+        if (job->kind == JOB_KIND_VERIFY) {
+            for (size_t i = 0; i < job->verify_job_count; i++) {
+                const struct cfg_job *other = config_find_job(cfg, job->verify_jobs[i]);
+                char shown[80];
+                if (other && (other->kind == JOB_KIND_POSTGRES || other->kind == JOB_KIND_REDIS))
+                    continue;
+                schema_printable(job->verify_jobs[i], shown, sizeof(shown));
+                return config_fail(b, config_job_line(b, j, "jobs"), err,
+                                   other ? "job '%s': '%s' in jobs is a %s job; verify checks "
+                                           "postgres and redis jobs"
+                                         : "job '%s': unknown job '%s' in jobs%s",
+                                   job->name, shown,
+                                   other ? config_job_kind_name(other->kind) : "");
+            }
+            continue;
+        }
+        if (job->kind != JOB_KIND_POSTGRES && job->kind != JOB_KIND_REDIS)
+            continue;
+        (void)snprintf(where, sizeof(where), "job '%s'", job->name);
+        if (config_check_crypt_pair(b, c, config_job_line(b, j, "encrypt"), where, err) < 0)
+            return -1;
+        if (!c->recipient_count && !secret_is_set(&c->passphrase)) {
+            config_copy_list(&c->recipients, &c->recipient_count, g->recipients,
+                             g->recipient_count);
+            config_copy_secret(&c->passphrase, &c->passphrase_ref, &g->passphrase,
+                               g->passphrase_ref);
+        }
+        if (!secret_is_set(&c->identity))
+            config_copy_secret(&c->identity, &c->identity_ref, &g->identity, g->identity_ref);
+    }
+    return 0;
+}
+
 const char *config_job_kind_name(enum job_kind kind)
 {
     switch (kind) {
@@ -802,6 +878,8 @@ int config_parse(const char *path, const char *text, size_t len, struct config *
         goto out;
     if (config_check_mirrors(&b, err) < 0)
         goto out;
+    if (config_check_crypt(&b, err) < 0)
+        goto out;
     *cfg = tmp;
     memset(&tmp, 0, sizeof(tmp));
     rc = 0;
@@ -839,6 +917,17 @@ out:
     return rc;
 }
 
+static void config_release_crypt(struct cfg_crypt *c)
+{
+    for (size_t i = 0; i < c->recipient_count; i++)
+        xfree(c->recipients[i]);
+    xfree(c->recipients);
+    secret_release(&c->passphrase);
+    xfree(c->passphrase_ref);
+    secret_release(&c->identity);
+    xfree(c->identity_ref);
+}
+
 static void config_release_job(struct cfg_job *job)
 {
     xfree(job->name);
@@ -870,6 +959,11 @@ static void config_release_job(struct cfg_job *job)
         xfree(job->mirror.exclude[i]);
     xfree(job->mirror.exclude);
     xfree(job->mirror.trash);
+    config_release_crypt(&job->crypt);
+    xfree(job->scratch);
+    for (size_t i = 0; i < job->verify_job_count; i++)
+        xfree(job->verify_jobs[i]);
+    xfree(job->verify_jobs);
 }
 
 static void config_release_store(struct cfg_store *store)
@@ -898,6 +992,7 @@ void config_release(struct config *cfg)
     xfree(cfg->path);
     xfree(cfg->global.state_dir);
     xfree(cfg->global.timezone);
+    config_release_crypt(&cfg->global.crypt);
     for (size_t i = 0; i < cfg->store_count; i++)
         config_release_store(&cfg->stores[i]);
     xfree(cfg->stores);

@@ -14,6 +14,7 @@
 
 #include "config/config.h"
 #include "config/ini.h"
+#include "util/bech32.h"
 #include "util/strv.h"
 #include "util/xalloc.h"
 
@@ -781,6 +782,79 @@ static bool schema_format_list(const struct schema_option *opt, const void *obj,
         return false;
     for (size_t i = 0; i < *count; i++)
         buf_addf(out, "%s%s", i ? ", " : "", (*field)[i]);
+    return true;
+}
+
+/* encrypt: a list of age recipients, each checked here (Bech32, HRP "age", a 32-byte key) so a
+ * typo fails at load, not at 3 a.m. in the first encrypted backup. */
+static int schema_set_recipients(const struct schema_option *opt, void *obj, const char *value,
+                                 struct error *err)
+{
+    char ***field = schema_field(obj, opt->offset);
+    size_t *field_count = schema_field(obj, opt->offset_extra);
+    char shown[80];
+
+    if (schema_set_list(opt, obj, value, err) < 0)
+        return -1;
+    for (size_t i = 0; i < *field_count; i++) {
+        const char *r = (*field)[i];
+        char hrp[BECH32_HRP_MAX + 1];
+        unsigned char key[64];
+        size_t key_len = 0;
+        struct error inner = ERROR_INIT;
+
+        if (strncmp(r, "age1", 4) != 0) {
+            error_set(err, ERR_CONFIG, "'%s' is not an age recipient (they start with age1)",
+                      schema_printable(r, shown, 24));
+            goto bad;
+        }
+        if (bech32_decode(r, hrp, key, sizeof(key), &key_len, &inner) < 0) {
+            error_set(err, ERR_CONFIG, "recipient '%s': %s", schema_printable(r, shown, 24),
+                      inner.msg);
+            goto bad;
+        }
+        if (strcmp(hrp, "age") != 0 || key_len != 32) {
+            error_set(err, ERR_CONFIG, "recipient '%s' does not hold a 32-byte X25519 key",
+                      schema_printable(r, shown, 24));
+            goto bad;
+        }
+        for (const char *c = r; *c; c++) {
+            if (*c >= 'A' && *c <= 'Z') {
+                error_set(err, ERR_CONFIG, "recipient '%s' must be lowercase",
+                          schema_printable(r, shown, 24));
+                goto bad;
+            }
+        }
+        continue;
+    bad:
+        error_hint(err, "copy the line 'public key: age1...' that `permafrost keygen` or "
+                        "`age-keygen` printed");
+        schema_free_list(*field, *field_count);
+        *field = NULL;
+        *field_count = 0;
+        return -1;
+    }
+    return 0;
+}
+
+static int schema_set_verify_snapshots(const struct schema_option *opt, void *obj,
+                                       const char *value, struct error *err)
+{
+    enum verify_snapshots *field = schema_field(obj, opt->offset);
+    size_t i;
+
+    if (schema_parse_choice(opt, value, &i, err) < 0)
+        return -1;
+    *field = (enum verify_snapshots)i;
+    return 0;
+}
+
+static bool schema_format_verify_snapshots(const struct schema_option *opt, const void *obj,
+                                           struct buf *out)
+{
+    const enum verify_snapshots *field = schema_cfield(obj, opt->offset);
+
+    buf_adds(out, opt->choices[*field]);
     return true;
 }
 
@@ -1772,6 +1846,7 @@ static const char *const mirror_presets[] = {"none", "mastodon", NULL}; /* enum 
 static const char *const mirror_acls[] = {"copy", "public-read", "private", NULL}; /* enum - 1 */
 static const char *const row_counts_modes[] = {"exact", "estimate", "off", NULL};  /* enum order */
 static const char *const redis_methods[] = {"auto", "sync", "logical", NULL};      /* enum order */
+static const char *const verify_snapshot_modes[] = {"latest", "all", NULL};        /* enum order */
 
 const struct schema_option schema_options[] = {
     {.name = "state_dir",
@@ -1793,6 +1868,36 @@ const struct schema_option schema_options[] = {
      .offset = offsetof(struct cfg_global, timezone),
      .set = schema_set_timezone,
      .format = schema_format_string},
+    {.name = "encrypt",
+     .section = SCHEMA_SECTION_GLOBAL,
+     .type = SCHEMA_LIST,
+     .unset_doc = "not encrypted",
+     .help = "age recipients every artifact is encrypted to (X25519 public keys), comma-separated",
+     .example = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p",
+     .offset = offsetof(struct cfg_global, crypt.recipients),
+     .offset_extra = offsetof(struct cfg_global, crypt.recipient_count),
+     .set = schema_set_recipients,
+     .format = schema_format_list},
+    {.name = "encrypt_passphrase",
+     .section = SCHEMA_SECTION_GLOBAL,
+     .type = SCHEMA_SECRET,
+     .unset_doc = "no passphrase",
+     .help = "encrypt with an age scrypt passphrase instead of recipients (and decrypt with it)",
+     .example = "env:BACKUP_PASSPHRASE",
+     .offset = offsetof(struct cfg_global, crypt.passphrase),
+     .offset_extra = offsetof(struct cfg_global, crypt.passphrase_ref),
+     .set = schema_set_secret,
+     .format = schema_format_secret},
+    {.name = "identity",
+     .section = SCHEMA_SECTION_GLOBAL,
+     .type = SCHEMA_SECRET,
+     .unset_doc = "none: encrypted snapshots are checked by SHA-256 only",
+     .help = "age identity file that decrypts the artifacts (restore, verify)",
+     .example = "env:AGE_IDENTITY",
+     .offset = offsetof(struct cfg_global, crypt.identity),
+     .offset_extra = offsetof(struct cfg_global, crypt.identity_ref),
+     .set = schema_set_secret,
+     .format = schema_format_secret},
 
     {.name = "type",
      .section = SCHEMA_SECTION_STORE,
@@ -2039,10 +2144,12 @@ const struct schema_option schema_options[] = {
      .format = schema_format_secret},
     {.name = "targets",
      .section = SCHEMA_SECTION_JOB,
-     .applies_to = "postgres|redis",
+     .applies_to = "postgres|redis|verify",
+     .required_for = "postgres|redis",
      .type = SCHEMA_LIST,
-     .is_required = true,
-     .help = "stores that receive each backup, comma-separated",
+     .unset_doc = "required for postgres and redis jobs; for a verify job, each checked job's own "
+                  "targets",
+     .help = "stores that receive each backup (for a verify job: the stores checked)",
      .example = "local, offsite",
      .offset = offsetof(struct cfg_job, targets),
      .offset_extra = offsetof(struct cfg_job, target_count),
@@ -2162,6 +2269,82 @@ const struct schema_option schema_options[] = {
      .set = schema_set_bool,
      .format = schema_format_bool},
 
+    {.name = "encrypt",
+     .section = SCHEMA_SECTION_JOB,
+     .applies_to = "postgres|redis",
+     .type = SCHEMA_LIST,
+     .unset_doc = "[global]'s encrypt, else not encrypted",
+     .help = "age recipients every artifact is encrypted to (X25519 public keys), comma-separated",
+     .example = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p",
+     .offset = offsetof(struct cfg_job, crypt.recipients),
+     .offset_extra = offsetof(struct cfg_job, crypt.recipient_count),
+     .set = schema_set_recipients,
+     .format = schema_format_list},
+    {.name = "encrypt_passphrase",
+     .section = SCHEMA_SECTION_JOB,
+     .applies_to = "postgres|redis",
+     .type = SCHEMA_SECRET,
+     .unset_doc = "[global]'s, else none",
+     .help = "encrypt with an age scrypt passphrase instead of recipients (and decrypt with it)",
+     .example = "env:BACKUP_PASSPHRASE",
+     .offset = offsetof(struct cfg_job, crypt.passphrase),
+     .offset_extra = offsetof(struct cfg_job, crypt.passphrase_ref),
+     .set = schema_set_secret,
+     .format = schema_format_secret},
+    {.name = "identity",
+     .section = SCHEMA_SECTION_JOB,
+     .applies_to = "postgres|redis",
+     .type = SCHEMA_SECRET,
+     .unset_doc = "[global]'s identity",
+     .help = "age identity file that decrypts the artifacts (restore, verify)",
+     .example = "env:AGE_IDENTITY",
+     .offset = offsetof(struct cfg_job, crypt.identity),
+     .offset_extra = offsetof(struct cfg_job, crypt.identity_ref),
+     .set = schema_set_secret,
+     .format = schema_format_secret},
+    {.name = "scratch",
+     .section = SCHEMA_SECTION_JOB,
+     .applies_to = "postgres|verify",
+     .type = SCHEMA_CONNINFO,
+     .unset_doc = "the job's own server (database), where the user may CREATE DATABASE",
+     .help = "server for restore drills: a temporary database is created there and dropped",
+     .example = "host=127.0.0.1 port=5433 dbname=postgres user=permafrost",
+     .offset = offsetof(struct cfg_job, scratch),
+     .set = schema_set_conninfo,
+     .format = schema_format_string},
+    {.name = "jobs",
+     .section = SCHEMA_SECTION_JOB,
+     .applies_to = "verify",
+     .type = SCHEMA_LIST,
+     .unset_doc = "every postgres and redis job",
+     .help = "the backup jobs whose snapshots this verify job checks",
+     .example = "mastodon-db, mastodon-redis",
+     .offset = offsetof(struct cfg_job, verify_jobs),
+     .offset_extra = offsetof(struct cfg_job, verify_job_count),
+     .set = schema_set_list,
+     .format = schema_format_list},
+    {.name = "restore",
+     .section = SCHEMA_SECTION_JOB,
+     .applies_to = "verify",
+     .type = SCHEMA_BOOL,
+     .default_value = "yes",
+     .help = "also run restore drills (a scratch database, a throwaway redis-server)",
+     .example = "no",
+     .offset = offsetof(struct cfg_job, verify_restore),
+     .set = schema_set_bool,
+     .format = schema_format_bool},
+    {.name = "snapshots",
+     .section = SCHEMA_SECTION_JOB,
+     .applies_to = "verify",
+     .type = SCHEMA_ENUM,
+     .default_value = "latest",
+     .choices = verify_snapshot_modes,
+     .choice_label = "snapshot selection",
+     .help = "which snapshots of each job are checked: the latest, or all",
+     .example = "all",
+     .offset = offsetof(struct cfg_job, verify_snapshots),
+     .set = schema_set_verify_snapshots,
+     .format = schema_format_verify_snapshots},
     {.name = "source",
      .section = SCHEMA_SECTION_JOB,
      .applies_to = "mirror",
@@ -2334,22 +2517,34 @@ bool schema_section_from_name(const char *name, enum schema_section *out)
     return false;
 }
 
+static bool schema_name_listed(const char *list, const char *name)
+{
+    struct strv rest;
+    struct strv item;
+
+    for (rest = strv_from(list); rest.len;) {
+        strv_cut(&rest, '|', &item);
+        if (strv_eq(item, name))
+            return true;
+    }
+    return false;
+}
+
 bool schema_option_applies(const struct schema_option *opt, enum schema_section section,
                            const char *applies_to)
 {
-    struct strv rest;
-    struct strv name;
-
     if (opt->section != section)
         return false;
     if (!applies_to || !opt->applies_to)
         return true;
-    for (rest = strv_from(opt->applies_to); rest.len;) {
-        strv_cut(&rest, '|', &name);
-        if (strv_eq(name, applies_to))
-            return true;
-    }
-    return false;
+    return schema_name_listed(opt->applies_to, applies_to);
+}
+
+bool schema_option_required(const struct schema_option *opt, const char *applies_to)
+{
+    if (opt->is_required)
+        return true;
+    return opt->required_for && applies_to && schema_name_listed(opt->required_for, applies_to);
 }
 
 const struct schema_option *schema_find(enum schema_section section, const char *applies_to,

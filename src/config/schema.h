@@ -84,6 +84,9 @@ struct schema_option {
     enum schema_type type;
     bool is_required;
     bool is_discriminator; /* `type` of a store, `kind` of a job: read first; selects applies_to */
+    /* Required only for these store types or job kinds ('|'-separated), optional for the others it
+     * applies to (targets: postgres and redis jobs need it, verify jobs do not). */
+    const char *required_for;
     const char
         *default_value; /* applied through set when absent; NULL: none (the field stays unset) */
     /* "KIND=VALUE": the default for one value of the discriminator instead of default_value
@@ -120,6 +123,8 @@ bool schema_section_from_name(const char *name, enum schema_section *out);
  * (one of the names in opt->applies_to). */
 bool schema_option_applies(const struct schema_option *opt, enum schema_section section,
                            const char *applies_to);
+/* True when opt must be given in a section of that store type or job kind. */
+bool schema_option_required(const struct schema_option *opt, const char *applies_to);
 /* The option named name in section for applies_to (NULL: any type or kind), or NULL. A key of a
  * family (keep.offsite) finds the family's option. */
 const struct schema_option *schema_find(enum schema_section section, const char *applies_to,

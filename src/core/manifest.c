@@ -18,9 +18,15 @@
  *       "compression_level": 3,
  *       "size_bytes": 1048576,                 stored bytes
  *       "raw_bytes": 4194304,                  before compression
- *       "sha256": "<64 lowercase hex digits of the stored bytes>"
+ *       "sha256": "<64 lowercase hex digits of the stored bytes>",
+ *       "encryption": "age"                    optional: the stored bytes are an age file
  *     }
  *   ],
+ *   "encryption": {                            optional: present when any artifact is encrypted
+ *     "format": "age",
+ *     "recipients": ["age1..."],               the X25519 recipients, or
+ *     "passphrase": true                       a scrypt passphrase (never the passphrase itself)
+ *   },
  *   "postgres": {                              optional, as is each member
  *     "database": "mastodon_production",
  *     "server_version": "15.18",
@@ -109,6 +115,7 @@ static void manifest_free_artifact(struct manifest_artifact *a)
     xfree(a->name);
     xfree(a->content);
     xfree(a->compression);
+    xfree(a->encryption);
     memset(a, 0, sizeof(*a));
 }
 
@@ -129,6 +136,9 @@ void manifest_release(struct manifest *m)
     for (size_t i = 0; i < m->artifact_count; i++)
         manifest_free_artifact(&m->artifacts[i]);
     xfree(m->artifacts);
+    for (size_t i = 0; i < m->recipient_count; i++)
+        xfree(m->recipients[i]);
+    xfree(m->recipients);
     xfree(m->pg_database);
     xfree(m->pg_server_version);
     xfree(m->pg_dump_version);
@@ -165,6 +175,7 @@ void manifest_add_artifact(struct manifest *m, const struct manifest_artifact *a
     dst->name = manifest_strdup_or_null(a->name);
     dst->content = manifest_strdup_or_null(a->content);
     dst->compression = manifest_strdup_or_null(a->compression);
+    dst->encryption = manifest_strdup_or_null(a->encryption);
     dst->sha256[sizeof(dst->sha256) - 1] = '\0';
 }
 
@@ -358,9 +369,25 @@ void manifest_to_json(const struct manifest *m, struct buf *out)
         json_key_uint(&w, "size_bytes", a->size_bytes);
         json_key_uint(&w, "raw_bytes", a->raw_bytes);
         json_key_string(&w, "sha256", a->sha256);
+        manifest_key_optional_string(&w, "encryption", a->encryption);
         json_end_object(&w);
     }
     json_end_array(&w);
+    if (m->recipient_count || m->passphrase) {
+        json_key(&w, "encryption");
+        json_begin_object(&w);
+        json_key_string(&w, "format", "age");
+        if (m->recipient_count) {
+            json_key(&w, "recipients");
+            json_begin_array(&w);
+            for (size_t i = 0; i < m->recipient_count; i++)
+                json_string(&w, m->recipients[i]);
+            json_end_array(&w);
+        }
+        if (m->passphrase)
+            json_key_bool(&w, "passphrase", true);
+        json_end_object(&w);
+    }
     if (manifest_has_postgres(m))
         manifest_write_postgres(&w, m);
     if (manifest_has_redis(m))
@@ -572,6 +599,15 @@ static int manifest_parse_artifact(const json_t *v, const char *path, struct man
         goto out;
     }
     memcpy(a->sha256, sha, sizeof(a->sha256));
+    if (manifest_get_string(v, path, "encryption", false, &a->encryption, err) < 0)
+        goto out;
+    /* An encryption this reader does not know must not be read as plain zstd. */
+    if (a->encryption && strcmp(a->encryption, "age") != 0) {
+        manifest_path(field, path, "encryption");
+        manifest_field_error(err, field,
+                             "unknown encryption (expected \"age\"); upgrade permafrost");
+        goto out;
+    }
     rc = 0;
 out:
     xfree(sha);
@@ -786,6 +822,40 @@ static int manifest_parse_redis(const json_t *root, struct manifest *m, struct e
     return 0;
 }
 
+static int manifest_parse_encryption(const json_t *root, struct manifest *m, struct error *err)
+{
+    static const char en[] = "encryption";
+    json_t *obj = manifest_optional(root, en);
+    json_t *list;
+    json_t *pp;
+    char path[MANIFEST_PATH_LEN];
+
+    if (!obj)
+        return 0;
+    if (!json_is_object(obj))
+        return manifest_field_error(err, en, "expected an object");
+    list = manifest_optional(obj, "recipients");
+    if (list) {
+        if (!json_is_array(list))
+            return manifest_field_error(err, "encryption.recipients", "expected an array");
+        m->recipients = xcalloc(json_array_size(list) + 1, sizeof(*m->recipients));
+        for (size_t i = 0; i < json_array_size(list); i++) {
+            const json_t *v = json_array_get(list, i);
+            (void)snprintf(path, sizeof(path), "encryption.recipients[%zu]", i);
+            if (!json_is_string(v) || strncmp(json_string_value(v), "age1", 4) != 0)
+                return manifest_field_error(err, path, "expected an age recipient (age1...)");
+            m->recipients[m->recipient_count++] = xstrdup(json_string_value(v));
+        }
+    }
+    pp = manifest_optional(obj, "passphrase");
+    if (pp) {
+        if (!json_is_boolean(pp))
+            return manifest_field_error(err, "encryption.passphrase", "expected true or false");
+        m->passphrase = json_is_true(pp);
+    }
+    return 0;
+}
+
 static int manifest_parse_root(const json_t *root, struct manifest *m, struct error *err)
 {
     long long version = 0;
@@ -822,7 +892,8 @@ static int manifest_parse_root(const json_t *root, struct manifest *m, struct er
         manifest_get_string(root, NULL, "permafrost_version", false, &m->permafrost_version, err) <
             0)
         return -1;
-    if (manifest_parse_artifacts(root, m, err) < 0 || manifest_parse_postgres(root, m, err) < 0)
+    if (manifest_parse_artifacts(root, m, err) < 0 || manifest_parse_encryption(root, m, err) < 0 ||
+        manifest_parse_postgres(root, m, err) < 0)
         return -1;
     return manifest_parse_redis(root, m, err);
 }

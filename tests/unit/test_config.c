@@ -58,6 +58,8 @@ static void set_fixture_env(void)
     setenv("PERMAFROST_TEST_SPACES_TOKEN", "token-s3cret", 1);
     setenv("PERMAFROST_TEST_B2_KEY", "B2KEYID", 1);
     setenv("PERMAFROST_TEST_B2_SECRET", "b2-s3cret", 1);
+    setenv("PERMAFROST_TEST_AGE_IDENTITY", "AGE-SECRET-KEY-1TEST", 1);
+    setenv("PERMAFROST_TEST_AGE_PASSPHRASE", "age-s3cret", 1);
 }
 
 static char *show(const struct config *cfg)
@@ -187,7 +189,7 @@ static void test_mastodon_fixture_loads_every_option(void)
     CHECK_INT_EQ(job->keep_override_count, 2);
     CHECK_STR_EQ(job->keep_overrides[0].store, "spaces-nyc");
     CHECK_STR_EQ(job->keep_overrides[0].keep_text, "daily 14, monthly 12");
-    CHECK_INT_EQ(job->keep_overrides[0].line, 47);
+    CHECK_INT_EQ(job->keep_overrides[0].line, 49);
     CHECK_INT_EQ(config_job_keep_for(job, "spaces-nyc")->daily, 14);
     CHECK_INT_EQ(config_job_keep_for(job, "spaces-nyc")->monthly, 12);
     CHECK_INT_EQ(config_job_keep_for(job, "spaces-nyc")->last, 0);
@@ -206,6 +208,30 @@ static void test_mastodon_fixture_loads_every_option(void)
     CHECK_INT_EQ(job->compression_threads, 2);
     CHECK_INT_EQ(job->row_counts, ROW_COUNTS_ESTIMATE);
     CHECK_STR_EQ(job->pg_dump, "/usr/lib/postgresql/15/bin/pg_dump");
+    /* [global]'s recipients and identity reach the job */
+    CHECK_INT_EQ(job->crypt.recipient_count, 1);
+    CHECK_STR_EQ(job->crypt.recipients[0],
+                 "age1ndedzva9nktrgcx8ttj08eleg2flt0zqk3hrnkyl94ejcaxm3qcqdhy572");
+    CHECK(!secret_is_set(&job->crypt.passphrase));
+    CHECK_STR_EQ(job->crypt.identity.value, "AGE-SECRET-KEY-1TEST");
+    CHECK_STR_EQ(job->crypt.identity_ref, "env:PERMAFROST_TEST_AGE_IDENTITY");
+
+    /* the redis job's passphrase replaces [global]'s recipients; the identity is inherited */
+    job = config_find_job(&cfg, "redis");
+    CHECK(job != NULL);
+    CHECK_INT_EQ(job->crypt.recipient_count, 0);
+    CHECK_STR_EQ(job->crypt.passphrase.value, "age-s3cret");
+    CHECK_STR_EQ(job->crypt.identity.value, "AGE-SECRET-KEY-1TEST");
+
+    job = config_find_job(&cfg, "drill");
+    CHECK(job != NULL);
+    CHECK_INT_EQ(job->kind, JOB_KIND_VERIFY);
+    CHECK_INT_EQ(job->verify_job_count, 2);
+    CHECK_STR_EQ(job->verify_jobs[1], "redis");
+    CHECK_INT_EQ(job->target_count, 1);
+    CHECK(job->verify_restore);
+    CHECK_INT_EQ(job->verify_snapshots, VERIFY_SNAPSHOTS_LATEST);
+    CHECK_STR_EQ(job->scratch, "host=localhost port=5433 dbname=postgres user=permafrost");
 
     job = config_find_job(&cfg, "media");
     CHECK(job != NULL);
@@ -433,10 +459,10 @@ static void test_unknown_job_kind_lists_known_kinds(void)
 {
     check_parse_error(
         STORE "[job \"db\"]\nkind = mysql\n",
-        "test.conf:5: kind: unknown job kind 'mysql' (known: postgres, mirror, redis)", "");
+        "test.conf:5: kind: unknown job kind 'mysql' (known: postgres, mirror, redis, verify)", "");
     check_parse_error(
         STORE "[job \"db\"]\nkind = postgre\n",
-        "test.conf:5: kind: unknown job kind 'postgre' (known: postgres, mirror, redis)",
+        "test.conf:5: kind: unknown job kind 'postgre' (known: postgres, mirror, redis, verify)",
         "did you mean 'postgres'?");
 }
 
@@ -2115,7 +2141,7 @@ static void test_kind_specific_options_are_refused_in_other_kinds(void)
 {
     check_mirror_error("targets = src",
                        "key 'targets' does not apply to job kind 'mirror' in [job \"media\"]",
-                       "'targets' is an option of these job kinds: postgres, redis");
+                       "'targets' is an option of these job kinds: postgres, redis, verify");
     check_mirror_error("database = dbname=m",
                        "key 'database' does not apply to job kind 'mirror' in [job \"media\"]",
                        "'database' is an option of job kind 'postgres'");
@@ -2608,6 +2634,101 @@ static void test_mirror_job_outcome_names(void)
     CHECK_STR_EQ(mirror_job_outcome_name(MIRROR_JOB_REFUSED), "refused");
 }
 
+/* ---- encryption and verify jobs ---- */
+
+#define RECIPIENT_A "age1ndedzva9nktrgcx8ttj08eleg2flt0zqk3hrnkyl94ejcaxm3qcqdhy572"
+
+static void test_encrypt_recipients_are_checked_at_load(void)
+{
+    const char *hint = "copy the line 'public key: age1...' that `permafrost keygen` or "
+                       "`age-keygen` printed";
+
+    check_parse_error(
+        STORE JOB "encrypt = age1qqqq\n",
+        "test.conf:8: encrypt: recipient 'age1qqqq': bech32: data part shorter than the checksum",
+        hint);
+    check_parse_error(STORE JOB "encrypt = ssh-ed25519 AAAAC3Nza\n",
+                      "test.conf:8: encrypt: 'ssh-ed25519 AAAAC3Nza' is not an age recipient (they "
+                      "start with age1)",
+                      hint);
+    /* one changed character breaks the checksum */
+    check_parse_error(STORE JOB "encrypt = "
+                                "age1ndedzva9nktrgcx8ttj08eleg2flt0zqk3hrnkyl94ejcaxm3qcqdhy573\n",
+                      "test.conf:8: encrypt: recipient 'age1ndedzva9nktrgcx8...': bech32: bad "
+                      "checksum (a typo, or a cut string?)",
+                      hint);
+    check_parse_error(STORE JOB "encrypt = " RECIPIENT_A ", " RECIPIENT_A "\n",
+                      "test.conf:8: encrypt: '" RECIPIENT_A "' is listed twice", "");
+}
+
+static void test_encrypt_and_passphrase_exclude_each_other(void)
+{
+    setenv("PERMAFROST_TEST_PP", "pp", 1);
+    check_parse_error(STORE JOB "encrypt = " RECIPIENT_A
+                                "\nencrypt_passphrase = env:PERMAFROST_TEST_PP\n",
+                      "test.conf:8: job 'db': encrypt and encrypt_passphrase are both set",
+                      "age puts a passphrase in a file alone: choose recipients (encrypt = "
+                      "age1...) or encrypt_passphrase");
+    check_parse_error("[global]\nencrypt = " RECIPIENT_A
+                      "\nencrypt_passphrase = env:PERMAFROST_TEST_PP\n" STORE JOB,
+                      "test.conf:1: [global]: encrypt and encrypt_passphrase are both set",
+                      "age puts a passphrase in a file alone: choose recipients (encrypt = "
+                      "age1...) or encrypt_passphrase");
+}
+
+static void test_job_encryption_replaces_global_and_identity_is_inherited(void)
+{
+    struct config cfg;
+
+    setenv("PERMAFROST_TEST_PP", "pp", 1);
+    setenv("PERMAFROST_TEST_ID", "AGE-SECRET-KEY-1X", 1);
+    CHECK_OK(parse("[global]\nencrypt = " RECIPIENT_A
+                   "\nidentity = env:PERMAFROST_TEST_ID\n" STORE JOB
+                   "[job \"db2\"]\nkind = postgres\ndatabase = dbname=m\ntargets = local\n"
+                   "encrypt_passphrase = env:PERMAFROST_TEST_PP\n",
+                   &cfg, unit_err()));
+    CHECK_INT_EQ(cfg.jobs[0].crypt.recipient_count, 1);
+    CHECK(!secret_is_set(&cfg.jobs[0].crypt.passphrase));
+    CHECK_STR_EQ(cfg.jobs[0].crypt.identity.value, "AGE-SECRET-KEY-1X");
+    CHECK_INT_EQ(cfg.jobs[1].crypt.recipient_count, 0);
+    CHECK_STR_EQ(cfg.jobs[1].crypt.passphrase.value, "pp");
+    CHECK_STR_EQ(cfg.jobs[1].crypt.passphrase_ref, "env:PERMAFROST_TEST_PP");
+    CHECK_STR_EQ(cfg.jobs[1].crypt.identity.value, "AGE-SECRET-KEY-1X");
+    config_release(&cfg);
+}
+
+static void test_verify_job_options(void)
+{
+    struct config cfg;
+
+    CHECK_OK(parse(STORE JOB "[job \"drill\"]\nkind = verify\n", &cfg, unit_err()));
+    CHECK_INT_EQ(cfg.jobs[1].kind, JOB_KIND_VERIFY);
+    CHECK_INT_EQ(cfg.jobs[1].verify_job_count, 0);
+    CHECK_INT_EQ(cfg.jobs[1].target_count, 0);
+    CHECK(cfg.jobs[1].verify_restore);
+    CHECK_INT_EQ(cfg.jobs[1].verify_snapshots, VERIFY_SNAPSHOTS_LATEST);
+    config_release(&cfg);
+    check_parse_error(STORE JOB "[job \"drill\"]\nkind = verify\njobs = db, dbb\n",
+                      "test.conf:10: job 'drill': unknown job 'dbb' in jobs", "");
+    check_parse_error(STORE JOB "[job \"m\"]\nkind = mirror\nsource = local:a\n"
+                                "destination = local:b\n"
+                                "[job \"drill\"]\nkind = verify\njobs = m\n",
+                      "test.conf:14: job 'drill': 'm' in jobs is a mirror job; verify checks "
+                      "postgres and redis jobs",
+                      "");
+    check_parse_error(
+        STORE JOB "[job \"drill\"]\nkind = verify\ntargets = nowhere\n",
+        "test.conf:10: job 'drill': unknown store 'nowhere' in targets (known: local)", "");
+    check_parse_error(STORE JOB "[job \"drill\"]\nkind = verify\nsnapshots = some\n",
+                      "test.conf:10: snapshots: unknown snapshot selection 'some' (known: latest, "
+                      "all)",
+                      "");
+    check_parse_error(STORE JOB "[job \"drill\"]\nkind = verify\nencrypt = " RECIPIENT_A "\n",
+                      "test.conf:10: key 'encrypt' does not apply to job kind 'verify' in [job "
+                      "\"drill\"]",
+                      "'encrypt' is an option of these job kinds: postgres, redis");
+}
+
 /* ---- config show ---- */
 
 static void test_show_fills_in_defaults(void)
@@ -2626,6 +2747,9 @@ static void test_show_fills_in_defaults(void)
                  "# state_dir = (not set: --state-dir, $PERMAFROST_STATE_DIR, "
                  "$XDG_STATE_HOME/permafrost or ~/.local/state/permafrost)\n"
                  "# timezone = (not set: the machine's time zone)\n"
+                 "# encrypt = (not set: not encrypted)\n"
+                 "# encrypt_passphrase = (not set: no passphrase)\n"
+                 "# identity = (not set: none: encrypted snapshots are checked by SHA-256 only)\n"
                  "\n"
                  "[store \"local\"]\n"
                  "type = local\n"
@@ -2641,7 +2765,12 @@ static void test_show_fills_in_defaults(void)
                  "globals = no\n"
                  "compression = zstd:3\n"
                  "row_counts = exact\n"
-                 "# pg_dump = (not set: the newest pg_dump installed)\n");
+                 "# pg_dump = (not set: the newest pg_dump installed)\n"
+                 "# encrypt = (not set: [global]'s encrypt, else not encrypted)\n"
+                 "# encrypt_passphrase = (not set: [global]'s, else none)\n"
+                 "# identity = (not set: [global]'s identity)\n"
+                 "# scratch = (not set: the job's own server (database), where the user may "
+                 "CREATE DATABASE)\n");
     xfree(out);
     config_release(&cfg);
 }
@@ -2899,6 +3028,8 @@ static void test_every_schema_example_is_accepted(void)
     setenv("SPACES_KEY", "example", 1);
     setenv("SPACES_SECRET", "example", 1);
     setenv("AWS_SESSION_TOKEN", "example", 1);
+    setenv("BACKUP_PASSPHRASE", "example", 1);
+    setenv("AGE_IDENTITY", "example", 1);
     for (size_t i = 0; i < schema_option_count; i++) {
         const struct schema_option *o = &schema_options[i];
         void *obj = o->section == SCHEMA_SECTION_GLOBAL  ? (void *)&cfg.global
@@ -3086,6 +3217,12 @@ const struct unit_test config_tests[] = {
     {"test_kind_specific_options_are_refused_in_other_kinds",
      test_kind_specific_options_are_refused_in_other_kinds},
     {"test_applies_to_may_list_several_kinds", test_applies_to_may_list_several_kinds},
+    {"test_encrypt_recipients_are_checked_at_load", test_encrypt_recipients_are_checked_at_load},
+    {"test_encrypt_and_passphrase_exclude_each_other",
+     test_encrypt_and_passphrase_exclude_each_other},
+    {"test_job_encryption_replaces_global_and_identity_is_inherited",
+     test_job_encryption_replaces_global_and_identity_is_inherited},
+    {"test_verify_job_options", test_verify_job_options},
     {"test_mirror_globs_split_at_commas_outside_classes",
      test_mirror_globs_split_at_commas_outside_classes},
     {"test_mirror_bad_glob_is_reported_with_path_and_line",

@@ -299,6 +299,65 @@ static void test_manifest_redis_facts_round_trip(void)
     manifest_release(&m);
 }
 
+static void test_manifest_encryption_round_trips_and_unknown_is_refused(void)
+{
+    struct manifest m;
+    struct manifest back;
+    struct buf json;
+    struct error err = ERROR_INIT;
+    char *bad;
+
+    memset(&m, 0, sizeof(m));
+    m.format_version = 1;
+    m.job = xstrdup("db");
+    m.kind = xstrdup("postgres");
+    m.snapshot_id = xstrdup("20261124T031500Z-k3f9");
+    m.pg_database_size_bytes = -1;
+    add_artifact(&m, "db.dump.zst.age", "pg_dump-custom", "zstd", 3, 10, 20, SHA_TEST);
+    m.artifacts[0].encryption = xstrdup("age");
+    m.recipients = xcalloc(2, sizeof(*m.recipients));
+    m.recipients[0] = xstrdup("age1ndedzva9nktrgcx8ttj08eleg2flt0zqk3hrnkyl94ejcaxm3qcqdhy572");
+    m.recipients[1] = xstrdup("age1second");
+    m.recipient_count = 2;
+    buf_init(&json, BUF_NO_CAP);
+    manifest_to_json(&m, &json);
+    CHECK(strstr(json.data, "\"encryption\": \"age\"") != NULL);
+    CHECK(strstr(json.data, "\"format\": \"age\"") != NULL);
+    CHECK(strstr(json.data, "\"passphrase\"") == NULL);
+    CHECK_OK(manifest_from_json(json.data, json.len, &back, unit_err()));
+    CHECK_STR_EQ(back.artifacts[0].encryption, "age");
+    CHECK_INT_EQ(back.recipient_count, 2);
+    CHECK_STR_EQ(back.recipients[1], "age1second");
+    CHECK(!back.passphrase);
+    manifest_release(&back);
+
+    /* a passphrase is recorded as a fact, with no recipients */
+    for (size_t i = 0; i < m.recipient_count; i++)
+        xfree(m.recipients[i]);
+    xfree(m.recipients);
+    m.recipients = NULL;
+    m.recipient_count = 0;
+    m.passphrase = true;
+    buf_reset(&json);
+    manifest_to_json(&m, &json);
+    CHECK(strstr(json.data, "\"recipients\"") == NULL);
+    CHECK_OK(manifest_from_json(json.data, json.len, &back, unit_err()));
+    CHECK(back.passphrase);
+    CHECK_INT_EQ(back.recipient_count, 0);
+    manifest_release(&back);
+
+    /* an encryption this reader does not know is not read as plain zstd */
+    bad = xstrdup(json.data);
+    memcpy(strstr(bad, "\"encryption\": \"age\"") + 15, "gpg", 3);
+    CHECK_ERR(manifest_from_json(bad, strlen(bad), &back, &err), err, ERR_INTEGRITY,
+              "manifest: field 'artifacts[0].encryption': unknown encryption (expected \"age\"); "
+              "upgrade permafrost");
+    manifest_release(&back);
+    xfree(bad);
+    buf_release(&json);
+    manifest_release(&m);
+}
+
 static void test_manifest_reads_hand_written_json(void)
 {
     struct manifest m;
@@ -754,6 +813,8 @@ const struct unit_test manifest_tests[] = {
     {"test_manifest_writer_omits_postgres_when_nothing_known",
      test_manifest_writer_omits_postgres_when_nothing_known},
     {"test_manifest_redis_facts_round_trip", test_manifest_redis_facts_round_trip},
+    {"test_manifest_encryption_round_trips_and_unknown_is_refused",
+     test_manifest_encryption_round_trips_and_unknown_is_refused},
     {"test_manifest_reads_hand_written_json", test_manifest_reads_hand_written_json},
     {"test_manifest_missing_optional_fields_read_as_unknown",
      test_manifest_missing_optional_fields_read_as_unknown},
