@@ -1303,7 +1303,7 @@ static bool verify_job_wanted(const struct verify_request *req, const struct cfg
     return false;
 }
 
-static int verify_check_request(const struct verify_request *req, struct error *err)
+static int verify_check_names(const struct verify_request *req, struct error *err)
 {
     const struct config *cfg = req->cfg;
 
@@ -1321,7 +1321,23 @@ static int verify_check_request(const struct verify_request *req, struct error *
         return error_set(err, ERR_USAGE, "unknown store '%s'", req->from_store);
     for (size_t i = 0; i < req->store_count; i++)
         if (!config_find_store(cfg, req->stores[i]))
-            return error_set(err, ERR_CONFIG, "unknown store '%s'", req->stores[i]);
+            return error_set(err, ERR_USAGE, "unknown store '%s'", req->stores[i]);
+    return 0;
+}
+
+static int verify_check_request(const struct verify_request *req, struct error *err)
+{
+    const struct config *cfg = req->cfg;
+
+    if (verify_check_names(req, err) < 0) {
+        /* In a verify job the names come from the file. */
+        if (req->run_job) {
+            err->kind = ERR_CONFIG;
+            error_wrap(err, "%s:%d: job '%s'", cfg->path ? cfg->path : "config", req->run_job->line,
+                       req->run_job->name);
+        }
+        return -1;
+    }
     if (req->snapshot && strcmp(req->snapshot, "latest") != 0 &&
         !snapshot_id_parse(req->snapshot, NULL)) {
         error_set(err, ERR_USAGE, "'%s' is not a snapshot id", req->snapshot);

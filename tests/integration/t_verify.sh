@@ -183,3 +183,18 @@ cp -p "$T/rmanifest.orig" "$rsdir/manifest.json"
 step "every job at once"
 assert_ok pf verify
 assert_contains "$OUT" "2 checks, 2 ok, 0 failed" "summary over both jobs"
+
+step "a kind = verify job: run drills every job's snapshots, recorded as a run"
+printf '\n[job "drill"]\nkind = verify\njobs = db, cache\nsnapshots = all\n' >>"$CONF"
+assert_ok pf config check
+assert_ok pf run drill
+assert_contains "$OUT" "job 'drill': verify ok, 2 checks" "verify job output"
+assert_contains "$OUT" "(restore," "the verify job drills by default"
+assert_eq "" "$(scratch_dbs)" "scratch databases left behind by the verify job"
+assert_eq "ok" "$(sqlite3 "$T/state/catalog.db" "SELECT result FROM runs WHERE job = 'drill'")" "run recorded"
+rm -f "$artifact"
+assert_exit 4 pf run drill
+assert_contains "$OUT" "job 'drill': verify FAILED" "verify job output on a damaged copy"
+assert_contains "$OUT" "missing from the store" "verify job names the problem"
+assert_eq "ok failed" "$(sqlite3 "$T/state/catalog.db" "SELECT result FROM runs WHERE job = 'drill' ORDER BY id" | tr '\n' ' ' | sed 's/ $//')" "runs recorded"
+restore_files
