@@ -1176,7 +1176,7 @@ static void verify_job(struct verify_ctx *v, const struct cfg_job *job)
         found += ids.count;
         for (size_t k = only_latest && ids.count ? ids.count - 1 : 0; k < ids.count; k++) {
             const char *id = ids.ids[k];
-            size_t i = verify_item_new(v, job->name, id, name);
+            size_t i;
             struct verify_redis_drill drill;
             struct buf detail;
             int64_t t0 = time_mono_ms();
@@ -1185,6 +1185,7 @@ static void verify_job(struct verify_ctx *v, const struct cfg_job *job)
 
             if (cancel_requested())
                 break;
+            i = verify_item_new(v, job->name, id, name);
             memset(&drill, 0, sizeof(drill));
             buf_init(&detail, VERIFY_DETAIL_CAP);
             error_clear(&e);
@@ -1199,7 +1200,11 @@ static void verify_job(struct verify_ctx *v, const struct cfg_job *job)
                 }
             }
             r = verify_snapshot(v, job, s, id, &drill, &v->res->items[i], &detail, &e);
-            if (r == 0 && wants_drill && job->kind == JOB_KIND_REDIS && drill.has_rdb) {
+            if (r == 0 && wants_drill && v->res->items[i].is_digest_only) {
+                (void)buf_addf(&detail, "; no restore drill: encrypted, and no identity to "
+                                        "decrypt");
+                wants_drill = false;
+            } else if (r == 0 && wants_drill && job->kind == JOB_KIND_REDIS && drill.has_rdb) {
                 v->res->items[i].level = "restore";
                 r = verify_redis_drill(job, id, &drill, &detail, &e);
                 if (r < 0)
@@ -1215,8 +1220,7 @@ static void verify_job(struct verify_ctx *v, const struct cfg_job *job)
             } else if (wants_drill && job->kind == JOB_KIND_REDIS) {
                 drilled = xreallocarray(drilled, drilled_count + 1, sizeof(*drilled));
                 snprintf(drilled[drilled_count++], SNAPSHOT_ID_LEN, "%s", id);
-            } else if (wants_drill && job->kind == JOB_KIND_POSTGRES &&
-                       !v->res->items[i].is_digest_only) {
+            } else if (wants_drill && job->kind == JOB_KIND_POSTGRES) {
                 /* Drilled after the lock is let go: restore_run takes it itself. */
                 pending = xreallocarray(pending, pending_count + 1, sizeof(*pending));
                 pending[pending_count].item = i;
