@@ -1191,9 +1191,8 @@ static int age_decrypt_middle(struct age_decrypt *d, const uint8_t *c, struct bu
         return -1;
     if (age_decrypt_chunk_try(d, c, AGE_CT_CHUNK_BYTES, false, out) < 0) {
         if (age_decrypt_chunk_try(d, c, AGE_CT_CHUNK_BYTES, true, out) == 0) {
-            /* Opened as final after all: take back its plaintext, it is followed by data. */
-            out->len -= AGE_CHUNK_BYTES;
-            out->data[out->len] = '\0';
+            /* An authentic final chunk with data after it: its plaintext is released (as age
+             * does; the test kit expects it), and the stream fails. */
             return error_set(err, ERR_INTEGRITY,
                              "age: data follows the final payload chunk (chunk %llu; trailing "
                              "data or a spliced file)",
@@ -1372,8 +1371,8 @@ static int age_decrypt_finish(struct filter *f, struct buf *out, struct error *e
     if (age_decrypt_chunk_try(d, d->ct, d->ct_len, true, out) < 0) {
         if (d->ct_len == AGE_CT_CHUNK_BYTES &&
             age_decrypt_chunk_try(d, d->ct, d->ct_len, false, out) == 0) {
-            out->len -= AGE_CHUNK_BYTES;
-            out->data[out->len] = '\0';
+            /* An authentic middle chunk: its plaintext is released (as age does), and the
+             * stream is still cut short. */
             error_set(err, ERR_INTEGRITY, "age: file ends before its final chunk (truncated)");
             goto out;
         }
