@@ -55,8 +55,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int rc;
 
     if (!ids)
-        ASSERT(age_identities_parse(FUZZ_IDENTITY, strlen(FUZZ_IDENTITY), &ids, &id_count,
-                                    &err) == 0);
+        ASSERT(age_identities_parse(FUZZ_IDENTITY, strlen(FUZZ_IDENTITY), &ids, &id_count, &err) ==
+               0);
     fuzz_check_header(data, size);
     memset(&p, 0, sizeof(p));
     p.identities = ids;
