@@ -839,8 +839,10 @@ int age_encrypt_new(const struct age_encrypt_params *p, struct filter **out, str
         error_set(err, ERR_CONFIG, "age: no recipient and no passphrase to encrypt to");
         goto out;
     }
-    if (p->passphrase && (log_n < 1 || log_n > 30)) {
-        error_set(err, ERR_CONFIG, "age: scrypt work factor 2^%d out of range (1..30)", log_n);
+    /* Above the decryption cap a file could not be opened with the default settings. */
+    if (p->passphrase && (log_n < 1 || log_n > AGE_SCRYPT_LOG_N_MAX)) {
+        error_set(err, ERR_CONFIG, "age: scrypt work factor 2^%d out of range (2^1..2^%d)", log_n,
+                  AGE_SCRYPT_LOG_N_MAX);
         goto out;
     }
     e = xcalloc(1, sizeof(*e));
@@ -935,11 +937,11 @@ static void age_describe_recipients(const struct age_header *h, char *out, size_
         if (distinct > 1)
             (void)buf_adds(&b, ", ");
         if (n == h->stanza_count) {
-            char t[40];
+            char t[AGE_QUOTE_MAX + 4];
             age_quote(h->stanzas[i].type, t);
             (void)buf_adds(&b, t);
         } else {
-            char t[40];
+            char t[AGE_QUOTE_MAX + 4];
             age_quote(h->stanzas[i].type, t);
             (void)buf_addf(&b, "%zu %s", n, t);
         }

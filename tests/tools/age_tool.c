@@ -154,8 +154,8 @@ static int age_tool_encrypt(int argc, char **argv, struct error *err)
         case 'n': {
             char *end = NULL;
             long v = strtol(optarg, &end, 10);
-            if (!*optarg || *end || v < 1 || v > 30) {
-                error_set(err, ERR_USAGE, "-n: a work factor from 1 to 30");
+            if (!*optarg || *end || v < 1 || v > AGE_SCRYPT_LOG_N_MAX) {
+                error_set(err, ERR_USAGE, "-n: a work factor from 1 to %d", AGE_SCRYPT_LOG_N_MAX);
                 goto out;
             }
             p.scrypt_log_n = (int)v;
