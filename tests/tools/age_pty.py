@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Runs Debian's `age` with a passphrase typed on a pseudo-terminal: age reads passphrases from /dev/tty only.
-usage: age_pty.py PASSFILE age ARGS...   (files must be given with -o and as the input argument;
-stdin/stdout of the child are the pty)."""
+usage: [AGEPTY_STDOUT=OUTFILE] age_pty.py PASSFILE age ARGS...
+The child's stdin and stdout are the pty, so give the input file as an argument, and the output with
+AGEPTY_STDOUT (age creates an -o file only on its first write, so an empty plaintext leaves none).
+PASSFILE: the passphrase, one trailing newline dropped. Answers each "passphrase" prompt (encrypting
+asks twice). Exits with age's status; on failure prints what age wrote to the terminal."""
 import os, pty, sys, select
 
 def main():
