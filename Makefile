@@ -1,6 +1,6 @@
 # Thin wrapper over meson/ninja. `make check` is what CI runs (with `make lint`); see README.md.
 .POSIX:
-.PHONY: all deps build asan check lint demo bench bench-s3 bench-mirror bench-redis format fuzz clean
+.PHONY: all deps build asan check lint demo bench bench-s3 bench-mirror bench-redis bench-age format fuzz clean
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
@@ -46,6 +46,9 @@ bench-mirror: deps build
 
 bench-redis: deps build
 	bench/redis_snapshot.sh
+
+bench-age: deps build
+	bench/age.sh
 
 format:
 	clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'tests/*.h')

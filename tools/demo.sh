@@ -19,7 +19,11 @@
 #   9. snapshots a Mastodon-shaped Redis (sync, diskless) to the local store and a bucket, checks the
 #      RDB with redis-check-rdb, restores it from the bucket as a dump.rdb that a new server loads,
 #      and into a running server, and compares DEBUG DIGEST with the source
-#  10. prints a report, stops its servers and removes its files
+#  10. makes an age identity with `permafrost keygen`, takes an encrypted snapshot of the database,
+#      decrypts it with Debian's `age` (age -d | zstd -d | pg_restore --list), and runs restore
+#      drills (`permafrost verify --restore`) of the encrypted database and the Redis snapshot,
+#      which `permafrost list` then shows as verified
+#  11. prints a report, stops its servers and removes its files
 #
 # Environment: PERMAFROST (default build/permafrost), DEMO_SIZE_MB (default 100), DEMO_KEEP=1 keeps
 # the temporary directory (the server is stopped all the same), TMPDIR.
@@ -72,7 +76,7 @@ mb()
 [[ -x $PERMAFROST ]] || die "'$PERMAFROST' not found: build it first (make build), or set PERMAFROST"
 [[ $PERMAFROST == /* ]] || PERMAFROST=$PWD/$PERMAFROST
 [[ $(id -u) == 0 ]] || die "run as root: PostgreSQL's initdb runs as the 'postgres' user"
-for tool in zstd python3 sha256sum rclone s3cmd radosgw "$PG_BIN/pg_restore"; do
+for tool in zstd python3 sha256sum rclone s3cmd radosgw age "$PG_BIN/pg_restore"; do
     command -v "$tool" >/dev/null || die "'$tool' is missing (tools/install-deps.sh installs it)"
 done
 
@@ -281,9 +285,51 @@ redis_digest_live=$(redis_digest "$redis_live")
 [[ $redis_digest_file == "$redis_digest_src" && $redis_digest_live == "$redis_digest_src" ]] ||
     redis_ok=no
 
+say "permafrost keygen, then an encrypted (age) snapshot of the database"
+enc_ok=yes
+recipient=$(pf -q keygen -o "$T/age-identity.txt") || enc_ok=no
+cat >>"$conf" <<EOF
+
+[job "db-encrypted"]
+kind = postgres
+database = host=127.0.0.1 port=$PGPORT_TEST dbname=mastodon_production user=mastodon
+password = env:DB_PASS
+targets = local, spaces-ams
+encrypt = $recipient
+identity = file:$T/age-identity.txt
+EOF
+t0=$(now)
+pf run db-encrypted || enc_ok=no
+t1=$(now)
+enc_run_s=$(secs "$t0" "$t1")
+enc_snap=$(python3 -c 'import json, sys; print(json.loads(sys.argv[1])[-1]["id"])' \
+    "$(pf list --json db-encrypted)") || enc_ok=no
+enc_artifact=$T/store/db-encrypted/$enc_snap/mastodon_production.dump.zst.age
+say "decrypting it with Debian's age: age -d -i KEY | zstd -d | pg_restore --list"
+if age -d -i "$T/age-identity.txt" "$enc_artifact" | zstd -q -d >"$T/dec.dump" &&
+    "$PG_BIN/pg_restore" --list "$T/dec.dump" | grep -q 'TABLE DATA public statuses'; then
+    :
+else
+    enc_ok=no
+fi
+rm -f "$T/dec.dump"
+grep -q "$recipient" "$T/store/db-encrypted/$enc_snap/manifest.json" || enc_ok=no
+if grep -rq AGE-SECRET-KEY "$T/store" "$T/state"; then
+    enc_ok=no
+fi
+
+say "permafrost verify --restore: restore drills of the encrypted database and the Redis snapshot"
+verify_ok=yes
+t0=$(now)
+pf verify db-encrypted redis --snapshot latest --restore || verify_ok=no
+t1=$(now)
+verify_s=$(secs "$t0" "$t1")
+pf list db-encrypted
+pf list --json db-encrypted | grep -q '"restore' || verify_ok=no
+
 result=PASS
 for v in "$stock_ok" "$sha_ok" "$s3_ok" "$counts_ok" "$content_ok" "$schema_ok" "$mirror_ok" \
-    "$redis_ok"; do
+    "$redis_ok" "$enc_ok" "$verify_ok"; do
     [[ $v == yes ]] || result=FAIL
 done
 
@@ -305,6 +351,8 @@ Permafrost demo report
   redis snapshot       ${redis_run_s} s, $redis_keys keys (sync, diskless) to local and spaces-nyc; redis-check-rdb on the artifact
   redis restores       to a file from spaces-nyc in ${redis_restore_s} s, and replayed into a running server
   redis match          $redis_ok  (DEBUG DIGEST of the file-placed and of the replayed server = the source's)
+  encrypted snapshot   ${enc_run_s} s (age, to the recipient from permafrost keygen): age -d | zstd -d | pg_restore --list: $enc_ok
+  restore drills       ${verify_s} s (verify --restore: scratch database row counts, throwaway redis-server key counts): $verify_ok
   result               $result
 EOF
 

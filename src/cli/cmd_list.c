@@ -1,6 +1,7 @@
 /* permafrost list [JOB] [--json] */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <getopt.h>
 
@@ -10,6 +11,7 @@
 #include "core/state.h"
 #include "util/buf.h"
 #include "util/json_writer.h"
+#include "util/log.h"
 #include "util/strv.h"
 #include "util/time.h"
 #include "util/xalloc.h"
@@ -18,14 +20,47 @@ static const char list_usage[] =
     "usage: permafrost list [--json] [JOB]\n"
     "\n"
     "Lists the complete snapshots in the catalog, oldest first: job, id, time (UTC),\n"
-    "stored size, compression ratio and the stores holding it. The catalog is a cache\n"
-    "of the stores' manifests; 'permafrost catalog rebuild' refreshes it.\n"
+    "stored size, compression ratio, when it was last verified and how ('permafrost\n"
+    "verify': \"integrity ok ...\", \"restore ok ...\" after a restore drill, \"... FAILED\n"
+    "...\", or \"never\"), and the stores holding it. The catalog is a cache of the\n"
+    "stores' manifests; 'permafrost catalog rebuild' refreshes it (and keeps the\n"
+    "verification history).\n"
     "\n"
     "  --json   a JSON array on stdout, one object per snapshot\n"
     "\n"
     "examples:\n"
     "  permafrost list\n"
     "  permafrost list db --json\n";
+
+void list_format_verified(const struct catalog_verification *v, char out[LIST_VERIFIED_LEN])
+{
+    struct tm tm;
+    char when[32] = "?";
+
+    if (!v) {
+        snprintf(out, LIST_VERIFIED_LEN, "never");
+        return;
+    }
+    if (gmtime_r(&v->time, &tm))
+        (void)strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm);
+    snprintf(out, LIST_VERIFIED_LEN, "%s %s %s", v->level,
+             strcmp(v->result, "ok") == 0 ? "ok" : "FAILED", when);
+}
+
+/* The snapshot's last verification, or NULL (never verified, or unreadable: a warning). */
+static struct catalog_verification *list_verified(struct catalog *catalog,
+                                                  const struct catalog_snapshot *snap,
+                                                  struct catalog_verification *v)
+{
+    struct error e = ERROR_INIT;
+    bool found = false;
+
+    if (catalog_last_verification(catalog, snap->job, snap->id, v, &found, &e) < 0) {
+        log_warn("%s", e.msg);
+        return NULL;
+    }
+    return found ? v : NULL;
+}
 
 int cmd_list(int argc, char **argv, struct cli_ctx *ctx, struct error *err)
 {
@@ -107,6 +142,26 @@ int cmd_list(int argc, char **argv, struct cli_ctx *ctx, struct error *err)
             }
             json_end_array(&w);
             json_key_string(&w, "state", "complete");
+            json_key(&w, "verified");
+            {
+                struct catalog_verification v;
+                const struct catalog_verification *lv = list_verified(catalog, &snaps[i], &v);
+                if (!lv) {
+                    json_null(&w);
+                } else {
+                    char vt[TIME_ISO_LEN];
+                    time_format_iso(lv->time, vt);
+                    json_begin_object(&w);
+                    json_key_string(&w, "time", vt);
+                    json_key_string(&w, "level", lv->level);
+                    json_key_string(&w, "result", lv->result);
+                    json_key_string(&w, "store", lv->store);
+                    json_key_string(&w, "detail", lv->detail);
+                    json_key_int(&w, "duration_ms", lv->duration_ms);
+                    json_end_object(&w);
+                    catalog_verification_release(&v);
+                }
+            }
             json_end_object(&w);
         }
         json_end_array(&w);
@@ -114,19 +169,25 @@ int cmd_list(int argc, char **argv, struct cli_ctx *ctx, struct error *err)
     } else if (count == 0) {
         printf("no snapshots%s%s%s\n", job ? " of job '" : "", job ? job : "", job ? "'" : "");
     } else {
-        printf("%-12s %-22s %-20s %10s %6s  %s\n", "JOB", "SNAPSHOT", "TIME (UTC)", "SIZE", "RATIO",
-               "STORES");
+        printf("%-12s %-22s %-20s %10s %6s  %-33s %s\n", "JOB", "SNAPSHOT", "TIME (UTC)", "SIZE",
+               "RATIO", "VERIFIED (UTC)", "STORES");
         for (size_t i = 0; i < count; i++) {
             char t[TIME_ISO_LEN];
             char size[OUTPUT_SIZE_LEN];
+            char verified[LIST_VERIFIED_LEN];
+            struct catalog_verification v;
+            const struct catalog_verification *lv = list_verified(catalog, &snaps[i], &v);
 
             time_format_iso(snaps[i].time, t);
             output_format_size(snaps[i].stored_bytes, size);
-            printf("%-12s %-22s %-20s %10s %5.2fx  %s\n", snaps[i].job, snaps[i].id, t, size,
+            list_format_verified(lv, verified);
+            if (lv)
+                catalog_verification_release(&v);
+            printf("%-12s %-22s %-20s %10s %5.2fx  %-33s %s\n", snaps[i].job, snaps[i].id, t, size,
                    snaps[i].stored_bytes
                        ? (double)snaps[i].raw_bytes / (double)snaps[i].stored_bytes
                        : 0.0,
-                   snaps[i].stores);
+                   verified, snaps[i].stores);
         }
     }
     rc = 0;

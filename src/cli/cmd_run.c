@@ -9,6 +9,7 @@
 #include "core/backup.h"
 #include "core/mirror_job.h"
 #include "core/state.h"
+#include "core/verify.h"
 #include "util/buf.h"
 #include "util/cancel.h"
 #include "util/json_writer.h"
@@ -24,6 +25,10 @@ static const char run_usage[] =
     "A postgres job takes a snapshot: the dump goes through zstd into the job's first\n"
     "target, then is copied to the others; the manifest is written last. Then the\n"
     "job's keep policy is applied (unless --no-prune).\n"
+    "\n"
+    "A verify job checks the snapshots of its jobs on its stores and, unless\n"
+    "restore = no, restores them into scratch databases / throwaway servers (see\n"
+    "'permafrost verify --help'); it exits 4 when a copy is damaged.\n"
     "\n"
     "A mirror job makes its destination an exact copy of its source: new and changed\n"
     "objects are copied, then extraneous ones deleted (or moved to the trash), unless\n"
@@ -491,6 +496,87 @@ static int run_mirror_job(struct cli_ctx *ctx, struct json_writer *w, const stru
     return r;
 }
 
+static void run_verify_item(const struct verify_item *it, void *arg)
+{
+    struct cli_ctx *ctx = arg;
+    char dur[TIME_ISO_LEN];
+
+    output_progress_end();
+    if (ctx->is_json || (ctx->is_quiet && it->is_ok))
+        return;
+    time_format_duration(it->duration_ms, dur);
+    printf("  %-6s %s %s on '%s' (%s, %s): %s\n", it->is_ok ? "ok" : "FAILED", it->job,
+           it->snapshot_id[0] ? it->snapshot_id : "-", it->store[0] ? it->store : "-", it->level,
+           dur, it->detail ? it->detail : "");
+}
+
+/* kind = verify: verify_run over the job's verify_jobs on its targets (each job's own when it
+ * has none), with drills unless restore = no. */
+static int run_verify_job(struct cli_ctx *ctx, struct json_writer *w, const struct cfg_job *job,
+                          const char *state_dir, struct error *jerr)
+{
+    struct verify_request req;
+    struct verify_result res;
+    char dur[TIME_ISO_LEN];
+    int r;
+
+    memset(&req, 0, sizeof(req));
+    req.cfg = ctx->cfg;
+    req.jobs = (const char *const *)job->verify_jobs;
+    req.job_count = job->verify_job_count;
+    req.stores = (const char *const *)job->targets;
+    req.store_count = job->target_count;
+    req.snapshot = job->verify_snapshots == VERIFY_SNAPSHOTS_ALL ? NULL : "latest";
+    req.restore = job->verify_restore;
+    req.scratch = job->scratch;
+    req.state_dir = state_dir;
+    req.run_job = job;
+    req.on_item = run_verify_item;
+    req.item_ctx = ctx;
+    req.progress = output_progress;
+    req.progress_ctx = ctx;
+    if (!ctx->is_json && !ctx->is_quiet)
+        printf("job '%s': verify\n", job->name);
+    r = verify_run(&req, &res, jerr);
+    output_progress_end();
+    time_format_duration(res.duration_ms, dur);
+    if (ctx->is_json) {
+        json_begin_object(w);
+        json_key_string(w, "job", job->name);
+        json_key_string(w, "kind", "verify");
+        json_key_string(w, "result", r == 0 ? "ok" : "failed");
+        json_key_int(w, "duration_ms", res.duration_ms);
+        json_key_uint(w, "checked", res.item_count);
+        json_key_uint(w, "failed", res.failed);
+        json_key(w, "items");
+        json_begin_array(w);
+        for (size_t i = 0; i < res.item_count; i++) {
+            const struct verify_item *it = &res.items[i];
+            json_begin_object(w);
+            json_key_string(w, "job", it->job);
+            json_key_string(w, "snapshot", it->snapshot_id[0] ? it->snapshot_id : NULL);
+            json_key_string(w, "store", it->store[0] ? it->store : NULL);
+            json_key_string(w, "level", it->level);
+            json_key_string(w, "result", it->is_ok ? "ok" : "failed");
+            json_key_string(w, "detail", it->detail);
+            json_end_object(w);
+        }
+        json_end_array(w);
+        json_key_string(w, "error", r == 0 ? NULL : jerr->msg);
+        json_end_object(w);
+    } else if (r == 0) {
+        if (!ctx->is_quiet)
+            printf("job '%s': verify ok, %zu checks in %s\n", job->name, res.item_count, dur);
+    } else {
+        printf("job '%s': verify FAILED after %s: %zu of %zu checks failed\n", job->name, dur,
+               res.failed, res.item_count);
+        if (jerr->msg[0])
+            printf("  error  %s\n", jerr->msg);
+    }
+    verify_result_release(&res);
+    return r;
+}
+
 /* Whether the job is one of the names (every job when there are none). */
 static bool run_is_wanted(const struct cfg_job *job, char **names, int count)
 {
@@ -596,6 +682,8 @@ int cmd_run(int argc, char **argv, struct cli_ctx *ctx, struct error *err)
         ran++;
         if (job->kind == JOB_KIND_MIRROR)
             r = run_mirror_job(ctx, &w, job, state_dir, &flags, &jerr);
+        else if (job->kind == JOB_KIND_VERIFY)
+            r = run_verify_job(ctx, &w, job, state_dir, &jerr);
         else
             r = run_postgres_job(ctx, &w, job, state_dir, &flags, &jerr);
         if (r < 0) {

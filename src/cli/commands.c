@@ -6,6 +6,8 @@ static const struct command commands[] = {
     {"run", cmd_run, "take a snapshot of jobs now (all jobs when none are named)", NEEDS_CONFIG},
     {"list", cmd_list, "list snapshots (--json for a JSON array)", NEEDS_CONFIG},
     {"restore", cmd_restore, "restore a snapshot into a database", NEEDS_CONFIG},
+    {"verify", cmd_verify, "check snapshots on their stores; --restore for restore drills",
+     NEEDS_CONFIG},
     {"prune", cmd_prune, "apply the keep policies and remove unfinished snapshots", NEEDS_CONFIG},
     {"config", cmd_config, "check the configuration, or show it with secrets redacted",
      NEEDS_CONFIG},
@@ -55,6 +57,7 @@ void commands_print_usage(FILE *out)
             "  permafrost list db --json\n"
             "  permafrost restore db latest --to 'host=127.0.0.1 dbname=mastodon_restore "
             "user=postgres' --create --jobs 4\n"
+            "  permafrost verify db --snapshot latest --restore\n"
             "  permafrost prune --dry-run\n"
             "  permafrost keygen -o /etc/permafrost/age-identity.txt\n"
             "  permafrost store ls spaces-nyc db/\n"

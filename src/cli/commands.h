@@ -36,11 +36,18 @@ struct command {
 };
 
 const struct command *commands_find(const char *name);
+
+struct catalog_verification;
+#define LIST_VERIFIED_LEN 64
+/* How `list` shows a snapshot's last verification: "restore ok 2026-11-29 17:03", "integrity
+ * FAILED 2026-11-29 17:03", or "never" when v is NULL. */
+void list_format_verified(const struct catalog_verification *v, char out[LIST_VERIFIED_LEN]);
 void commands_print_usage(FILE *out);
 
 int cmd_run(int argc, char **argv, struct cli_ctx *ctx, struct error *err);
 int cmd_list(int argc, char **argv, struct cli_ctx *ctx, struct error *err);
 int cmd_restore(int argc, char **argv, struct cli_ctx *ctx, struct error *err);
+int cmd_verify(int argc, char **argv, struct cli_ctx *ctx, struct error *err);
 int cmd_prune(int argc, char **argv, struct cli_ctx *ctx, struct error *err);
 int cmd_config(int argc, char **argv, struct cli_ctx *ctx, struct error *err);
 int cmd_catalog(int argc, char **argv, struct cli_ctx *ctx, struct error *err);

@@ -34,6 +34,19 @@ static const char *const catalog_migrations[] = {
     " raw_bytes INTEGER NOT NULL,"
     " kind TEXT NOT NULL,"
     " PRIMARY KEY (job, id, store));",
+    /* 2: verify results (issue 6); time is the start of the verify run, so that the items of one
+     * run sort together. */
+    "CREATE TABLE verifications ("
+    " id INTEGER PRIMARY KEY,"
+    " job TEXT NOT NULL,"
+    " snapshot_id TEXT NOT NULL,"
+    " store TEXT NOT NULL,"
+    " time INTEGER NOT NULL,"
+    " level TEXT NOT NULL,"
+    " result TEXT NOT NULL,"
+    " detail TEXT,"
+    " duration_ms INTEGER NOT NULL);"
+    "CREATE INDEX verifications_snapshot ON verifications(job, snapshot_id, time);",
 };
 
 static int catalog_fail(struct catalog *c, const char *what, struct error *err)
@@ -320,6 +333,96 @@ void catalog_snapshots_free(struct catalog_snapshot *s, size_t count)
         xfree(s[i].stores);
     }
     xfree(s);
+}
+
+/* The stored level and result map back to the literals catalog.h promises. */
+static const char *catalog_level_literal(const unsigned char *t)
+{
+    return t && strcmp((const char *)t, "restore") == 0 ? "restore" : "integrity";
+}
+
+static const char *catalog_result_literal(const unsigned char *t)
+{
+    return t && strcmp((const char *)t, "ok") == 0 ? "ok" : "failed";
+}
+
+int catalog_add_verification(struct catalog *c, const struct catalog_verification *v,
+                             struct error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = -1;
+
+    if (catalog_prepare(c,
+                        "INSERT INTO verifications (job, snapshot_id, store, time, level, result,"
+                        " detail, duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        &st, err) < 0)
+        goto out;
+    sqlite3_bind_text(st, 1, v->job, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, v->snapshot_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, v->store, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)v->time);
+    sqlite3_bind_text(st, 5, v->level, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 6, v->result, -1, SQLITE_TRANSIENT);
+    if (v->detail)
+        sqlite3_bind_text(st, 7, v->detail, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(st, 7);
+    sqlite3_bind_int64(st, 8, (sqlite3_int64)v->duration_ms);
+    if (catalog_step_done(c, st, "record verification", err) < 0)
+        goto out;
+    rc = 0;
+out:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int catalog_last_verification(struct catalog *c, const char *job, const char *snapshot_id,
+                              struct catalog_verification *out, bool *found, struct error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = -1;
+    int r;
+
+    *found = false;
+    /* Within one run (same time) a failure on any store outranks the successes, and a drill
+     * outranks an integrity check. */
+    if (catalog_prepare(c,
+                        "SELECT store, time, level, result, detail, duration_ms FROM verifications"
+                        " WHERE job = ? AND snapshot_id = ? ORDER BY time DESC,"
+                        " result = 'failed' DESC, level = 'restore' DESC, id DESC LIMIT 1",
+                        &st, err) < 0)
+        goto out;
+    sqlite3_bind_text(st, 1, job, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, snapshot_id, -1, SQLITE_TRANSIENT);
+    r = sqlite3_step(st);
+    if (r == SQLITE_ROW) {
+        memset(out, 0, sizeof(*out));
+        out->job = xstrdup(job);
+        out->snapshot_id = xstrdup(snapshot_id);
+        out->store = catalog_column_dup(st, 0);
+        out->time = (time_t)sqlite3_column_int64(st, 1);
+        out->level = catalog_level_literal(sqlite3_column_text(st, 2));
+        out->result = catalog_result_literal(sqlite3_column_text(st, 3));
+        out->detail = catalog_column_dup(st, 4);
+        out->duration_ms = (int64_t)sqlite3_column_int64(st, 5);
+        *found = true;
+    } else if (r != SQLITE_DONE) {
+        catalog_fail(c, "read verifications", err);
+        goto out;
+    }
+    rc = 0;
+out:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+void catalog_verification_release(struct catalog_verification *v)
+{
+    xfree(v->job);
+    xfree(v->snapshot_id);
+    xfree(v->store);
+    xfree(v->detail);
+    memset(v, 0, sizeof(*v));
 }
 
 const char *catalog_sqlite_version(void)

@@ -53,6 +53,28 @@ int catalog_list(struct catalog *c, const char *job, struct catalog_snapshot **o
                  struct error *err);
 void catalog_snapshots_free(struct catalog_snapshot *s, size_t count);
 
+/* One check of one snapshot on one store by `permafrost verify` (or a kind = verify job). */
+struct catalog_verification {
+    char *job;
+    char *snapshot_id;
+    char *store;
+    time_t time;        /* when the verify run started */
+    const char *level;  /* "integrity" or "restore" (a literal) */
+    const char *result; /* "ok" or "failed" (a literal) */
+    char *detail;       /* what was checked, or why it failed; "" when none */
+    int64_t duration_ms;
+};
+
+/* Records v (borrowed; detail may be NULL). */
+int catalog_add_verification(struct catalog *c, const struct catalog_verification *v,
+                             struct error *err);
+/* The most recent verification of a snapshot on any store: of the latest run, a failure before a
+ * success and a drill before an integrity check. *found = false (and 0 returned) when it was never
+ * verified. On success with *found, *out is owned by the caller (catalog_verification_release). */
+int catalog_last_verification(struct catalog *c, const char *job, const char *snapshot_id,
+                              struct catalog_verification *out, bool *found, struct error *err);
+void catalog_verification_release(struct catalog_verification *v);
+
 const char *catalog_sqlite_version(void);
 
 #endif
