@@ -118,7 +118,7 @@ assert_eq "age-encryption.org/v1" "$(head -n 1 "$artifact")" "first line of the 
 assert_eq 2 "$(head -c 4096 "$artifact" | grep -ac '^-> X25519 ')" "X25519 stanzas in the artifact"
 
 step "manifest: encryption, both recipients, sha256 and size of the encrypted bytes"
-python3 - "$sdir/manifest.json" "$src.dump.zst.age" "$r_age" "$r_pf" \
+"$AGE_PYTHON" - "$sdir/manifest.json" "$src.dump.zst.age" "$r_age" "$r_pf" \
     "$(sha256sum "$artifact" | cut -d' ' -f1)" "$(stat -c %s "$artifact")" "$T/src.fp" <<'PY' ||
 import json, sys
 path, name, r1, r2, sha, size, fp = sys.argv[1:8]
@@ -198,7 +198,7 @@ part=${pdirs[0]}/$src.dump.zst.age
 assert_exists "$part"
 assert_match "$(sed -n 2p "$part")" '^-> scrypt [A-Za-z0-9+/]{22} [0-9]+$' "scrypt stanza"
 assert_eq 1 "$(head -c 4096 "$part" | grep -ac '^-> ')" "stanzas in a passphrase artifact"
-python3 - "${pdirs[0]}/manifest.json" "$src.dump.zst.age" <<'PY' || fail "manifest of pp (see above)"
+"$AGE_PYTHON" - "${pdirs[0]}/manifest.json" "$src.dump.zst.age" <<'PY' || fail "manifest of pp (see above)"
 import json, sys
 m = json.load(open(sys.argv[1]))
 def want(cond, what):
@@ -254,7 +254,7 @@ rdir=$(redis_newest_snapshot cache)
 assert_exists "$rdir/dump.rdb.zst.age"
 assert_missing "$rdir/dump.rdb.zst"
 assert_eq "age-encryption.org/v1" "$(head -n 1 "$rdir/dump.rdb.zst.age")" "redis artifact"
-python3 - "$rdir/manifest.json" "$r_age" <<'PY' || fail "manifest of the redis snapshot (see above)"
+"$AGE_PYTHON" - "$rdir/manifest.json" "$r_age" <<'PY' || fail "manifest of the redis snapshot (see above)"
 import json, sys
 m = json.load(open(sys.argv[1]))
 def want(cond, what):

@@ -4,7 +4,8 @@
 #
 #   age_init_tools       checks Debian's age/age-keygen and python3 are there; sets AGE_TOOL to the
 #                        test program build/tests/tools/age_tool next to $PERMAFROST (or $AGE_TOOL
-#                        when set) - empty when it was not built.
+#                        when set) - empty when it was not built - and AGE_PYTHON to the system
+#                        python3 when there is one (a pyenv shim takes seconds to start).
 #   age_pty PASSFILE [--prompts N] -- CMD...   run CMD under a pseudo-terminal, typing the passphrase
 #                        (first line of PASSFILE) at each passphrase prompt (tests/lib/age_pty.py;
 #                        CMD must use files: `age -p -o OUT IN`).
@@ -28,6 +29,9 @@ age_init_tools()
     for t in age age-keygen python3 zstd; do
         command -v "$t" >/dev/null || fail "'$t' is missing (apt-get install age zstd python3)"
     done
+    AGE_PYTHON=python3
+    [[ -x /usr/bin/python3 ]] && AGE_PYTHON=/usr/bin/python3
+    export AGE_PYTHON
     if [[ -z ${AGE_TOOL:-} ]]; then
         AGE_TOOL=""
         if [[ -n ${PERMAFROST:-} && -x $(dirname "$PERMAFROST")/tests/tools/age_tool ]]; then
@@ -47,12 +51,12 @@ age_pty()
         shift
     done
     shift
-    python3 "$AGE_LIB_DIR/age_pty.py" "${opts[@]}" "$passfile" -- "$@"
+    "${AGE_PYTHON:-python3}" "$AGE_LIB_DIR/age_pty.py" "${opts[@]}" "$passfile" -- "$@"
 }
 
 age_header_len()
 {
-    python3 - "$1" <<'PY'
+    "${AGE_PYTHON:-python3}" - "$1" <<'PY'
 import sys
 data = open(sys.argv[1], "rb").read(1 << 21)
 pos = 0
@@ -79,7 +83,7 @@ age_chunk_offset()
 
 age_flip_byte()
 {
-    python3 - "$1" "$2" <<'PY'
+    "${AGE_PYTHON:-python3}" - "$1" "$2" <<'PY'
 import sys
 path, off = sys.argv[1], int(sys.argv[2])
 with open(path, "r+b") as f:
@@ -99,7 +103,7 @@ age_cut()
 
 age_set_scrypt_logn()
 {
-    python3 - "$1" "$2" "$3" <<'PY'
+    "${AGE_PYTHON:-python3}" - "$1" "$2" "$3" <<'PY'
 import re, sys
 src, dst, n = sys.argv[1], sys.argv[2], sys.argv[3]
 data = open(src, "rb").read()
@@ -126,7 +130,7 @@ age_sizes()
 # so that only the MAC check can catch it.
 age_tamper_mac()
 {
-    python3 - "$1" "$2" <<'PY'
+    "${AGE_PYTHON:-python3}" - "$1" "$2" <<'PY'
 import base64, re, sys
 data = open(sys.argv[1], "rb").read()
 m = re.search(rb"^--- ([A-Za-z0-9+/]{43})\n", data, flags=re.MULTILINE)
@@ -143,7 +147,7 @@ PY
 # before the MAC line: the recipient stanza still opens, the MAC must not.
 age_add_stanza()
 {
-    python3 - "$1" "$2" <<'PY'
+    "${AGE_PYTHON:-python3}" - "$1" "$2" <<'PY'
 import re, sys
 data = open(sys.argv[1], "rb").read()
 m = re.search(rb"^--- ", data, flags=re.MULTILINE)
