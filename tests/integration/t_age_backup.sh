@@ -229,6 +229,8 @@ run "$PERMAFROST" -c "$T/wrongpass.conf" restore pp latest --to "$(pg_conninfo_s
 assert_ne 0 "$RC" "restore with a wrong passphrase"
 assert_match "$ERR" '[Pp]assphrase' "message for a wrong passphrase"
 assert_not_contains "$ERR" "not it" "message for a wrong passphrase"
+tables=$(psql_su -d ab_p3 -At -c "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
+assert_eq 0 "$tables" "tables restored with a wrong passphrase"
 
 step "redis job, encryption from [global]: restore --to-file gives an RDB redis-check-rdb accepts"
 redis_start "$T/redis"
