@@ -63,6 +63,7 @@ int crypt_decrypt_filter(const struct cfg_job *job, const struct secret *identit
     size_t id_count = 0;
     int rc = -1;
 
+    ASSERT(job != NULL);
     *out = NULL;
     memset(&p, 0, sizeof(p));
     if (identity_override && secret_is_set(identity_override))

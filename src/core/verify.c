@@ -567,6 +567,7 @@ static int verify_snapshot(struct verify_ctx *v, const struct cfg_job *job, stru
     char *key = NULL;
     int rc = -1;
 
+    ASSERT(id != NULL);
     memset(&m, 0, sizeof(m));
     memset(&rq, 0, sizeof(rq));
     rq.cfg = v->req->cfg;

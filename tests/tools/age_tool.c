@@ -37,10 +37,13 @@ static void age_tool_usage(void)
 
 static int age_tool_read_file(const char *path, struct buf *out, struct error *err)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd;
     char chunk[4096];
     int rc = -1;
 
+    if (!path)
+        return error_set(err, ERR_USAGE, "no file given");
+    fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return error_errno(err, ERR_IO, "open '%s'", path);
     for (;;) {

@@ -323,6 +323,8 @@ static void test_age_testkit_every_vector(void)
         names[count++] = xstrdup(de->d_name);
     }
     (void)closedir(dir);
+    if (!names)
+        unit_fail(__FILE__, __LINE__, "no test vectors in %s", dir_path);
     qsort(names, count, sizeof(*names), cmp_names);
     CHECK_INT_EQ(count, 143);
     for (size_t i = 0; i < count; i++) {
