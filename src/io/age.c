@@ -348,6 +348,11 @@ int age_keygen(struct buf *text, char recipient[AGE_RECIPIENT_TEXT_MAX], struct 
 
     recipient[0] = '\0';
     buf_init(&sk_text, BUF_NO_CAP);
+    /* Room up front in both buffers, so no realloc leaves a copy of the key in freed memory. */
+    if (!buf_reserve(&sk_text, 256) || !buf_reserve(text, 512)) {
+        error_set(err, ERR_IO, "age: key file exceeds the buffer cap");
+        goto out;
+    }
     if (age_init(err) < 0)
         goto out;
     randombytes_buf(id.sk, sizeof(id.sk));
