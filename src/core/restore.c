@@ -150,6 +150,8 @@ int restore_stream(const struct restore_request *req, struct store *s, const cha
     int64_t start = time_mono_ms();
     int64_t last = 0;
     bool digest_only = false;
+    bool decode_failed = false;
+    struct error decode_err = ERROR_INIT;
     int rc = -1;
 
     pipeline_init(&pl, sink, sink_ctx);
@@ -191,8 +193,15 @@ int restore_stream(const struct restore_request *req, struct store *s, const cha
         if (filter_process(hash, chunk, got, &pl.stage[0], err) < 0)
             goto out;
         buf_reset(&pl.stage[0]);
-        if (!digest_only && pipeline_write(&pl, chunk, got, err) < 0)
-            goto out;
+        if (!digest_only && !decode_failed && pipeline_write(&pl, chunk, got, &decode_err) < 0) {
+            if (decode_err.kind != ERR_CONFIG) {
+                *err = decode_err;
+                goto out;
+            }
+            /* "No identity matches" is also what a damaged age header looks like: read on, and
+             * let the digest say which it is. */
+            decode_failed = true;
+        }
         if (req->progress && time_mono_ms() - last >= 500) {
             struct backup_progress p = {req->job->name, "restore",      pl.bytes_out,
                                         stored,         art->raw_bytes, time_mono_ms() - start};
@@ -212,6 +221,12 @@ int restore_stream(const struct restore_request *req, struct store *s, const cha
                   key, store_name(s), (unsigned long long)stored,
                   (unsigned long long)art->size_bytes, hex, art->sha256);
         error_hint(err, "restore another snapshot, or the same one from another store with --from");
+        goto out;
+    }
+    if (decode_failed) {
+        *err = decode_err;
+        error_wrap(err, "'%s' on store '%s' (the file is intact: its SHA-256 matches the manifest)",
+                   key, store_name(s));
         goto out;
     }
     buf_reset(&pl.stage[0]);

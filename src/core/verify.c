@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -906,6 +907,63 @@ static void verify_log_tail(const char *dir, struct buf *out)
     xfree(path);
 }
 
+/* The throwaway server's pid from INFO server, or -1. The port was free a moment before the
+ * server took it, but another process could have taken it first: the drill must be talking to its
+ * own child before it trusts a count or sends SHUTDOWN. */
+static long verify_server_pid(struct redis_conn *conn)
+{
+    const char *cmd[] = {"INFO", "server"};
+    struct resp_value *reply = NULL;
+    struct error ignored = ERROR_INIT;
+    long pid = -1;
+
+    if (redis_command(conn, 2, cmd, NULL, &reply, &ignored) == 0 && reply->str &&
+        reply->type == RESP_BULK) {
+        const char *p = strstr(reply->str, "\nprocess_id:");
+        if (p) {
+            char *end = NULL;
+            long v = strtol(p + 12, &end, 10);
+            if (end && end != p + 12)
+                pid = v;
+        }
+    }
+    resp_value_free(reply);
+    return pid;
+}
+
+/* Writes the throwaway server's configuration, with a random requirepass, to DIR/redis.conf
+ * (0600, in the drill's 0700 directory): the decrypted snapshot is served on loopback, and other
+ * local users must not read or change it. */
+static int verify_redis_conf(const struct verify_redis_drill *d, int port, int databases,
+                             char password[33], struct error *err)
+{
+    unsigned char raw[16];
+    char *path = xasprintf("%s/redis.conf", d->dir);
+    struct buf text;
+    int rc = -1;
+
+    buf_init(&text, BUF_NO_CAP);
+    if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw)) {
+        error_errno(err, ERR_IO, "getrandom");
+        goto out;
+    }
+    for (size_t i = 0; i < sizeof(raw); i++)
+        snprintf(password + 2 * i, 3, "%02x", raw[i]);
+    buf_addf(&text,
+             "port %d\nbind 127.0.0.1\nprotected-mode yes\nsave \"\"\nappendonly no\n"
+             "dir \"%s\"\ndbfilename dump.rdb\ndatabases %d\ndaemonize no\n"
+             "logfile \"%s/redis.log\"\nrequirepass %s\n",
+             port, d->dir, databases, d->dir, password);
+    rc = fs_write_atomic(path, text.data, text.len, 0600, err);
+out:
+    explicit_bzero(raw, sizeof(raw));
+    if (text.data)
+        explicit_bzero(text.data, text.len);
+    buf_release(&text);
+    xfree(path);
+    return rc;
+}
+
 /* Loads the checked dump.rdb into a throwaway server on a free loopback port and compares its key
  * counts per database with the file's (less the keys whose expiry passed meanwhile, which the
  * server drops). Without a server binary, says so in detail and passes. */
@@ -921,9 +979,9 @@ static int verify_redis_drill(const struct cfg_job *job, const char *id,
     char *bin = verify_find_redis_server();
     char *target = NULL;
     char *url = NULL;
-    char *logfile = NULL;
-    char port_text[16];
-    char dbs_text[16];
+    char *conf_path = NULL;
+    char password[33] = "";
+    bool is_ours = false;
     int max_db = 15;
     int max_version = 0;
     int port = 0;
@@ -955,15 +1013,12 @@ static int verify_redis_drill(const struct cfg_job *job, const char *id,
         max_db = d->dbs[i].db > max_db ? d->dbs[i].db : max_db;
     if (verify_free_port(&port, err) < 0)
         goto out;
-    snprintf(port_text, sizeof(port_text), "%d", port);
-    snprintf(dbs_text, sizeof(dbs_text), "%d", max_db + 1);
-    logfile = xasprintf("%s/redis.log", d->dir);
+    if (verify_redis_conf(d, port, max_db + 1, password, err) < 0)
+        goto out;
+    conf_path = xasprintf("%s/redis.conf", d->dir);
     {
-        const char *argv[] = {
-            bin,        "--port",           port_text, "--bind",      "127.0.0.1", "--save",
-            "",         "--appendonly",     "no",      "--dir",       d->dir,      "--dbfilename",
-            "dump.rdb", "--databases",      dbs_text,  "--daemonize", "no",        "--logfile",
-            logfile,    "--protected-mode", "yes",     NULL};
+        /* The password is in the 0600 file, never in argv. */
+        const char *argv[] = {bin, conf_path, NULL};
         t_before = time_now_ms();
         if (proc_spawn(argv, NULL, 0, &child, err) < 0)
             goto out;
@@ -971,6 +1026,7 @@ static int verify_redis_drill(const struct cfg_job *job, const char *id,
     started = true;
     url = xasprintf("redis://127.0.0.1:%d", port);
     o.url = url;
+    o.password = password;
     o.connect_timeout_ms = 2000;
     o.io_timeout_ms = 600000;
     /* Up until the port answers PONG, not LOADING. */
@@ -1000,8 +1056,18 @@ static int verify_redis_drill(const struct cfg_job *job, const char *id,
         } else if (conn) {
             if (redis_command(conn, 1, ping, NULL, &reply, err) < 0)
                 goto out;
-            if (reply->type != RESP_ERROR)
+            if (reply->type != RESP_ERROR) {
+                if (verify_server_pid(conn) != (long)child.pid) {
+                    error_set(err, ERR_FAILED,
+                              "port %d answers, but not as the throwaway %s (pid %d): another "
+                              "process took the port",
+                              port, child.name, (int)child.pid);
+                    error_hint(err, "run the drill again (it picks a new free port)");
+                    goto out;
+                }
+                is_ours = true;
                 break;
+            }
             if (strncmp(reply->str, "LOADING", 7) != 0) {
                 error_set(err, ERR_FAILED, "throwaway server: PING: %s", reply->str);
                 goto out;
@@ -1052,7 +1118,7 @@ static int verify_redis_drill(const struct cfg_job *job, const char *id,
 out:
     resp_value_free(reply);
     reply = NULL;
-    if (conn && started && !child.is_waited) {
+    if (conn && is_ours && !child.is_waited) {
         const char *shutdown[] = {"SHUTDOWN", "NOSAVE"};
         struct error ignored = ERROR_INIT;
         /* The server closes the connection instead of replying. */
@@ -1076,7 +1142,8 @@ out:
     xfree(bin);
     xfree(target);
     xfree(url);
-    xfree(logfile);
+    xfree(conf_path);
+    explicit_bzero(password, sizeof(password));
     return rc;
 }
 
@@ -1086,6 +1153,9 @@ struct verify_ids {
     char (*ids)[SNAPSHOT_ID_LEN];
     size_t count;
     size_t alloc;
+    char (*orphans)[SNAPSHOT_ID_LEN]; /* directories without a manifest */
+    size_t orphan_count;
+    size_t orphan_alloc;
     const char *want; /* an id, or NULL */
 };
 
@@ -1094,12 +1164,44 @@ static int verify_collect(const struct snapshot_dir *d, void *arg, struct error 
     struct verify_ids *ids = arg;
 
     (void)err;
-    if (!d->has_manifest || (ids->want && strcmp(ids->want, d->id) != 0))
+    if (ids->want && strcmp(ids->want, d->id) != 0)
         return 0;
+    if (!d->has_manifest) {
+        XGROW(ids->orphans, ids->orphan_count + 1, ids->orphan_alloc);
+        snprintf(ids->orphans[ids->orphan_count++], SNAPSHOT_ID_LEN, "%s", d->id);
+        return 0;
+    }
     XGROW(ids->ids, ids->count + 1, ids->alloc);
     snprintf(ids->ids[ids->count], SNAPSHOT_ID_LEN, "%s", d->id);
     ids->count++;
     return 0;
+}
+
+/* A directory without a manifest is what a killed run leaves, and the next run of the job removes
+ * it; one older than a complete snapshot (with the job's lock held, so no run is writing) has most
+ * likely lost its manifest. The snapshot asked for by id is reported whatever its age. */
+static void verify_report_orphans(struct verify_ctx *v, const struct cfg_job *job,
+                                  const char *store, const struct verify_ids *ids)
+{
+    const char *newest = ids->count ? ids->ids[ids->count - 1] : NULL;
+
+    for (size_t k = 0; k < ids->orphan_count; k++) {
+        const char *id = ids->orphans[k];
+        struct error e = ERROR_INIT;
+        size_t i;
+
+        if (!ids->want && (!newest || strcmp(id, newest) > 0))
+            continue;
+        i = verify_item_new(v, job->name, id, store);
+        error_set(&e, ERR_INTEGRITY,
+                  "job '%s': snapshot '%s' on store '%s' has no manifest.json (it was removed, or "
+                  "the run that wrote it was killed)",
+                  job->name, id, store);
+        error_hint(&e, "the files are not a usable backup without it; `permafrost catalog rebuild` "
+                       "and `list` show what is complete");
+        verify_item_fail(&v->res->items[i], &e);
+        verify_item_done(v, i);
+    }
 }
 
 struct verify_pending {
@@ -1159,6 +1261,7 @@ static void verify_job(struct verify_ctx *v, const struct cfg_job *job)
             store_failed = true;
             store_free(s);
             xfree(ids.ids);
+            xfree(ids.orphans);
             continue;
         }
         if (ids.count == 0 && !want) {
@@ -1168,7 +1271,9 @@ static void verify_job(struct verify_ctx *v, const struct cfg_job *job)
             verify_item_fail(&v->res->items[i], &e);
             verify_item_done(v, i);
         }
-        found += ids.count;
+        found += ids.count + ids.orphan_count;
+        if (!only_latest)
+            verify_report_orphans(v, job, name, &ids);
         for (size_t k = only_latest && ids.count ? ids.count - 1 : 0; k < ids.count; k++) {
             const char *id = ids.ids[k];
             size_t i;
@@ -1230,6 +1335,7 @@ static void verify_job(struct verify_ctx *v, const struct cfg_job *job)
         }
         store_free(s);
         xfree(ids.ids);
+        xfree(ids.orphans);
     }
     if (want && found == 0 && !store_failed) {
         size_t i = verify_item_new(v, job->name, NULL, req->from_store);
@@ -1272,11 +1378,12 @@ static void verify_job(struct verify_ctx *v, const struct cfg_job *job)
 static int verify_severity(enum err_kind k)
 {
     switch (k) {
+    /* A damaged copy is what monitoring must not miss: it outranks a job that was busy. */
     case ERR_CANCELLED:
         return 5;
-    case ERR_LOCKED:
-        return 4;
     case ERR_INTEGRITY:
+        return 4;
+    case ERR_LOCKED:
         return 3;
     case ERR_CONFIG:
     case ERR_USAGE:

@@ -241,7 +241,7 @@ int age_identities_parse(const char *text, size_t len, struct age_identity **out
 {
     struct age_identity *ids = NULL;
     size_t n = 0;
-    size_t alloc = 0;
+    size_t lines = 1;
     size_t lineno = 0;
     size_t pos = 0;
     char *line = NULL;
@@ -252,6 +252,11 @@ int age_identities_parse(const char *text, size_t len, struct age_identity **out
     if (age_init(err) < 0)
         goto out;
     line = xmalloc(len + 1);
+    /* One allocation for every line that could be a key: growing the array by realloc would
+     * leave copies of secret keys in freed memory. */
+    for (size_t i = 0; i < len; i++)
+        lines += text[i] == '\n';
+    ids = xcalloc(lines, sizeof(*ids));
     while (pos < len) {
         const char *nl = memchr(text + pos, '\n', len - pos);
         size_t end = nl ? (size_t)(nl - text) : len;
@@ -270,7 +275,7 @@ int age_identities_parse(const char *text, size_t len, struct age_identity **out
             error_set(err, ERR_CONFIG, "line %zu: contains a NUL byte", lineno);
             goto out;
         }
-        XGROW(ids, n + 1, alloc);
+        ASSERT(n < lines);
         if (age_identity_parse_line(line, lineno, &ids[n], err) < 0) {
             sodium_memzero(&ids[n], sizeof(ids[n]));
             goto out;
@@ -343,6 +348,11 @@ int age_keygen(struct buf *text, char recipient[AGE_RECIPIENT_TEXT_MAX], struct 
 
     recipient[0] = '\0';
     buf_init(&sk_text, BUF_NO_CAP);
+    /* Room up front in both buffers, so no realloc leaves a copy of the key in freed memory. */
+    if (!buf_reserve(&sk_text, 256) || !buf_reserve(text, 512)) {
+        error_set(err, ERR_IO, "age: key file exceeds the buffer cap");
+        goto out;
+    }
     if (age_init(err) < 0)
         goto out;
     randombytes_buf(id.sk, sizeof(id.sk));
@@ -915,6 +925,8 @@ static struct age_decrypt *age_decrypt_of(struct filter *f)
     return (struct age_decrypt *)f;
 }
 
+#define AGE_DESCRIBE_MAX 32
+
 /* Counts stanza types for the "no identity matches" message: "2 recipients (X25519)",
  * "3 recipients (2 X25519, 1 mlkem768x25519)". */
 static void age_describe_recipients(const struct age_header *h, char *out, size_t cap)
@@ -922,21 +934,30 @@ static void age_describe_recipients(const struct age_header *h, char *out, size_
     struct buf b;
     size_t distinct = 0;
 
+    /* Only the first stanzas are described: a hostile header may hold 100,000 of them, and the
+     * pairwise comparison below is quadratic. */
+    size_t shown = h->stanza_count < AGE_DESCRIBE_MAX ? h->stanza_count : AGE_DESCRIBE_MAX;
+
     buf_init(&b, cap - 1);
     (void)buf_addf(&b, "%zu recipient%s (", h->stanza_count, h->stanza_count == 1 ? "" : "s");
-    for (size_t i = 0; i < h->stanza_count; i++) {
+    for (size_t i = 0; i < shown; i++) {
         size_t n = 0;
         bool seen = false;
         for (size_t k = 0; k < i; k++)
             seen = seen || strcmp(h->stanzas[k].type, h->stanzas[i].type) == 0;
         if (seen)
             continue;
-        for (size_t k = i; k < h->stanza_count; k++)
+        for (size_t k = i; k < shown; k++)
             n += strcmp(h->stanzas[k].type, h->stanzas[i].type) == 0;
+        /* Room for this entry, and for ", ...)" after it. */
+        if (b.len + AGE_QUOTE_MAX + 40 >= cap) {
+            (void)buf_adds(&b, ", ...");
+            break;
+        }
         distinct++;
         if (distinct > 1)
             (void)buf_adds(&b, ", ");
-        if (n == h->stanza_count) {
+        if (n == h->stanza_count && shown == h->stanza_count) {
             char t[AGE_QUOTE_MAX + 4];
             age_quote(h->stanzas[i].type, t);
             (void)buf_adds(&b, t);
@@ -946,6 +967,8 @@ static void age_describe_recipients(const struct age_header *h, char *out, size_
             (void)buf_addf(&b, "%zu %s", n, t);
         }
     }
+    if (shown < h->stanza_count)
+        (void)buf_addf(&b, ", first %zu shown", shown);
     (void)buf_adds(&b, ")");
     buf_format_fixed(out, cap, "%s", b.data);
     buf_release(&b);
@@ -1059,9 +1082,10 @@ static int age_scrypt_unwrap(const struct age_decrypt *d, const struct age_stanz
         error_set(err, ERR_CONFIG, "age: scrypt work factor 2^%d above the cap 2^%d", log_n,
                   d->max_log_n);
         error_hint(err,
-                   "the file needs %llu MiB and minutes of CPU to open; if you trust it, raise "
-                   "the cap",
-                   (unsigned long long)1 << (log_n - 13 > 0 ? log_n - 13 : 0));
+                   "opening it would take %llu MiB and minutes of CPU; permafrost writes 2^%d, so "
+                   "this file was written elsewhere or altered",
+                   (unsigned long long)1 << (log_n - 10 > 0 ? log_n - 10 : 0),
+                   AGE_SCRYPT_LOG_N_DEFAULT);
         goto out;
     }
     if (age_scrypt_key(d->passphrase, d->passphrase_len, salt, log_n, key) < 0) {

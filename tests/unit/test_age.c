@@ -618,6 +618,34 @@ static void test_age_wrong_identity_names_the_recipients(void)
     buf_release(&out);
 }
 
+static void test_age_many_stanzas_are_described_in_part(void)
+{
+    /* 40 stanzas of unknown types (as a damaged or hostile header may hold 100,000): the message
+     * describes the first ones that fit and says that more follow. */
+    struct age_identity id;
+    struct age_recipient r;
+    struct buf hdr;
+    struct buf out;
+    struct error err = ERROR_INIT;
+
+    new_identity(&id, &r);
+    buf_init(&hdr, BUF_NO_CAP);
+    buf_init(&out, BUF_NO_CAP);
+    buf_adds(&hdr, "age-encryption.org/v1\n");
+    for (int i = 0; i < 40; i++)
+        buf_addf(&hdr, "-> t%02d\n\n", i);
+    buf_adds(&hdr, "--- IOXiQYStkoT1mvZW2tFOqZdhRVvj58egABx/sWfZQbc\n0123456789abcdef");
+    CHECK_ERR(decrypt_with((const uint8_t *)hdr.data, hdr.len, &id, 1, NULL, 0, 0, &out, &err), err,
+              ERR_CONFIG, "encrypted to 40 recipients (");
+    CHECK(strstr(err.msg, "1 t00, 1 t01") != NULL);
+    CHECK(strstr(err.msg, "t32") == NULL);
+    CHECK(strstr(err.msg, ", , ") == NULL);
+    CHECK(strstr(err.msg, "...") != NULL);
+    CHECK_INT_EQ(out.len, 0);
+    buf_release(&hdr);
+    buf_release(&out);
+}
+
 static void test_age_work_factor_above_cap_refused_before_scrypt(void)
 {
     /* 2^40 would need 1 TiB: had scrypt run, it would have failed differently (or not ended). The
@@ -842,6 +870,7 @@ const struct unit_test age_tests[] = {
     {"tamper_payload_names_the_chunk", test_age_tamper_payload_names_the_chunk},
     {"truncation_at_every_chunk_boundary_fails", test_age_truncation_at_every_chunk_boundary_fails},
     {"wrong_identity_names_the_recipients", test_age_wrong_identity_names_the_recipients},
+    {"many_stanzas_are_described_in_part", test_age_many_stanzas_are_described_in_part},
     {"work_factor_above_cap_refused_before_scrypt",
      test_age_work_factor_above_cap_refused_before_scrypt},
     {"encrypt_params_are_checked", test_age_encrypt_params_are_checked},
