@@ -688,6 +688,44 @@ static int age_encrypt_write_header(struct age_encrypt *e, struct buf *out, stru
     return 0;
 }
 
+/* Cuts a stream into chunks of `size` bytes for fn, keeping one back: a full chunk in pending is
+ * handed over only once more input follows, because the last chunk is sealed (or opened) with the
+ * last-chunk flag at finish. Whole chunks are taken straight from the input when nothing is
+ * pending, so the bulk of a stream is never copied. */
+typedef int (*age_chunk_fn)(void *ctx, const uint8_t *chunk, struct buf *out, struct error *err);
+
+static int age_chunked(uint8_t *pending, size_t *pending_len, size_t size, const uint8_t *p,
+                       size_t len, age_chunk_fn fn, void *ctx, struct buf *out, struct error *err)
+{
+    while (len > 0) {
+        size_t n;
+
+        if (*pending_len == size) {
+            if (fn(ctx, pending, out, err) < 0)
+                return -1;
+            *pending_len = 0;
+        }
+        if (*pending_len == 0 && len > size) {
+            if (fn(ctx, p, out, err) < 0)
+                return -1;
+            p += size;
+            len -= size;
+            continue;
+        }
+        n = size - *pending_len < len ? size - *pending_len : len;
+        memcpy(pending + *pending_len, p, n);
+        *pending_len += n;
+        p += n;
+        len -= n;
+    }
+    return 0;
+}
+
+static int age_encrypt_middle(void *ctx, const uint8_t *chunk, struct buf *out, struct error *err)
+{
+    return age_encrypt_chunk(ctx, chunk, AGE_CHUNK_BYTES, false, out, err);
+}
+
 static int age_encrypt_process(struct filter *f, const void *in, size_t len, struct buf *out,
                                struct error *err)
 {
@@ -699,30 +737,8 @@ static int age_encrypt_process(struct filter *f, const void *in, size_t len, str
         return 0;
     if (age_encrypt_write_header(e, out, err) < 0)
         return -1;
-    while (len > 0) {
-        if (e->pending_len == AGE_CHUNK_BYTES) {
-            if (age_encrypt_chunk(e, e->pending, AGE_CHUNK_BYTES, false, out, err) < 0)
-                return -1;
-            e->pending_len = 0;
-        }
-        if (e->pending_len == 0 && len > AGE_CHUNK_BYTES) {
-            if (age_encrypt_chunk(e, p, AGE_CHUNK_BYTES, false, out, err) < 0)
-                return -1;
-            p += AGE_CHUNK_BYTES;
-            len -= AGE_CHUNK_BYTES;
-            continue;
-        }
-        {
-            size_t n = AGE_CHUNK_BYTES - e->pending_len;
-            if (n > len)
-                n = len;
-            memcpy(e->pending + e->pending_len, p, n);
-            e->pending_len += n;
-            p += n;
-            len -= n;
-        }
-    }
-    return 0;
+    return age_chunked(e->pending, &e->pending_len, AGE_CHUNK_BYTES, p, len, age_encrypt_middle, e,
+                       out, err);
 }
 
 static int age_encrypt_finish(struct filter *f, struct buf *out, struct error *err)
@@ -1232,50 +1248,32 @@ static int age_decrypt_middle(struct age_decrypt *d, const uint8_t *c, struct bu
     return 0;
 }
 
+static int age_decrypt_middle_cb(void *ctx, const uint8_t *chunk, struct buf *out,
+                                 struct error *err)
+{
+    return age_decrypt_middle(ctx, chunk, out, err);
+}
+
 static int age_decrypt_payload(struct age_decrypt *d, const uint8_t *p, size_t len, struct buf *out,
                                struct error *err)
 {
-    while (len > 0) {
-        if (d->phase == AGE_PHASE_NONCE) {
-            size_t n = AGE_NONCE_BYTES - d->nonce_len;
-            uint8_t file_key[AGE_FILE_KEY_BYTES];
-            if (n > len)
-                n = len;
-            memcpy(d->nonce + d->nonce_len, p, n);
-            d->nonce_len += n;
-            p += n;
-            len -= n;
-            if (d->nonce_len < AGE_NONCE_BYTES)
-                return 0;
-            memcpy(file_key, d->key, sizeof(file_key));
-            age_payload_key(file_key, d->nonce, d->key);
-            sodium_memzero(file_key, sizeof(file_key));
-            d->phase = AGE_PHASE_PAYLOAD;
-            continue;
-        }
-        if (d->ct_len == AGE_CT_CHUNK_BYTES) {
-            if (age_decrypt_middle(d, d->ct, out, err) < 0)
-                return -1;
-            d->ct_len = 0;
-        }
-        if (d->ct_len == 0 && len > AGE_CT_CHUNK_BYTES) {
-            if (age_decrypt_middle(d, p, out, err) < 0)
-                return -1;
-            p += AGE_CT_CHUNK_BYTES;
-            len -= AGE_CT_CHUNK_BYTES;
-            continue;
-        }
-        {
-            size_t n = AGE_CT_CHUNK_BYTES - d->ct_len;
-            if (n > len)
-                n = len;
-            memcpy(d->ct + d->ct_len, p, n);
-            d->ct_len += n;
-            p += n;
-            len -= n;
-        }
+    if (d->phase == AGE_PHASE_NONCE) {
+        size_t n = AGE_NONCE_BYTES - d->nonce_len < len ? AGE_NONCE_BYTES - d->nonce_len : len;
+        uint8_t file_key[AGE_FILE_KEY_BYTES];
+
+        memcpy(d->nonce + d->nonce_len, p, n);
+        d->nonce_len += n;
+        p += n;
+        len -= n;
+        if (d->nonce_len < AGE_NONCE_BYTES)
+            return 0;
+        memcpy(file_key, d->key, sizeof(file_key));
+        age_payload_key(file_key, d->nonce, d->key);
+        sodium_memzero(file_key, sizeof(file_key));
+        d->phase = AGE_PHASE_PAYLOAD;
     }
-    return 0;
+    return age_chunked(d->ct, &d->ct_len, AGE_CT_CHUNK_BYTES, p, len, age_decrypt_middle_cb, d, out,
+                       err);
 }
 
 /* Whether the header buffer may now hold a complete header: a line starting with "---" that has
