@@ -13,7 +13,7 @@
 # D/B wall <= 1.10, D/A wall <= 0.30, D size within 5% of A, Permafrost's own peak RSS <= 64 MB
 # (D and E), and the overhead of encryption E/D wall <= 1.10.
 # Peak RSS: /usr/bin/time's %M is the largest process of the tree (for D that is usually pg_dump);
-# Permafrost's own peak is its VmHWM, sampled from /proc every 20 ms while it runs.
+# Permafrost's own peak is the peak_rss_kb of its `run --json` report (getrusage, RUSAGE_SELF).
 #
 # Environment:
 #   PERMAFROST     binary (default build/permafrost)
@@ -140,38 +140,30 @@ measure()
         "$rss" >>"$work/results"
 }
 
-# measure_permafrost NAME JOB: runs permafrost's JOB while sampling its own VmHWM (peak RSS, kB);
-# appends "NAME wall maxrss_kb" and "NAME-own 0 hwm_kb".
+# measure_permafrost NAME JOB: runs permafrost's JOB; appends "NAME wall maxrss_kb" (the tree's
+# largest process, as /usr/bin/time sees it) and "NAME-own 0 peak_kb" (permafrost's own peak RSS,
+# from getrusage in its `run --json` report: no sampler competing for the CPU).
 measure_permafrost()
 {
-    local name=$1 job=$2 t0 t1 pid hwm=0 v rc=0
+    local name=$1 job=$2 t0 t1 own rc=0
     sync
     t0=$(now)
-    /usr/bin/time -f '%M' -o "$work/time.out" "$PERMAFROST" -c "$work/bench.conf" -q run "$job" \
-        >"$work/pf.out" 2>"$work/pf.err" &
-    local timepid=$!
-    # /usr/bin/time's child is permafrost.
-    pid=""
-    while [[ -z $pid ]] && kill -0 "$timepid" 2>/dev/null; do
-        pid=$(ps -o pid= --ppid "$timepid" 2>/dev/null | head -n 1 | tr -d ' ')
-        [[ -n $pid ]] || sleep 0.005
-    done
-    while [[ -n $pid ]] && [[ -r /proc/$pid/status ]]; do
-        v=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || true)
-        if [[ -n $v ]] && ((v > hwm)); then
-            hwm=$v
-        fi
-        sleep 0.02
-    done
-    wait "$timepid" || rc=$?
+    /usr/bin/time -f '%M' -o "$work/time.out" "$PERMAFROST" -c "$work/bench.conf" --json run \
+        "$job" >"$work/pf.out" 2>"$work/pf.err" || rc=$?
     t1=$(now)
     if ((rc != 0)); then
         cat "$work/pf.err" >&2
         die "permafrost run failed (exit $rc)"
     fi
+    own=$(python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+jobs = d["jobs"] if isinstance(d, dict) and "jobs" in d else (d if isinstance(d, list) else [d])
+print(max(j["peak_rss_kb"] for j in jobs))
+' "$work/pf.out") || die "no peak_rss_kb in permafrost's --json report"
     printf '%s %s %s\n' "$name" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')" \
         "$(tail -n 1 "$work/time.out")" >>"$work/results"
-    printf '%s-own 0 %s\n' "$name" "$hwm" >>"$work/results"
+    printf '%s-own 0 %s\n' "$name" "$own" >>"$work/results"
 }
 
 # newest_artifact JOB NAME: the newest file NAME among JOB's snapshots in the store.
@@ -301,7 +293,7 @@ check("permafrost / zstd pipe, wall time", "%.2f" % d_b, d_b <= 1.10, "<= 1.10")
 check("permafrost / pg_dump -Fc, wall time", "%.2f" % d_a, d_a <= 0.30, "<= 0.30")
 check("permafrost size vs pg_dump -Fc", "%+.1f%%" % (100 * size_diff), size_diff <= 0.05,
       "<= +5%")
-check("permafrost's own peak RSS (VmHWM)", "%.1f MB" % own, own <= 64, "<= 64 MB")
+check("permafrost's own peak RSS (getrusage)", "%.1f MB" % own, own <= 64, "<= 64 MB")
 if "E" in wall:
     e_d = med(wall["E"]) / med(wall["D"])
     check("encrypted / unencrypted permafrost, wall", "%.2f" % e_d, e_d <= 1.10, "<= 1.10")

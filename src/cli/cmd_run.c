@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include <getopt.h>
+#include <sys/resource.h>
 
 #include "cli/commands.h"
 #include "cli/output.h"
@@ -131,6 +132,17 @@ static void run_print_text(const struct cfg_job *job, const struct backup_result
         printf("  error     %s\n", e->msg);
 }
 
+/* This process's peak resident memory so far (children such as pg_dump not included), for
+ * monitoring and the benchmarks. */
+static int64_t run_peak_rss_kb(void)
+{
+    struct rusage ru;
+
+    if (getrusage(RUSAGE_SELF, &ru) < 0)
+        return -1;
+    return (int64_t)ru.ru_maxrss;
+}
+
 static void run_print_json(struct json_writer *w, const struct cfg_job *job,
                            const struct backup_result *r, const struct error *e)
 {
@@ -175,6 +187,7 @@ static void run_print_json(struct json_writer *w, const struct cfg_job *job,
     }
     json_end_array(w);
     json_key_uint(w, "pruned", r->pruned);
+    json_key_int(w, "peak_rss_kb", run_peak_rss_kb());
     json_key_string(w, "error", r->is_ok ? NULL : e->msg);
     json_key_string(w, "hint", !r->is_ok && e->hint[0] ? e->hint : NULL);
     json_end_object(w);
