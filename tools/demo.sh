@@ -306,9 +306,10 @@ enc_snap=$(python3 -c 'import json, sys; print(json.loads(sys.argv[1])[-1]["id"]
     "$(pf list --json db-encrypted)") || enc_ok=no
 enc_artifact=$T/store/db-encrypted/$enc_snap/mastodon_production.dump.zst.age
 say "decrypting it with Debian's age: age -d -i KEY | zstd -d | pg_restore --list"
+# The TOC into a variable first: grep -q would stop reading early and fail the pipe (pipefail).
 if age -d -i "$T/age-identity.txt" "$enc_artifact" | zstd -q -d >"$T/dec.dump" &&
-    "$PG_BIN/pg_restore" --list "$T/dec.dump" | grep -q 'TABLE DATA public statuses'; then
-    :
+    toc=$("$PG_BIN/pg_restore" --list "$T/dec.dump"); then
+    grep -q 'TABLE DATA public statuses' <<<"$toc" || enc_ok=no
 else
     enc_ok=no
 fi
@@ -325,7 +326,8 @@ pf verify db-encrypted redis --snapshot latest --restore || verify_ok=no
 t1=$(now)
 verify_s=$(secs "$t0" "$t1")
 pf list db-encrypted
-pf list --json db-encrypted | grep -q '"restore' || verify_ok=no
+listed=$(pf list --json db-encrypted)
+grep -q '"restore' <<<"$listed" || verify_ok=no
 
 result=PASS
 for v in "$stock_ok" "$sha_ok" "$s3_ok" "$counts_ok" "$content_ok" "$schema_ok" "$mirror_ok" \
