@@ -2116,7 +2116,7 @@ const struct schema_option schema_options[] = {
      .choices = job_kinds,
      .choice_label = "job kind",
      .help = "what the job does: postgres backs up a database, redis snapshots a Redis/Valkey "
-             "server, mirror copies a media tree",
+             "server, mirror copies a media tree, verify checks and drills other jobs' snapshots",
      .example = "postgres",
      .offset = offsetof(struct cfg_job, kind),
      .set = schema_set_job_kind,
