@@ -69,7 +69,8 @@ struct age_encrypt_params {
 
 /* An encrypting filter: bytes in are plaintext, bytes out a binary age file (header first). Either
  * recipients or a passphrase, not both, not neither (ERR_CONFIG). Everything needed is taken from
- * p during the call (the caller may wipe and free p's arrays right after). Free with filter_free. */
+ * p during the call (the caller may wipe and free p's arrays right after). Free with filter_free.
+ */
 int age_encrypt_new(const struct age_encrypt_params *p, struct filter **out, struct error *err);
 
 struct age_decrypt_params {
