@@ -796,6 +796,15 @@ static int schema_set_recipients(const struct schema_option *opt, void *obj, con
 
     if (schema_set_list(opt, obj, value, err) < 0)
         return -1;
+    /* Each recipient adds about 110 bytes to every file's header (capped at 1 MiB when read). */
+    if (*field_count > SCHEMA_RECIPIENTS_MAX) {
+        error_set(err, ERR_CONFIG, "%zu recipients; at most %d", *field_count,
+                  SCHEMA_RECIPIENTS_MAX);
+        schema_free_list(*field, *field_count);
+        *field = NULL;
+        *field_count = 0;
+        return -1;
+    }
     for (size_t i = 0; i < *field_count; i++) {
         const char *r = (*field)[i];
         char hrp[BECH32_HRP_MAX + 1];

@@ -43,14 +43,15 @@ enum schema_type {
     SCHEMA_LIMIT, /* a count ("500") or a percentage ("10%", "0.5%") */
 };
 
-#define SCHEMA_ZONEINFO_DIR "/usr/share/zoneinfo"
-#define SCHEMA_MAX_THREADS  256   /* highest THREADS in a compression value */
-#define SCHEMA_SECRET_MAX   65536 /* largest file:PATH secret, in bytes */
-#define SCHEMA_NAME_MAX     64    /* longest store or job name */
-#define SCHEMA_MAX_OPTIONS  64    /* upper bound on schema_option_count, for per-section arrays */
-#define SCHEMA_PREFIX_MAX   512   /* longest S3 key prefix, in bytes (S3 keys end at 1024) */
-#define SCHEMA_GLOB_MAX     1024  /* longest include/exclude pattern (MIRROR_PATTERN_MAX) */
-#define SCHEMA_REDACTED     "<redacted>"
+#define SCHEMA_ZONEINFO_DIR   "/usr/share/zoneinfo"
+#define SCHEMA_MAX_THREADS    256   /* highest THREADS in a compression value */
+#define SCHEMA_SECRET_MAX     65536 /* largest file:PATH secret, in bytes */
+#define SCHEMA_NAME_MAX       64    /* longest store or job name */
+#define SCHEMA_MAX_OPTIONS    64    /* upper bound on schema_option_count, for per-section arrays */
+#define SCHEMA_PREFIX_MAX     512   /* longest S3 key prefix, in bytes (S3 keys end at 1024) */
+#define SCHEMA_GLOB_MAX       1024  /* longest include/exclude pattern (MIRROR_PATTERN_MAX) */
+#define SCHEMA_REDACTED       "<redacted>"
+#define SCHEMA_RECIPIENTS_MAX 256 /* most age recipients in encrypt */
 
 struct schema_option;
 

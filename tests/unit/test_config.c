@@ -2659,6 +2659,16 @@ static void test_encrypt_recipients_are_checked_at_load(void)
                       hint);
     check_parse_error(STORE JOB "encrypt = " RECIPIENT_A ", " RECIPIENT_A "\n",
                       "test.conf:8: encrypt: '" RECIPIENT_A "' is listed twice", "");
+    {
+        struct buf text;
+        buf_init(&text, BUF_NO_CAP);
+        buf_adds(&text, STORE JOB "encrypt = ");
+        for (int i = 0; i < SCHEMA_RECIPIENTS_MAX + 1; i++)
+            buf_addf(&text, "%sage1x%d", i ? ", " : "", i);
+        buf_adds(&text, "\n");
+        check_parse_error(text.data, "test.conf:8: encrypt: 257 recipients; at most 256", "");
+        buf_release(&text);
+    }
 }
 
 static void test_encrypt_and_passphrase_exclude_each_other(void)
