@@ -7,16 +7,16 @@
  *
  * Run times are searched in local wall-clock time, field by field (a month, day or hour that cannot
  * match is skipped whole), and each matching wall time W is then mapped to an instant:
- * - the instants whose local time is exactly W are found by trying t = W - offset for the offsets in
- *   force around W (a day either side, and the offsets at those candidates);
+ * - the instants whose local time is exactly W are found by trying t = W - offset for the offsets
+ * in force around W (a day either side, and the offsets at those candidates);
  * - W occurring twice (clocks turned back) counts at its first instant only;
  * - W not occurring (clocks jumped over it) runs at the end of the gap, the instant found by
  *   bisection where local time passes W.
  * That map is non-decreasing in W, so the first matching W whose instant lies after `after` gives
  * the next run, and the last one whose instant is at or before `at` gives the previous run.
  *
- * Wall times are plain numbers (days from the civil date, Howard Hinnant's algorithm), so the search
- * needs neither timegm nor mktime, and glibc is asked only for localtime_r. */
+ * Wall times are plain numbers (days from the civil date, Howard Hinnant's algorithm), so the
+ * search needs neither timegm nor mktime, and glibc is asked only for localtime_r. */
 #include "util/cron.h"
 
 #include <stdio.h>
@@ -25,15 +25,15 @@
 #include "util/strv.h"
 #include "util/tz.h"
 
-#define CRON_QUOTE_MAX 48
+#define CRON_QUOTE_MAX    48
 /* 400 Gregorian years are 146097 days, a whole number of weeks: the calendar repeats, so a
  * schedule that runs at all runs within 400 years of any time. */
 #define CRON_SEARCH_YEARS 401
 /* Matching wall times passed over in one call because their run was already due (the repeated
  * hour of a fall-back). Far more than any real zone needs; a bound against a broken zone file. */
-#define CRON_SKIP_MAX   100000
-#define CRON_DAY_SECS   86400LL
-#define CRON_MINUTES_OK ((1ULL << 60) - 1)
+#define CRON_SKIP_MAX     100000
+#define CRON_DAY_SECS     86400LL
+#define CRON_MINUTES_OK   ((1ULL << 60) - 1)
 
 enum cron_field_index {
     CRON_FIELD_MINUTE,
@@ -53,8 +53,8 @@ struct cron_field_spec {
     const char *allowed;      /* shown in messages */
 };
 
-static const char *const cron_month_names[] = {"jan", "feb", "mar", "apr", "may", "jun",
-                                               "jul", "aug", "sep", "oct", "nov", "dec", NULL};
+static const char *const cron_month_names[] = {"jan", "feb", "mar", "apr", "may", "jun", "jul",
+                                               "aug", "sep", "oct", "nov", "dec", NULL};
 static const char *const cron_day_names[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat", NULL};
 
 static const struct cron_field_spec cron_fields[CRON_FIELD_COUNT] = {
@@ -143,8 +143,7 @@ static int cron_parse_value(const struct cron_field_spec *f, struct strv tok, in
     uint64_t n = 0;
 
     if (cron_is_digits(tok)) {
-        if (tok.len > 9 || !strv_to_u64(tok, &n) || n < (uint64_t)f->low ||
-            n > (uint64_t)f->high) {
+        if (tok.len > 9 || !strv_to_u64(tok, &n) || n < (uint64_t)f->low || n > (uint64_t)f->high) {
             (void)snprintf(detail, sizeof(detail), " is out of range (%d-%d)", f->low, f->high);
             return cron_field_error(err, f, "", tok, detail);
         }
