@@ -473,6 +473,9 @@ static void test_cron_next_new_york_fall_back_runs_once_in_repeated_hour(void)
     NEXT_CHAIN("0 * * * *", "America/New_York", "2026-11-01T04:30:00Z", "2026-11-01T05:00:00Z",
                "2026-11-01T07:00:00Z", "2026-11-01T08:00:00Z");
     NEXT_CHAIN("0 * * * *", "America/New_York", "2026-11-01T06:00:00Z", "2026-11-01T07:00:00Z");
+    /* Every 15 minutes pauses for the repeated hour (docs/operations.md says so). */
+    NEXT_CHAIN("*/15 * * * *", "America/New_York", "2026-11-01T05:30:00Z", "2026-11-01T05:45:00Z",
+               "2026-11-01T07:00:00Z", "2026-11-01T07:15:00Z");
     NEXT_CHAIN("@daily", "America/New_York", "2026-10-31T12:00:00Z", "2026-11-01T04:00:00Z",
                "2026-11-02T05:00:00Z");
     /* The last run as seen from the second 01:30 (EST) is the first 01:30 (EDT), and from 01:50
