@@ -27,12 +27,15 @@ struct cron_expr {
 };
 
 /* Parses text. On failure returns -1 with err (ERR_CONFIG) saying which field and token is wrong
- * and what is allowed ("hour field: 24 is out of range (0-23)"); text is quoted only as far as it
- * is printable. An expression that can never fire ("0 0 31 2 *") is refused too. */
+ * and what is allowed ("hour field: '24' is out of range (0-23)"); text is quoted only as far as it
+ * is printable. An expression that can never fire ("0 0 31 2 *") is refused too. Leading and
+ * trailing spaces and tabs are ignored; text longer than CRON_TEXT_MAX is refused unread. */
 int cron_parse(const char *text, struct cron_expr *out, struct error *err);
 
 /* The first run time strictly after `after`, in zone (an IANA name such as "Europe/Berlin", "UTC",
- * or NULL for the machine's local time). Fails (ERR_CONFIG) only when zone cannot be loaded. */
+ * or NULL for the machine's local time). Fails (ERR_CONFIG) only when zone cannot be loaded (or, for
+ * an expression not made by cron_parse, when it has no run within 401 years, or for a time beyond
+ * the calendar localtime_r knows). Switches TZ while it runs (util/tz.h): not thread-safe. */
 int cron_next(const struct cron_expr *e, const char *zone, time_t after, time_t *out,
               struct error *err);
 
