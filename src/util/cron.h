@@ -17,13 +17,13 @@
 #define CRON_TEXT_MAX 256 /* longest expression accepted */
 
 struct cron_expr {
-    uint64_t minutes;  /* bit m: minute m (0-59) */
-    uint32_t hours;    /* bit h: hour h (0-23) */
-    uint32_t days;     /* bit d: day of month d (1-31) */
-    uint16_t months;   /* bit m: month m (1-12) */
-    uint8_t weekdays;  /* bit w: weekday w (0 = Sunday .. 6) */
-    bool is_dom_star;  /* day-of-month was '*' (or '*' with a step) */
-    bool is_dow_star;  /* day-of-week was '*' (or '*' with a step) */
+    uint64_t minutes; /* bit m: minute m (0-59) */
+    uint32_t hours;   /* bit h: hour h (0-23) */
+    uint32_t days;    /* bit d: day of month d (1-31) */
+    uint16_t months;  /* bit m: month m (1-12) */
+    uint8_t weekdays; /* bit w: weekday w (0 = Sunday .. 6) */
+    bool is_dom_star; /* day-of-month was '*' (or '*' with a step) */
+    bool is_dow_star; /* day-of-week was '*' (or '*' with a step) */
 };
 
 /* Parses text. On failure returns -1 with err (ERR_CONFIG) saying which field and token is wrong
@@ -33,9 +33,9 @@ struct cron_expr {
 int cron_parse(const char *text, struct cron_expr *out, struct error *err);
 
 /* The first run time strictly after `after`, in zone (an IANA name such as "Europe/Berlin", "UTC",
- * or NULL for the machine's local time). Fails (ERR_CONFIG) only when zone cannot be loaded (or, for
- * an expression not made by cron_parse, when it has no run within 401 years, or for a time beyond
- * the calendar localtime_r knows). Switches TZ while it runs (util/tz.h): not thread-safe. */
+ * or NULL for the machine's local time). Fails (ERR_CONFIG) only when zone cannot be loaded, or
+ * for a time beyond the calendar, or for a hand-made expression with no run in 401 years. Switches
+ * TZ while it runs (util/tz.h), so it is not for use while other threads read local time. */
 int cron_next(const struct cron_expr *e, const char *zone, time_t after, time_t *out,
               struct error *err);
 
