@@ -295,6 +295,10 @@ run pf run db
 assert_eq 3 "$RC" "exit status"
 assert_contains "$ERR" "$CONF:$line: notify 'toot': mastodon URL: a direct message needs the account to mention" "error"
 printf '%s\n%s\n' "$OUT" "$ERR" >"$SAVED/bad-url.txt"
+run pf config check
+assert_eq 3 "$RC" "config check exit status"
+assert_contains "$ERR" "$CONF:$line: notify 'toot': mastodon URL: a direct message needs the account to mention" "config check error"
+printf '%s\n%s\n' "$OUT" "$ERR" >"$SAVED/bad-url-check.txt"
 
 step "no token in any output or in the state directory"
 leaks=$(grep -rl -- "$mark" "$SAVED" "$T/state" 2>/dev/null | grep -v '/pf.conf$' || true)
