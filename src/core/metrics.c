@@ -344,7 +344,7 @@ static void metrics_handle_request(const struct http_serve_head *req,
         struct error err = ERROR_INIT;
         if (metrics_render(mr->src, &res->body, &err) < 0) {
             /* The scrape fails visibly (Prometheus records up = 0) and the daemon says why. */
-            log_warn("metrics: %s", err.msg);
+            log_warn("%s", err.msg);
             buf_reset(&res->body);
             res->status = 500;
             (void)buf_addf(&res->body, "%s\n", err.msg);
@@ -369,7 +369,7 @@ int metrics_server_start(const char *listen, struct metrics_server **out, struct
     }
     s = xcalloc(1, sizeof(*s));
     s->listener = l;
-    log_info("metrics: serving /metrics and /healthz on http://%s", tcp_listen_address(l));
+    log_info("serving /metrics and /healthz on http://%s", tcp_listen_address(l));
     *out = s;
     return 0;
 }

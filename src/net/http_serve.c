@@ -263,18 +263,18 @@ static void http_serve_one(int fd, int deadline_ms, http_serve_handler_fn handle
             continue;
         }
         if (n == 0) {
-            log_debug("metrics: a client closed its connection before a complete request");
+            log_debug("http server: a client closed its connection before a complete request");
             return;
         }
         if (errno == EINTR)
             continue;
         if (errno != EAGAIN) {
-            log_debug("metrics: receive: %s", strerror(errno));
+            log_debug("http server: receive: %s", strerror(errno));
             return;
         }
         if (http_serve_wait(fd, POLLIN, deadline))
             continue;
-        log_debug("metrics: no complete request within %d ms; answered 408", deadline_ms);
+        log_debug("http server: no complete request within %d ms; answered 408", deadline_ms);
         http_serve_error(fd, 408, time_mono_ms() + 100);
         return;
     }
@@ -291,11 +291,11 @@ static void http_serve_one(int fd, int deadline_ms, http_serve_handler_fn handle
         break;
     }
     case HTTP_SERVE_MALFORMED:
-        log_debug("metrics: malformed request; answered 400");
+        log_debug("http server: malformed request; answered 400");
         http_serve_error(fd, 400, deadline);
         break;
     case HTTP_SERVE_TOO_LARGE:
-        log_debug("metrics: request head too large; answered 431");
+        log_debug("http server: request head too large; answered 431");
         http_serve_error(fd, 431, deadline);
         break;
     case HTTP_SERVE_INCOMPLETE:
@@ -339,7 +339,7 @@ size_t http_serve_pending(int listen_fd, int deadline_ms, size_t max_connections
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;
             if (errno != EAGAIN)
-                log_debug("metrics: accept: %s", strerror(errno));
+                log_debug("http server: accept: %s", strerror(errno));
             break;
         }
         http_serve_one(fd, deadline_ms, handler, ctx);
