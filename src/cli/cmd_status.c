@@ -273,11 +273,11 @@ int cmd_status(int argc, char **argv, struct cli_ctx *ctx, struct error *err)
         for (size_t i = 0; i < report.job_count; i++) {
             const struct status_job *sj = &report.jobs[i];
             if (sj->is_stale)
-                (void)buf_addf(&msg, "%sjob '%s' is stale (%s)", msg.len ? "; " : "",
-                               sj->job->name, sj->stale_reason);
+                (void)buf_addf(&msg, "%sjob '%s' is stale (%s)", msg.len ? "; " : "", sj->job->name,
+                               sj->stale_reason);
             if (sj->is_last_run_failed)
-                (void)buf_addf(&msg, "%sjob '%s': last run %s", msg.len ? "; " : "",
-                               sj->job->name, sj->last_run.result);
+                (void)buf_addf(&msg, "%sjob '%s': last run %s", msg.len ? "; " : "", sj->job->name,
+                               sj->last_run.result);
         }
         error_set(err, ERR_FAILED, "%s", msg.data);
         buf_release(&msg);
