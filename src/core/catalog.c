@@ -747,12 +747,50 @@ void catalog_store_usage_free(struct catalog_store_usage *u, size_t count)
     xfree(u);
 }
 
+/* The recorded first sighting of job, or the start of its first run when that is earlier. */
+static int catalog_job_first_seen(struct catalog *c, const char *job, time_t *first_seen,
+                                  bool *found, struct error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = -1;
+    int r;
+
+    *found = false;
+    if (catalog_prepare(c,
+                        "SELECT min(first_seen, coalesce((SELECT min(started_at) FROM runs"
+                        " WHERE job = ?1), first_seen)) FROM jobs_seen WHERE job = ?1",
+                        &st, err) < 0)
+        goto out;
+    sqlite3_bind_text(st, 1, job, -1, SQLITE_TRANSIENT);
+    r = sqlite3_step(st);
+    if (r == SQLITE_ROW) {
+        *first_seen = (time_t)sqlite3_column_int64(st, 0);
+        *found = true;
+    } else if (r != SQLITE_DONE) {
+        catalog_fail(c, "read job", err);
+        goto out;
+    }
+    rc = 0;
+out:
+    sqlite3_finalize(st);
+    return rc;
+}
+
 int catalog_job_seen(struct catalog *c, const char *job, time_t now, time_t *first_seen,
                      struct error *err)
 {
     sqlite3_stmt *st = NULL;
+    bool found = false;
     int rc = -1;
 
+    /* Read first: a known job (the usual case, every scrape) needs no write lock, so a run that
+     * holds one never makes status or the metrics endpoint wait. */
+    if (catalog_job_first_seen(c, job, first_seen, &found, err) < 0)
+        goto out;
+    if (found) {
+        rc = 0;
+        goto out;
+    }
     if (catalog_prepare(c, "INSERT OR IGNORE INTO jobs_seen (job, first_seen) VALUES (?, ?)", &st,
                         err) < 0)
         goto out;
@@ -760,20 +798,10 @@ int catalog_job_seen(struct catalog *c, const char *job, time_t now, time_t *fir
     sqlite3_bind_int64(st, 2, (sqlite3_int64)now);
     if (catalog_step_done(c, st, "record job", err) < 0)
         goto out;
-    sqlite3_finalize(st);
-    st = NULL;
-    /* A run recorded before the first sighting (begun by an older handle) counts as well. */
-    if (catalog_prepare(c,
-                        "SELECT min(first_seen, coalesce((SELECT min(started_at) FROM runs"
-                        " WHERE job = ?1), first_seen)) FROM jobs_seen WHERE job = ?1",
-                        &st, err) < 0)
+    if (catalog_job_first_seen(c, job, first_seen, &found, err) < 0)
         goto out;
-    sqlite3_bind_text(st, 1, job, -1, SQLITE_TRANSIENT);
-    if (sqlite3_step(st) != SQLITE_ROW) {
-        catalog_fail(c, "read job", err);
-        goto out;
-    }
-    *first_seen = (time_t)sqlite3_column_int64(st, 0);
+    if (!found)
+        *first_seen = now;
     rc = 0;
 out:
     sqlite3_finalize(st);
