@@ -8,11 +8,15 @@ static const struct command commands[] = {
     {"restore", cmd_restore, "restore a snapshot into a database", NEEDS_CONFIG},
     {"verify", cmd_verify, "check snapshots on their stores; --restore for restore drills",
      NEEDS_CONFIG},
+    {"status", cmd_status, "each job's last run, next run and staleness; stores' snapshots",
+     NEEDS_CONFIG},
     {"prune", cmd_prune, "apply the keep policies and remove unfinished snapshots", NEEDS_CONFIG},
     {"config", cmd_config, "check the configuration, or show it with secrets redacted",
      NEEDS_CONFIG},
     {"catalog", cmd_catalog, "rebuild the local catalog from the stores' manifests", NEEDS_CONFIG},
     {"store", cmd_store, "put, get, list or remove the objects of a store (for operators)",
+     NEEDS_CONFIG},
+    {"notify", cmd_notify, "send a test message to the notification channels, or list them",
      NEEDS_CONFIG},
     {"keygen", cmd_keygen, "generate an age identity for encrypted backups (-o FILE)", 0},
     {"version", cmd_version, "print versions of permafrost, its libraries and pg_dump", 0},
@@ -61,6 +65,7 @@ void commands_print_usage(FILE *out)
             "  permafrost prune --dry-run\n"
             "  permafrost keygen -o /etc/permafrost/age-identity.txt\n"
             "  permafrost store ls spaces-nyc db/\n"
+            "  permafrost notify test\n"
             "\n"
             "exit codes: 0 ok, 1 failure, 2 usage, 3 config, 4 integrity, 5 locked, 130 "
             "cancelled\n"

@@ -48,11 +48,13 @@ int cmd_run(int argc, char **argv, struct cli_ctx *ctx, struct error *err);
 int cmd_list(int argc, char **argv, struct cli_ctx *ctx, struct error *err);
 int cmd_restore(int argc, char **argv, struct cli_ctx *ctx, struct error *err);
 int cmd_verify(int argc, char **argv, struct cli_ctx *ctx, struct error *err);
+int cmd_status(int argc, char **argv, struct cli_ctx *ctx, struct error *err);
 int cmd_prune(int argc, char **argv, struct cli_ctx *ctx, struct error *err);
 int cmd_config(int argc, char **argv, struct cli_ctx *ctx, struct error *err);
 int cmd_catalog(int argc, char **argv, struct cli_ctx *ctx, struct error *err);
 int cmd_store(int argc, char **argv, struct cli_ctx *ctx, struct error *err);
 int cmd_version(int argc, char **argv, struct cli_ctx *ctx, struct error *err);
+int cmd_notify(int argc, char **argv, struct cli_ctx *ctx, struct error *err);
 int cmd_keygen(int argc, char **argv, struct cli_ctx *ctx, struct error *err);
 
 /* Reads an age identity file (restore/verify --identity) into out; ERR_USAGE when unreadable. */

@@ -83,14 +83,15 @@ static int config_job_line(const struct config_builder *b, size_t j, const char 
 static int config_check_header(const struct config_builder *b, const struct ini_section *sec,
                                enum schema_section *kind, struct error *err)
 {
-    static const char *const known[] = {"global", "store", "job"};
+    static const char *const known[] = {"global", "store", "job", "notify"};
     char label[160];
     char shown[80];
     const char *near;
 
     config_section_label(sec->name, sec->subsection, label, sizeof(label));
     if (!schema_section_from_name(sec->name, kind)) {
-        config_fail(b, sec->line, err, "unknown section %s (known: global, store, job)", label);
+        config_fail(b, sec->line, err, "unknown section %s (known: global, store, job, notify)",
+                    label);
         near = schema_suggest(sec->name, known, sizeof(known) / sizeof(known[0]));
         if (near)
             error_hint(err, "did you mean '%s'?", near);
@@ -103,6 +104,7 @@ static int config_check_header(const struct config_builder *b, const struct ini_
         return 0;
     case SCHEMA_SECTION_STORE:
     case SCHEMA_SECTION_JOB:
+    case SCHEMA_SECTION_NOTIFY:
         if (!sec->subsection)
             return config_fail(b, sec->line, err, "section [%s] needs a name, as in [%s \"NAME\"]",
                                sec->name, sec->name);
@@ -134,7 +136,7 @@ static int config_compare_headers(const void *a, const void *b)
 /* Checks every header and that none repeats (sorted, so O(n log n) for any number of sections).
  * Counts the stores and jobs. */
 static int config_check_headers(const struct config_builder *b, size_t *store_count,
-                                size_t *job_count, struct error *err)
+                                size_t *job_count, size_t *notify_count, struct error *err)
 {
     const struct ini_doc *doc = b->doc;
     struct config_header *headers = xcalloc(doc->section_count, sizeof(*headers));
@@ -143,6 +145,7 @@ static int config_check_headers(const struct config_builder *b, size_t *store_co
 
     *store_count = 0;
     *job_count = 0;
+    *notify_count = 0;
     for (size_t i = 0; i < doc->section_count; i++) {
         const struct ini_section *sec = &doc->sections[i];
         enum schema_section kind;
@@ -155,6 +158,8 @@ static int config_check_headers(const struct config_builder *b, size_t *store_co
             (*store_count)++;
         if (kind == SCHEMA_SECTION_JOB)
             (*job_count)++;
+        if (kind == SCHEMA_SECTION_NOTIFY)
+            (*notify_count)++;
     }
     qsort(headers, doc->section_count, sizeof(*headers), config_compare_headers);
     /* Report the repeat that comes first in the file. */
@@ -389,6 +394,13 @@ static int config_read_sections(struct config_builder *b, struct error *err)
             job->name = xstrdup(sec->subsection);
             job->line = sec->line;
             obj = job;
+            break;
+        }
+        case SCHEMA_SECTION_NOTIFY: {
+            struct cfg_notify *n = &cfg->notifies[cfg->notify_count++];
+            n->name = xstrdup(sec->subsection);
+            n->line = sec->line;
+            obj = n;
             break;
         }
         }
@@ -828,6 +840,25 @@ static int config_check_crypt(const struct config_builder *b, struct error *err)
     return 0;
 }
 
+/* Every job a [notify] section names exists. */
+static int config_check_notifies(const struct config_builder *b, struct error *err)
+{
+    const struct config *cfg = b->cfg;
+
+    for (size_t i = 0; i < cfg->notify_count; i++) {
+        const struct cfg_notify *n = &cfg->notifies[i];
+        for (size_t j = 0; j < n->job_count; j++) {
+            char shown[80];
+            if (config_find_job(cfg, n->jobs[j]))
+                continue;
+            schema_printable(n->jobs[j], shown, sizeof(shown));
+            return config_fail(b, n->line, err, "notify '%s': unknown job '%s' in jobs", n->name,
+                               shown);
+        }
+    }
+    return 0;
+}
+
 const char *config_job_kind_name(enum job_kind kind)
 {
     switch (kind) {
@@ -854,6 +885,7 @@ int config_parse(const char *path, const char *text, size_t len, struct config *
     struct config_builder b;
     size_t store_count = 0;
     size_t job_count = 0;
+    size_t notify_count = 0;
     int rc = -1;
 
     memset(cfg, 0, sizeof(*cfg));
@@ -865,10 +897,11 @@ int config_parse(const char *path, const char *text, size_t len, struct config *
     tmp.path = xstrdup(b.path);
     if (ini_parse(b.path, text, len, &doc, err) < 0)
         goto out;
-    if (config_check_headers(&b, &store_count, &job_count, err) < 0)
+    if (config_check_headers(&b, &store_count, &job_count, &notify_count, err) < 0)
         goto out;
     tmp.stores = xcalloc(store_count, sizeof(*tmp.stores));
     tmp.jobs = xcalloc(job_count, sizeof(*tmp.jobs));
+    tmp.notifies = xcalloc(notify_count, sizeof(*tmp.notifies));
     b.job_lines = xcalloc(job_count * SCHEMA_MAX_OPTIONS, sizeof(*b.job_lines));
     if (config_read_sections(&b, err) < 0)
         goto out;
@@ -879,6 +912,8 @@ int config_parse(const char *path, const char *text, size_t len, struct config *
     if (config_check_mirrors(&b, err) < 0)
         goto out;
     if (config_check_crypt(&b, err) < 0)
+        goto out;
+    if (config_check_notifies(&b, err) < 0)
         goto out;
     *cfg = tmp;
     memset(&tmp, 0, sizeof(tmp));
@@ -964,6 +999,17 @@ static void config_release_job(struct cfg_job *job)
     for (size_t i = 0; i < job->verify_job_count; i++)
         xfree(job->verify_jobs[i]);
     xfree(job->verify_jobs);
+    xfree(job->schedule);
+}
+
+static void config_release_notify(struct cfg_notify *n)
+{
+    xfree(n->name);
+    secret_release(&n->url);
+    xfree(n->url_ref);
+    for (size_t i = 0; i < n->job_count; i++)
+        xfree(n->jobs[i]);
+    xfree(n->jobs);
 }
 
 static void config_release_store(struct cfg_store *store)
@@ -992,7 +1038,11 @@ void config_release(struct config *cfg)
     xfree(cfg->path);
     xfree(cfg->global.state_dir);
     xfree(cfg->global.timezone);
+    xfree(cfg->global.metrics_listen);
     config_release_crypt(&cfg->global.crypt);
+    for (size_t i = 0; i < cfg->notify_count; i++)
+        config_release_notify(&cfg->notifies[i]);
+    xfree(cfg->notifies);
     for (size_t i = 0; i < cfg->store_count; i++)
         config_release_store(&cfg->stores[i]);
     xfree(cfg->stores);
@@ -1023,6 +1073,14 @@ const struct cfg_job *config_find_job(const struct config *cfg, const char *name
     for (size_t i = 0; i < cfg->job_count; i++)
         if (strcmp(cfg->jobs[i].name, name) == 0)
             return &cfg->jobs[i];
+    return NULL;
+}
+
+const struct cfg_notify *config_find_notify(const struct config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->notify_count; i++)
+        if (strcmp(cfg->notifies[i].name, name) == 0)
+            return &cfg->notifies[i];
     return NULL;
 }
 
@@ -1075,6 +1133,10 @@ void config_show(const struct config *cfg, struct buf *out)
     for (size_t i = 0; i < cfg->job_count; i++) {
         buf_adds(out, "\n");
         config_show_section(out, SCHEMA_SECTION_JOB, cfg->jobs[i].name, &cfg->jobs[i]);
+    }
+    for (size_t i = 0; i < cfg->notify_count; i++) {
+        buf_adds(out, "\n");
+        config_show_section(out, SCHEMA_SECTION_NOTIFY, cfg->notifies[i].name, &cfg->notifies[i]);
     }
 }
 

@@ -45,7 +45,31 @@ struct cfg_global {
     char *state_dir;        /* NULL when not set in the file */
     char *timezone;         /* IANA name; NULL: the machine's */
     struct cfg_crypt crypt; /* the default of every postgres and redis job */
+    /* the daemon */
+    int max_concurrent_jobs; /* 1..64, default 2 */
+    int shutdown_timeout_ms; /* how long running jobs get to finish on SIGTERM; default 30 s */
+    char *metrics_listen;    /* "HOST:PORT" for /metrics and /healthz; NULL: off */
     int line;
+};
+
+/* [notify "NAME"] on = ...: the events a channel is sent. */
+enum cfg_notify_on {
+    CFG_NOTIFY_ON_START = 1,
+    CFG_NOTIFY_ON_SUCCESS = 2,
+    CFG_NOTIFY_ON_FAILURE = 4,
+    CFG_NOTIFY_ON_WARNING = 8,
+};
+#define CFG_NOTIFY_ON_ALL 15u
+
+/* [notify "NAME"]: one notification channel. */
+struct cfg_notify {
+    char *name;
+    struct secret url; /* url = the channel URL, or env:NAME / file:PATH holding it */
+    char *url_ref;     /* "env:NAME", "file:PATH", "inline" (for config show) */
+    unsigned on;       /* CFG_NOTIFY_ON_* bits; 0 when not set: the channel type's default */
+    char **jobs;       /* jobs = a, b: only these jobs; NULL: every job */
+    size_t job_count;
+    int line; /* line of the [notify "NAME"] header */
 };
 
 /* A yes/no option whose absence means "decide from the other options" (path_style). */
@@ -167,7 +191,12 @@ struct cfg_job {
     size_t verify_job_count;
     bool verify_restore;                    /* also restore drills; default yes */
     enum verify_snapshots verify_snapshots; /* default latest */
-    int line;                               /* line of the [job "name"] header */
+    /* every kind: the daemon's schedule */
+    char *schedule;     /* a cron expression (util/cron.h) as written; NULL: run only when asked */
+    int jitter_ms;      /* a random delay of up to this much before each scheduled run; 0: none */
+    int stale_after_ms; /* status flags the job when its last success is older; 0: from schedule */
+    bool catch_up;      /* the daemon runs a run missed while it was down once at start-up */
+    int line;           /* line of the [job "name"] header */
 };
 
 struct config {
@@ -177,6 +206,8 @@ struct config {
     size_t store_count;
     struct cfg_job *jobs;
     size_t job_count;
+    struct cfg_notify *notifies; /* file order */
+    size_t notify_count;
 };
 
 /* Parses text (the contents of the file named path, used in messages). On success fills *cfg
@@ -192,6 +223,7 @@ void config_release(struct config *cfg);
 
 const struct cfg_store *config_find_store(const struct config *cfg, const char *name);
 const struct cfg_job *config_find_job(const struct config *cfg, const char *name);
+const struct cfg_notify *config_find_notify(const struct config *cfg, const char *name);
 
 /* Writes the effective configuration (defaults filled in) as INI to out, every secret redacted: the
  * reference (env:NAME / file:PATH) is shown, never the value. */

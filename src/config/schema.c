@@ -164,6 +164,146 @@ static bool schema_parse_int(struct strv s, long long min, long long max, int *o
     return true;
 }
 
+/* ---- daemon: schedule, listen address, notification events ---- */
+
+/* schedule: checked by util/cron.h, so a typo fails at load rather than never firing. */
+static int schema_set_schedule(const struct schema_option *opt, void *obj, const char *value,
+                               struct error *err)
+{
+    if (!*value)
+        return error_set(err, ERR_CONFIG,
+                         "empty schedule (leave the key out for a job that runs "
+                         "only when asked)");
+    schema_replace_string(obj, opt->offset, value);
+    return 0;
+}
+
+/* A port number 0..65535 (0: any free port, which the daemon logs). */
+static bool schema_parse_port(struct strv s, int *out)
+{
+    return s.len > 0 && s.len <= 5 && schema_parse_int(s, 0, 65535, out);
+}
+
+/* An IPv4 address in dotted decimal, four parts of at most 255. */
+static bool schema_is_ipv4(struct strv s)
+{
+    int parts = 0;
+
+    for (;;) {
+        struct strv part;
+        bool more = strv_cut(&s, '.', &part);
+        int v;
+        if (!part.len || part.len > 3 || !schema_parse_int(part, 0, 255, &v))
+            return false;
+        parts++;
+        if (!more)
+            break;
+    }
+    return parts == 4;
+}
+
+/* metrics_listen: HOST:PORT with HOST an IPv4 address, [IPv6 address] or localhost; or off. */
+static int schema_set_listen(const struct schema_option *opt, void *obj, const char *value,
+                             struct error *err)
+{
+    struct strv v = schema_trim(strv_from(value));
+    const char *colon = memrchr(v.ptr, ':', v.len);
+    struct strv host;
+    struct strv port;
+    char shown[80];
+    int n;
+
+    if (strv_eq_nocase(v, "off") || strv_eq_nocase(v, "no")) {
+        char **field = schema_field(obj, opt->offset);
+        xfree(*field);
+        *field = NULL;
+        return 0;
+    }
+    if (!colon)
+        goto bad;
+    host = strv_make(v.ptr, (size_t)(colon - v.ptr));
+    port = strv_make(colon + 1, v.len - host.len - 1);
+    if (!schema_parse_port(port, &n))
+        goto bad;
+    if (host.len >= 2 && host.ptr[0] == '[' && host.ptr[host.len - 1] == ']') {
+        for (size_t i = 1; i + 1 < host.len; i++)
+            if (!strchr("0123456789abcdefABCDEF:.", host.ptr[i]))
+                goto bad;
+    } else if (!schema_is_ipv4(host) && !strv_eq(host, "localhost")) {
+        goto bad;
+    }
+    schema_replace_string(obj, opt->offset, value);
+    return 0;
+bad:
+    error_set(err, ERR_CONFIG,
+              "expected HOST:PORT (an IPv4 address, [IPv6] or localhost) or off, "
+              "got '%s'",
+              schema_printable(value, shown, sizeof(shown)));
+    return error_hint(err, "e.g. 127.0.0.1:9187; bind to 0.0.0.0 only behind a firewall");
+}
+
+static bool schema_format_listen(const struct schema_option *opt, const void *obj, struct buf *out)
+{
+    char *const *field = schema_cfield(obj, opt->offset);
+
+    buf_adds(out, *field ? *field : "off");
+    return true;
+}
+
+static const char *const schema_event_names[] = {"start", "success", "failure", "warning"};
+
+/* on = failure, warning (or all) */
+static int schema_set_events(const struct schema_option *opt, void *obj, const char *value,
+                             struct error *err)
+{
+    unsigned *field = schema_field(obj, opt->offset);
+    struct strv rest = strv_from(value);
+    unsigned bits = 0;
+    char shown[80];
+
+    for (;;) {
+        struct strv item;
+        bool more = strv_cut(&rest, ',', &item);
+        unsigned bit = 0;
+        item = schema_trim(item);
+        if (strv_eq_nocase(item, "all"))
+            bit = CFG_NOTIFY_ON_ALL;
+        for (size_t i = 0; i < sizeof(schema_event_names) / sizeof(schema_event_names[0]); i++)
+            if (strv_eq_nocase(item, schema_event_names[i]))
+                bit = 1u << i;
+        if (!bit) {
+            char *text = strv_dup(item);
+            error_set(err, ERR_CONFIG,
+                      item.len ? "unknown event '%s' (known: start, success, failure, warning, all)"
+                               : "empty item in the list%s",
+                      item.len ? schema_printable(text, shown, sizeof(shown)) : "");
+            xfree(text);
+            return -1;
+        }
+        bits |= bit;
+        if (!more)
+            break;
+    }
+    *field = bits;
+    return 0;
+}
+
+static bool schema_format_events(const struct schema_option *opt, const void *obj, struct buf *out)
+{
+    const unsigned *field = schema_cfield(obj, opt->offset);
+    bool first = true;
+
+    if (!*field)
+        return false;
+    for (size_t i = 0; i < sizeof(schema_event_names) / sizeof(schema_event_names[0]); i++) {
+        if (*field & (1u << i)) {
+            buf_addf(out, "%s%s", first ? "" : ", ", schema_event_names[i]);
+            first = false;
+        }
+    }
+    return true;
+}
+
 /* ---- strings: path, time zone, conninfo ---- */
 
 static bool schema_format_string(const struct schema_option *opt, const void *obj, struct buf *out)
@@ -1877,6 +2017,37 @@ const struct schema_option schema_options[] = {
      .offset = offsetof(struct cfg_global, timezone),
      .set = schema_set_timezone,
      .format = schema_format_string},
+    {.name = "max_concurrent_jobs",
+     .section = SCHEMA_SECTION_GLOBAL,
+     .type = SCHEMA_INT,
+     .default_value = "2",
+     .min = 1,
+     .max = 64,
+     .help = "the daemon runs at most this many jobs at once (each job never twice at once)",
+     .example = "2",
+     .offset = offsetof(struct cfg_global, max_concurrent_jobs),
+     .set = schema_set_int,
+     .format = schema_format_int},
+    {.name = "shutdown_timeout",
+     .section = SCHEMA_SECTION_GLOBAL,
+     .type = SCHEMA_DURATION,
+     .default_value = "30s",
+     .min = 0,
+     .max = 3600000,
+     .help = "on SIGTERM the daemon lets running jobs finish this long, then cancels them",
+     .example = "2m",
+     .offset = offsetof(struct cfg_global, shutdown_timeout_ms),
+     .set = schema_set_duration,
+     .format = schema_format_duration},
+    {.name = "metrics_listen",
+     .section = SCHEMA_SECTION_GLOBAL,
+     .type = SCHEMA_LISTEN,
+     .default_value = "127.0.0.1:9187",
+     .help = "where the daemon serves Prometheus /metrics and /healthz (off: nowhere)",
+     .example = "127.0.0.1:9187",
+     .offset = offsetof(struct cfg_global, metrics_listen),
+     .set = schema_set_listen,
+     .format = schema_format_listen},
     {.name = "encrypt",
      .section = SCHEMA_SECTION_GLOBAL,
      .type = SCHEMA_LIST,
@@ -2494,6 +2665,76 @@ const struct schema_option schema_options[] = {
      .offset = offsetof(struct cfg_job, mirror.checksum),
      .set = schema_set_bool,
      .format = schema_format_bool},
+    {.name = "schedule",
+     .section = SCHEMA_SECTION_JOB,
+     .type = SCHEMA_SCHEDULE,
+     .unset_doc = "none: the job runs only through 'permafrost run'",
+     .help = "when the daemon runs the job: a 5-field cron expression or @hourly/@daily/...",
+     .example = "0 3 * * *",
+     .offset = offsetof(struct cfg_job, schedule),
+     .set = schema_set_schedule,
+     .format = schema_format_string},
+    {.name = "jitter",
+     .section = SCHEMA_SECTION_JOB,
+     .type = SCHEMA_DURATION,
+     .min = 0,
+     .max = 86400000,
+     .unset_doc = "0: exactly on time",
+     .help = "delay each scheduled run by a random time up to this (spreads load on shared stores)",
+     .example = "10m",
+     .offset = offsetof(struct cfg_job, jitter_ms),
+     .set = schema_set_duration,
+     .format = schema_format_duration},
+    {.name = "stale_after",
+     .section = SCHEMA_SECTION_JOB,
+     .type = SCHEMA_DURATION,
+     .min = 60000,
+     .max = 2073600000,
+     .unset_doc = "one and a half times the longest gap between two runs of the schedule",
+     .help = "status and /metrics flag the job when its last success is older than this",
+     .example = "26h",
+     .offset = offsetof(struct cfg_job, stale_after_ms),
+     .set = schema_set_duration,
+     .format = schema_format_duration},
+    {.name = "catch_up",
+     .section = SCHEMA_SECTION_JOB,
+     .type = SCHEMA_BOOL,
+     .default_value = "no",
+     .help = "when the daemon starts after missing a scheduled run, run the job once at start-up",
+     .example = "yes",
+     .offset = offsetof(struct cfg_job, catch_up),
+     .set = schema_set_bool,
+     .format = schema_format_bool},
+    {.name = "url",
+     .section = SCHEMA_SECTION_NOTIFY,
+     .type = SCHEMA_SECRET,
+     .is_required = true,
+     .help = "the channel as a URL (slack://, discord://, matrixs://, ntfys://, mastodons://, "
+             "smtp://, hc://, https://)",
+     .example = "env:OPS_DISCORD_URL",
+     .offset = offsetof(struct cfg_notify, url),
+     .offset_extra = offsetof(struct cfg_notify, url_ref),
+     .set = schema_set_secret,
+     .format = schema_format_secret},
+    {.name = "on",
+     .section = SCHEMA_SECTION_NOTIFY,
+     .type = SCHEMA_EVENTS,
+     .unset_doc = "failure, warning; start, success, failure for healthchecks channels",
+     .help = "the events sent to this channel: start, success, failure, warning, or all",
+     .example = "failure, warning, success",
+     .offset = offsetof(struct cfg_notify, on),
+     .set = schema_set_events,
+     .format = schema_format_events},
+    {.name = "jobs",
+     .section = SCHEMA_SECTION_NOTIFY,
+     .type = SCHEMA_LIST,
+     .unset_doc = "every job",
+     .help = "only the events of these jobs go to this channel",
+     .example = "mastodon-db, media",
+     .offset = offsetof(struct cfg_notify, jobs),
+     .offset_extra = offsetof(struct cfg_notify, job_count),
+     .set = schema_set_list,
+     .format = schema_format_list},
 };
 
 const size_t schema_option_count = sizeof(schema_options) / sizeof(schema_options[0]);
@@ -2507,6 +2748,8 @@ const char *schema_section_name(enum schema_section section)
         return "store";
     case SCHEMA_SECTION_JOB:
         return "job";
+    case SCHEMA_SECTION_NOTIFY:
+        return "notify";
     }
     ASSERT(!"unknown schema section");
     return "";
@@ -2515,7 +2758,7 @@ const char *schema_section_name(enum schema_section section)
 bool schema_section_from_name(const char *name, enum schema_section *out)
 {
     static const enum schema_section all[] = {SCHEMA_SECTION_GLOBAL, SCHEMA_SECTION_STORE,
-                                              SCHEMA_SECTION_JOB};
+                                              SCHEMA_SECTION_JOB, SCHEMA_SECTION_NOTIFY};
 
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
         if (strcmp(name, schema_section_name(all[i])) == 0) {

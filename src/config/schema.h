@@ -16,6 +16,7 @@ enum schema_section {
     SCHEMA_SECTION_GLOBAL = 0, /* [global]; fields of struct cfg_global */
     SCHEMA_SECTION_STORE,      /* [store "NAME"]; fields of struct cfg_store */
     SCHEMA_SECTION_JOB,        /* [job "NAME"]; fields of struct cfg_job */
+    SCHEMA_SECTION_NOTIFY,     /* [notify "NAME"]; fields of struct cfg_notify */
 };
 
 enum schema_type {
@@ -39,15 +40,18 @@ enum schema_type {
     SCHEMA_REMOTE,      /* an rclone remote: NAME:path */
     SCHEMA_NAME,        /* [A-Za-z0-9_.-], 1 to SCHEMA_NAME_MAX (an S3 region) */
     SCHEMA_LOCATION,    /* STORE[:PREFIX]: a store name and a key prefix inside it */
-    SCHEMA_GLOBS, /* comma-separated glob patterns (a ',' inside [...] or after '\' is kept) */
-    SCHEMA_LIMIT, /* a count ("500") or a percentage ("10%", "0.5%") */
+    SCHEMA_GLOBS,    /* comma-separated glob patterns (a ',' inside [...] or after '\' is kept) */
+    SCHEMA_LIMIT,    /* a count ("500") or a percentage ("10%", "0.5%") */
+    SCHEMA_SCHEDULE, /* a cron expression (util/cron.h) */
+    SCHEMA_LISTEN,   /* HOST:PORT to listen on (an IPv4 address, [IPv6] or localhost), or off */
+    SCHEMA_EVENTS,   /* comma-separated notification events: start, success, failure, warning */
 };
 
 #define SCHEMA_ZONEINFO_DIR   "/usr/share/zoneinfo"
 #define SCHEMA_MAX_THREADS    256   /* highest THREADS in a compression value */
 #define SCHEMA_SECRET_MAX     65536 /* largest file:PATH secret, in bytes */
 #define SCHEMA_NAME_MAX       64    /* longest store or job name */
-#define SCHEMA_MAX_OPTIONS    64    /* upper bound on schema_option_count, for per-section arrays */
+#define SCHEMA_MAX_OPTIONS    96    /* upper bound on schema_option_count, for per-section arrays */
 #define SCHEMA_PREFIX_MAX     512   /* longest S3 key prefix, in bytes (S3 keys end at 1024) */
 #define SCHEMA_GLOB_MAX       1024  /* longest include/exclude pattern (MIRROR_PATTERN_MAX) */
 #define SCHEMA_REDACTED       "<redacted>"

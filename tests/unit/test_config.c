@@ -60,6 +60,8 @@ static void set_fixture_env(void)
     setenv("PERMAFROST_TEST_B2_SECRET", "b2-s3cret", 1);
     setenv("PERMAFROST_TEST_AGE_IDENTITY", "AGE-SECRET-KEY-1TEST", 1);
     setenv("PERMAFROST_TEST_AGE_PASSPHRASE", "age-s3cret", 1);
+    setenv("PERMAFROST_TEST_OPS_URL", "discord://123/discord-s3cret", 1);
+    setenv("PERMAFROST_TEST_HC_URL", "hc://hc-s3cret", 1);
 }
 
 static char *show(const struct config *cfg)
@@ -189,7 +191,7 @@ static void test_mastodon_fixture_loads_every_option(void)
     CHECK_INT_EQ(job->keep_override_count, 2);
     CHECK_STR_EQ(job->keep_overrides[0].store, "spaces-nyc");
     CHECK_STR_EQ(job->keep_overrides[0].keep_text, "daily 14, monthly 12");
-    CHECK_INT_EQ(job->keep_overrides[0].line, 49);
+    CHECK_INT_EQ(job->keep_overrides[0].line, 52);
     CHECK_INT_EQ(config_job_keep_for(job, "spaces-nyc")->daily, 14);
     CHECK_INT_EQ(config_job_keep_for(job, "spaces-nyc")->monthly, 12);
     CHECK_INT_EQ(config_job_keep_for(job, "spaces-nyc")->last, 0);
@@ -343,8 +345,8 @@ static void test_unknown_key_suggests_nearest(void)
 
 static void test_unknown_key_far_from_every_key_has_no_hint(void)
 {
-    check_parse_error(STORE JOB "schedule = @daily\n",
-                      "test.conf:8: unknown key 'schedule' in [job \"db\"]", "");
+    check_parse_error(STORE JOB "frobnicate = 1\n",
+                      "test.conf:8: unknown key 'frobnicate' in [job \"db\"]", "");
     check_parse_error(STORE JOB "path = /x\n", "test.conf:8: unknown key 'path' in [job \"db\"]",
                       "");
     check_parse_error(STORE "kind = postgres\n",
@@ -353,15 +355,115 @@ static void test_unknown_key_far_from_every_key_has_no_hint(void)
 
 static void test_unknown_section_suggests_nearest(void)
 {
-    check_parse_error(STORE "[jobs \"db\"]\nkind = postgres\n",
-                      "test.conf:4: unknown section [jobs \"db\"] (known: global, store, job)",
-                      "did you mean 'job'?");
+    check_parse_error(
+        STORE "[jobs \"db\"]\nkind = postgres\n",
+        "test.conf:4: unknown section [jobs \"db\"] (known: global, store, job, notify)",
+        "did you mean 'job'?");
     check_parse_error("[Globl]\n",
-                      "test.conf:1: unknown section [globl] (known: global, store, job)",
+                      "test.conf:1: unknown section [globl] (known: global, store, job, notify)",
                       "did you mean 'global'?");
-    check_parse_error("[notify \"ops\"]\n",
-                      "test.conf:1: unknown section [notify \"ops\"] (known: global, store, job)",
+    check_parse_error("[notice \"ops\"]\n",
+                      "test.conf:1: unknown section [notice \"ops\"] (known: global, store, job, "
+                      "notify)",
+                      "did you mean 'notify'?");
+}
+
+static void test_notify_sections(void)
+{
+    struct config cfg;
+    const struct cfg_notify *n;
+
+    setenv("PERMAFROST_TEST_NTFY", "ntfys://tk_s3cret@ntfy.example/ops", 1);
+    CHECK_OK(parse(STORE JOB "[notify \"ops\"]\nurl = env:PERMAFROST_TEST_NTFY\n"
+                             "on = failure, SUCCESS\njobs = db\n"
+                             "[notify \"all\"]\nurl = slack://a/b/c\non = all\n"
+                             "[notify \"quiet\"]\nurl = hc://x\n",
+                   &cfg, unit_err()));
+    CHECK_INT_EQ((int)cfg.notify_count, 3);
+    n = config_find_notify(&cfg, "ops");
+    CHECK(n != NULL);
+    CHECK_STR_EQ(n->url.value, "ntfys://tk_s3cret@ntfy.example/ops");
+    CHECK_STR_EQ(n->url_ref, "env:PERMAFROST_TEST_NTFY");
+    CHECK_INT_EQ((int)n->on, CFG_NOTIFY_ON_FAILURE | CFG_NOTIFY_ON_SUCCESS);
+    CHECK_INT_EQ((int)n->job_count, 1);
+    CHECK_STR_EQ(n->jobs[0], "db");
+    CHECK_INT_EQ((int)config_find_notify(&cfg, "all")->on, (int)CFG_NOTIFY_ON_ALL);
+    CHECK_INT_EQ((int)config_find_notify(&cfg, "quiet")->on, 0);
+    CHECK(config_find_notify(&cfg, "nope") == NULL);
+    {
+        char *out = show(&cfg);
+        CHECK(strstr(out, "[notify \"ops\"]\nurl = env:PERMAFROST_TEST_NTFY\n"
+                          "on = success, failure\njobs = db\n"));
+        CHECK(!strstr(out, "s3cret"));
+        CHECK(!strstr(out, "slack://"));
+        xfree(out);
+    }
+    config_release(&cfg);
+
+    check_parse_error(STORE JOB "[notify \"ops\"]\non = failure\n",
+                      "test.conf:8: missing required key 'url' in [notify \"ops\"]", "");
+    check_parse_error(STORE JOB "[notify \"ops\"]\nurl = hc://x\non = failure, sucess\n",
+                      "test.conf:10: on: unknown event 'sucess' (known: start, success, failure, "
+                      "warning, all)",
                       "");
+    check_parse_error(STORE JOB "[notify \"ops\"]\nurl = hc://x\njobs = db, dbb\n",
+                      "test.conf:8: notify 'ops': unknown job 'dbb' in jobs", "");
+    check_parse_error(STORE JOB "[notify]\nurl = hc://x\n",
+                      "test.conf:8: section [notify] needs a name, as in [notify \"NAME\"]", "");
+    check_parse_error(STORE JOB "[notify \"a\"]\nurl = hc://x\n[notify \"a\"]\nurl = hc://y\n",
+                      "test.conf:10: duplicate section [notify \"a\"] (first at line 8)", "");
+    check_parse_error(STORE JOB "[notify \"a\"]\nurl = hc://x\nschedule = @daily\n",
+                      "test.conf:10: unknown key 'schedule' in [notify \"a\"]", "");
+}
+
+static void test_daemon_options(void)
+{
+    struct config cfg;
+
+    CHECK_OK(parse("[global]\nmax_concurrent_jobs = 4\nshutdown_timeout = 1m\n"
+                   "metrics_listen = [::1]:9300\n" STORE JOB
+                   "schedule = 0 3 * * *\njitter = 10m\nstale_after = 26h\ncatch_up = yes\n",
+                   &cfg, unit_err()));
+    CHECK_INT_EQ(cfg.global.max_concurrent_jobs, 4);
+    CHECK_INT_EQ(cfg.global.shutdown_timeout_ms, 60000);
+    CHECK_STR_EQ(cfg.global.metrics_listen, "[::1]:9300");
+    CHECK_STR_EQ(cfg.jobs[0].schedule, "0 3 * * *");
+    CHECK_INT_EQ(cfg.jobs[0].jitter_ms, 600000);
+    CHECK_INT_EQ(cfg.jobs[0].stale_after_ms, 26 * 3600 * 1000);
+    CHECK(cfg.jobs[0].catch_up);
+    config_release(&cfg);
+
+    CHECK_OK(parse(STORE JOB, &cfg, unit_err()));
+    CHECK_INT_EQ(cfg.global.max_concurrent_jobs, 2);
+    CHECK_INT_EQ(cfg.global.shutdown_timeout_ms, 30000);
+    CHECK_STR_EQ(cfg.global.metrics_listen, "127.0.0.1:9187");
+    CHECK(cfg.jobs[0].schedule == NULL);
+    CHECK_INT_EQ(cfg.jobs[0].jitter_ms, 0);
+    CHECK(!cfg.jobs[0].catch_up);
+    config_release(&cfg);
+
+    CHECK_OK(parse("[global]\nmetrics_listen = off\n" STORE JOB, &cfg, unit_err()));
+    CHECK(cfg.global.metrics_listen == NULL);
+    config_release(&cfg);
+
+    check_parse_error("[global]\nmetrics_listen = 9187\n",
+                      "test.conf:2: metrics_listen: expected HOST:PORT (an IPv4 address, [IPv6] or "
+                      "localhost) or off, got '9187'",
+                      "e.g. 127.0.0.1:9187; bind to 0.0.0.0 only behind a firewall");
+    check_parse_error("[global]\nmetrics_listen = 127.0.0.1:65536\n",
+                      "test.conf:2: metrics_listen: expected HOST:PORT (an IPv4 address, [IPv6] or "
+                      "localhost) or off, got '127.0.0.1:65536'",
+                      "e.g. 127.0.0.1:9187; bind to 0.0.0.0 only behind a firewall");
+    check_parse_error("[global]\nmetrics_listen = example.org:80\n",
+                      "test.conf:2: metrics_listen: expected HOST:PORT (an IPv4 address, [IPv6] or "
+                      "localhost) or off, got 'example.org:80'",
+                      "e.g. 127.0.0.1:9187; bind to 0.0.0.0 only behind a firewall");
+    check_parse_error("[global]\nmax_concurrent_jobs = 0\n",
+                      "test.conf:2: max_concurrent_jobs: expected a whole number from 1 to 64, got "
+                      "'0'",
+                      "");
+    check_parse_error(STORE JOB "stale_after = 10s\n",
+                      "test.conf:8: stale_after: must be from 1m to 576h, got '10s'", "");
 }
 
 static void test_section_names_are_checked(void)
@@ -2757,6 +2859,9 @@ static void test_show_fills_in_defaults(void)
                  "# state_dir = (not set: --state-dir, $PERMAFROST_STATE_DIR, "
                  "$XDG_STATE_HOME/permafrost or ~/.local/state/permafrost)\n"
                  "# timezone = (not set: the machine's time zone)\n"
+                 "max_concurrent_jobs = 2\n"
+                 "shutdown_timeout = 30s\n"
+                 "metrics_listen = 127.0.0.1:9187\n"
                  "# encrypt = (not set: not encrypted)\n"
                  "# encrypt_passphrase = (not set: no passphrase)\n"
                  "# identity = (not set: none: encrypted snapshots are checked by SHA-256 only)\n"
@@ -2780,7 +2885,12 @@ static void test_show_fills_in_defaults(void)
                  "# encrypt_passphrase = (not set: [global]'s, else none)\n"
                  "# identity = (not set: [global]'s identity)\n"
                  "# scratch = (not set: the job's own server (database), where the user may "
-                 "CREATE DATABASE)\n");
+                 "CREATE DATABASE)\n"
+                 "# schedule = (not set: none: the job runs only through 'permafrost run')\n"
+                 "# jitter = (not set: 0: exactly on time)\n"
+                 "# stale_after = (not set: one and a half times the longest gap between two "
+                 "runs of the schedule)\n"
+                 "catch_up = no\n");
     xfree(out);
     config_release(&cfg);
 }
@@ -3034,6 +3144,9 @@ static void test_every_schema_example_is_accepted(void)
     cfg.store_count = 1;
     cfg.jobs = xcalloc(1, sizeof(*cfg.jobs));
     cfg.job_count = 1;
+    cfg.notifies = xcalloc(1, sizeof(*cfg.notifies));
+    cfg.notify_count = 1;
+    setenv("OPS_DISCORD_URL", "discord://1/example", 1);
     setenv("DB_PASS", "example", 1);
     setenv("SPACES_KEY", "example", 1);
     setenv("SPACES_SECRET", "example", 1);
@@ -3044,7 +3157,8 @@ static void test_every_schema_example_is_accepted(void)
         const struct schema_option *o = &schema_options[i];
         void *obj = o->section == SCHEMA_SECTION_GLOBAL  ? (void *)&cfg.global
                     : o->section == SCHEMA_SECTION_STORE ? (void *)cfg.stores
-                                                         : (void *)cfg.jobs;
+                    : o->section == SCHEMA_SECTION_JOB   ? (void *)cfg.jobs
+                                                         : (void *)cfg.notifies;
         int r = o->key_prefix ? o->set_item(o, obj, "offsite", o->example, 1, unit_err())
                               : o->set(o, obj, o->example, unit_err());
         if (r != 0)
@@ -3118,6 +3232,8 @@ const struct unit_test config_tests[] = {
     {"test_unknown_key_far_from_every_key_has_no_hint",
      test_unknown_key_far_from_every_key_has_no_hint},
     {"test_unknown_section_suggests_nearest", test_unknown_section_suggests_nearest},
+    {"test_notify_sections", test_notify_sections},
+    {"test_daemon_options", test_daemon_options},
     {"test_section_names_are_checked", test_section_names_are_checked},
     {"test_invalid_name_is_shown_printable", test_invalid_name_is_shown_printable},
     {"test_duplicate_key_names_both_lines", test_duplicate_key_names_both_lines},
