@@ -15,6 +15,7 @@
 #include "config/config.h"
 #include "config/ini.h"
 #include "util/bech32.h"
+#include "util/cron.h"
 #include "util/strv.h"
 #include "util/xalloc.h"
 
@@ -170,10 +171,14 @@ static bool schema_parse_int(struct strv s, long long min, long long max, int *o
 static int schema_set_schedule(const struct schema_option *opt, void *obj, const char *value,
                                struct error *err)
 {
+    struct cron_expr expr;
+
     if (!*value)
         return error_set(err, ERR_CONFIG,
                          "empty schedule (leave the key out for a job that runs "
                          "only when asked)");
+    if (cron_parse(value, &expr, err) < 0)
+        return -1;
     schema_replace_string(obj, opt->offset, value);
     return 0;
 }

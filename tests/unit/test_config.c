@@ -462,6 +462,17 @@ static void test_daemon_options(void)
                       "test.conf:2: max_concurrent_jobs: expected a whole number from 1 to 64, got "
                       "'0'",
                       "");
+    check_parse_error(STORE JOB "schedule = 0 24 * * *\n",
+                      "test.conf:8: schedule: hour field: '24' is out of range (0-23)", "");
+    check_parse_error(
+        STORE JOB "schedule = 0 0 31 2 *\n",
+        "test.conf:8: schedule: day-of-month field: '31' never occurs in month field '2', so "
+        "the schedule would never run",
+        "");
+    check_parse_error(STORE JOB "schedule = @reboot\n",
+                      "test.conf:8: schedule: '@reboot' is not supported: jobs run on a schedule, "
+                      "not when the daemon starts (catch_up = yes runs a missed job at start-up)",
+                      "");
     check_parse_error(STORE JOB "stale_after = 10s\n",
                       "test.conf:8: stale_after: must be from 1m to 576h, got '10s'", "");
 }
