@@ -10,10 +10,10 @@
  *   one". The two agree while local time only moves forward; they differ where a zone turns its
  *   clocks back across a bucket edge (Brazil used to fall back at midnight, so 23:xx of the
  *   previous day came again), and there only the set keeps one item per bucket.
- * - Local time comes from glibc: TZ is set to the zone file, tzset(), localtime_r, and TZ restored.
- *   That touches the process environment, so it must not run while another thread reads TZ (the
- *   planner runs on the scheduler's one thread). The zone file is checked first, because glibc
- *   silently falls back to UTC on a name it cannot load. */
+ * - Local time comes from glibc through util/tz.h (TZ pointed at the zone file, then restored), so
+ *   it must not run while another thread reads TZ (the planner runs on the scheduler's one
+ *   thread). */
+
 #include "core/retention.h"
 
 #include <stdint.h>
@@ -21,15 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include "util/buf.h"
+#include "util/tz.h"
 #include "util/xalloc.h"
-
-#define RETENTION_ZONEINFO_DIR "/usr/share/zoneinfo"
-#define RETENTION_TZ_NAME_MAX  255
 
 enum retention_kind {
     RETENTION_HOURLY,
@@ -57,13 +51,6 @@ struct retention_bucket_set {
     long long min_key;
 };
 
-/* The process's TZ as it was before the planner changed it. */
-struct retention_saved_tz {
-    bool is_changed;
-    bool was_set;
-    char *value;
-};
-
 static int retention_entry_cmp(const void *pa, const void *pb)
 {
     const struct retention_entry *a = pa;
@@ -77,66 +64,6 @@ static int retention_entry_cmp(const void *pa, const void *pb)
         return c > 0 ? -1 : 1;
     /* Equal ids too: keep the caller's order, so the plan does not depend on qsort's whims. */
     return a->index < b->index ? -1 : (a->index > b->index);
-}
-
-/* True when name is a zone in the system's tz database: a relative path inside the zoneinfo
- * directory that names a TZif file. */
-static bool retention_zone_exists(const char *name)
-{
-    char path[sizeof(RETENTION_ZONEINFO_DIR) + RETENTION_TZ_NAME_MAX + 2];
-    char magic[4];
-    struct stat st;
-    bool ok = false;
-    int fd;
-
-    if (strlen(name) > RETENTION_TZ_NAME_MAX || name[0] == '/' || strstr(name, ".."))
-        return false;
-    for (const char *p = name; *p; p++)
-        if ((unsigned char)*p < 0x20 || *p == 0x7f)
-            return false;
-    (void)snprintf(path, sizeof(path), "%s/%s", RETENTION_ZONEINFO_DIR, name);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return false;
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-        read(fd, magic, sizeof(magic)) == (ssize_t)sizeof(magic) && memcmp(magic, "TZif", 4) == 0)
-        ok = true;
-    close(fd);
-    return ok;
-}
-
-/* Points TZ at the named zone; retention_tz_restore undoes it. */
-static void retention_tz_switch(const char *name, struct retention_saved_tz *saved)
-{
-    const char *old = getenv("TZ");
-    char *value;
-
-    saved->is_changed = true;
-    saved->was_set = old != NULL;
-    saved->value = old ? xstrdup(old) : NULL;
-    /* "UTC0" is a POSIX TZ string, so UTC works even where tzdata is not installed. A ':' with an
-     * absolute path makes glibc load exactly the file checked above, whatever TZDIR says. */
-    if (strcmp(name, "UTC") == 0)
-        value = xstrdup("UTC0");
-    else
-        value = xasprintf(":%s/%s", RETENTION_ZONEINFO_DIR, name);
-    /* setenv fails only without memory, which is fatal everywhere else (xalloc) too. */
-    if (setenv("TZ", value, 1) != 0)
-        error_assert_fail(__FILE__, __LINE__, "setenv TZ"); /* LCOV_EXCL_LINE: out of memory */
-    xfree(value);
-    tzset();
-}
-
-static void retention_tz_restore(struct retention_saved_tz *saved)
-{
-    if (!saved->is_changed)
-        return;
-    if (saved->was_set ? setenv("TZ", saved->value, 1) != 0 : unsetenv("TZ") != 0)
-        error_assert_fail(__FILE__, __LINE__, "restore TZ"); /* LCOV_EXCL_LINE: out of memory */
-    tzset();
-    xfree(saved->value);
-    saved->value = NULL;
-    saved->is_changed = false;
 }
 
 static bool retention_is_leap_year(long long year)
@@ -278,7 +205,7 @@ int retention_plan(const struct retention_item *items, size_t count, const struc
     struct retention_entry *entries = NULL;
     struct retention_decision *plan = NULL;
     struct retention_bucket_set sets[RETENTION_KIND_COUNT];
-    struct retention_saved_tz saved = {false, false, NULL};
+    struct tz_saved saved = TZ_SAVED_INIT;
     bool has_zone = zone && zone[0];
     bool is_empty_policy = retention_policy_is_empty(keep);
     int last_limit = 0;
@@ -286,7 +213,7 @@ int retention_plan(const struct retention_item *items, size_t count, const struc
     memset(sets, 0, sizeof(sets));
     if (count == 0)
         return 0;
-    if (has_zone && strcmp(zone, "UTC") != 0 && !retention_zone_exists(zone)) {
+    if (has_zone && !tz_zone_exists(zone)) {
         error_set(err, ERR_CONFIG, "unknown timezone '%s'", zone);
         goto out;
     }
@@ -300,10 +227,10 @@ int retention_plan(const struct retention_item *items, size_t count, const struc
     }
     qsort(entries, count, sizeof(*entries), retention_entry_cmp);
 
-    if (has_zone)
-        retention_tz_switch(zone, &saved);
-    else
-        tzset();
+    /* Cannot fail: the zone was checked above (before the work, and with the message the
+     * planner has always given). */
+    if (tz_switch(zone, &saved, err) < 0)
+        goto out; /* LCOV_EXCL_LINE: checked above */
     for (size_t i = 0; i < count; i++) {
         if (!localtime_r(&entries[i].time, &entries[i].local)) {
             error_set(err, ERR_INTEGRITY, "snapshot '%s': time %lld is out of range",
@@ -311,7 +238,7 @@ int retention_plan(const struct retention_item *items, size_t count, const struc
             goto out;
         }
     }
-    retention_tz_restore(&saved);
+    tz_restore(&saved);
 
     if (!is_empty_policy) {
         const int limits[RETENTION_KIND_COUNT] = {keep->hourly, keep->daily, keep->weekly,
@@ -361,7 +288,7 @@ int retention_plan(const struct retention_item *items, size_t count, const struc
     memcpy(decisions, plan, count * sizeof(*plan));
     rc = 0;
 out:
-    retention_tz_restore(&saved);
+    tz_restore(&saved);
     for (int k = 0; k < RETENTION_KIND_COUNT; k++)
         xfree(sets[k].keys);
     xfree(plan);
