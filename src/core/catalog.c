@@ -376,6 +376,60 @@ out:
     return rc;
 }
 
+/* The text of a column, or NULL when it is NULL. */
+static char *catalog_column_dup_null(sqlite3_stmt *st, int col)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    return t ? xstrdup((const char *)t) : NULL;
+}
+
+int catalog_last_run(struct catalog *c, const char *job, struct catalog_run *out, bool *found,
+                     struct error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = -1;
+    int r;
+
+    *found = false;
+    if (catalog_prepare(c,
+                        "SELECT id, snapshot_id, started_at, ended_at, result, error, stored_bytes,"
+                        " raw_bytes FROM runs WHERE job = ? ORDER BY started_at DESC, id DESC"
+                        " LIMIT 1",
+                        &st, err) < 0)
+        goto out;
+    sqlite3_bind_text(st, 1, job, -1, SQLITE_TRANSIENT);
+    r = sqlite3_step(st);
+    if (r == SQLITE_ROW) {
+        memset(out, 0, sizeof(*out));
+        out->id = (int64_t)sqlite3_column_int64(st, 0);
+        out->snapshot_id = catalog_column_dup_null(st, 1);
+        out->started_at = (time_t)sqlite3_column_int64(st, 2);
+        out->ended_at = (time_t)sqlite3_column_int64(st, 3);
+        out->result = catalog_column_dup_null(st, 4);
+        out->error = catalog_column_dup_null(st, 5);
+        out->stored_bytes = (uint64_t)sqlite3_column_int64(st, 6);
+        out->raw_bytes = (uint64_t)sqlite3_column_int64(st, 7);
+        *found = true;
+    } else if (r != SQLITE_DONE) {
+        catalog_fail(c, "read runs", err);
+        goto out;
+    }
+    rc = 0;
+out:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+void catalog_run_release(struct catalog_run *r)
+{
+    if (!r)
+        return;
+    xfree(r->snapshot_id);
+    xfree(r->result);
+    xfree(r->error);
+    memset(r, 0, sizeof(*r));
+}
+
 int catalog_last_verification(struct catalog *c, const char *job, const char *snapshot_id,
                               struct catalog_verification *out, bool *found, struct error *err)
 {

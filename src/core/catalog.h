@@ -26,6 +26,24 @@ int catalog_run_end(struct catalog *c, int64_t run_id, time_t ended_at, const ch
                     const char *error_text, uint64_t stored_bytes, uint64_t raw_bytes,
                     struct error *err);
 
+/* One row of the runs table. */
+struct catalog_run {
+    int64_t id;
+    char *snapshot_id; /* NULL for a mirror run */
+    time_t started_at;
+    time_t ended_at; /* 0 while the run is going (or when it died without recording) */
+    char *result;    /* "ok", "failed", ...; NULL while going */
+    char *error;     /* NULL when none */
+    uint64_t stored_bytes;
+    uint64_t raw_bytes;
+};
+
+/* The most recent run of job (the latest start, any result). *found = false (and 0 returned) when
+ * the job never ran. On success with *found, *out is the caller's (catalog_run_release). */
+int catalog_last_run(struct catalog *c, const char *job, struct catalog_run *out, bool *found,
+                     struct error *err);
+void catalog_run_release(struct catalog_run *r);
+
 /* Records that the complete snapshot described by m is on store (replacing an earlier row). */
 int catalog_add_snapshot(struct catalog *c, const char *store, const struct manifest *m,
                          struct error *err);
