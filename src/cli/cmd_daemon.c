@@ -527,7 +527,8 @@ static void daemon_reload(struct daemon *d)
         state_dir_resolve(d->ctx->state_dir_flag, &next, &state_dir, &e) < 0 ||
         scheduler_configure(&d->sched, &next, daemon_now_ms(d), &e) < 0) {
         d->reload_failures++;
-        log_error("reload failed: %s; keeping the previous configuration", e.msg);
+        log_error("reload failed: %s%s%s; keeping the previous configuration", e.msg,
+                  e.hint[0] ? "; hint: " : "", e.hint);
         goto out;
     }
     /* The children forked so far have their own copy; new runs use the new file. */
