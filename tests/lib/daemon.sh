@@ -30,6 +30,7 @@ daemon_start()
     dlog_wait '^daemon started' 1 10
 }
 
+# shellcheck disable=SC2034 # DRC is read by the tests
 daemon_stop()
 {
     kill "-${1:-TERM}" "$DPID"
