@@ -22,6 +22,7 @@
 #include "cli/exit_codes.h"
 #include "cli/output.h"
 #include "core/catalog.h"
+#include "core/metrics.h"
 #include "core/scheduler.h"
 #include "core/state.h"
 #include "permafrost_version.h"
@@ -103,6 +104,8 @@ struct daemon {
     uint64_t reloads;
     uint64_t reload_failures;
     time_t started_at;
+    struct metrics_server *metrics; /* NULL when metrics_listen = off */
+    char *metrics_listen;           /* the address it listens on */
 };
 
 static int daemon_sig_pipe[2] = {-1, -1};
@@ -267,6 +270,8 @@ daemon_child_main(struct daemon *d, const char *job, int result_fd, const sigset
     close(daemon_sig_pipe[1]);
     for (size_t i = 0; i < d->child_count; i++)
         close(d->children[i].result_fd);
+    if (d->metrics)
+        close(metrics_server_fd(d->metrics));
     fd = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (fd >= 0) {
         (void)dup2(fd, STDIN_FILENO);
@@ -368,7 +373,7 @@ static bool daemon_catalog_row(const struct daemon *d, const struct daemon_child
     bool found = false;
 
     if (catalog_open(d->state_dir, &cat, &e) < 0 ||
-        catalog_last_run(cat, c->job, row, &found, &e) < 0) {
+        catalog_last_run(cat, c->job, false, row, &found, &e) < 0) {
         log_debug("job '%s': catalog: %s", c->job, e.msg);
         found = false;
     } else if (found && row->started_at + 1 < c->started_at) {
@@ -466,6 +471,59 @@ static void daemon_reap(struct daemon *d)
     }
 }
 
+/* ---- metrics ---- */
+
+/* Listens on the configured metrics_listen (when it differs from the current one): the new socket
+ * first, so a failure keeps the old one serving. */
+static int daemon_metrics_listen(struct daemon *d, struct error *err)
+{
+    const char *listen = d->ctx->cfg->global.metrics_listen;
+    struct metrics_server *next = NULL;
+
+    if (listen && d->metrics_listen && strcmp(listen, d->metrics_listen) == 0)
+        return 0;
+    if (!listen && !d->metrics)
+        return 0;
+    if (listen) {
+        /* The same port on another host address would collide with the old socket. */
+        metrics_server_stop(d->metrics);
+        d->metrics = NULL;
+        if (metrics_server_start(listen, &next, err) < 0) {
+            xfree(d->metrics_listen);
+            d->metrics_listen = NULL;
+            return error_wrap(err, "metrics_listen");
+        }
+    } else {
+        metrics_server_stop(d->metrics);
+        log_info("metrics: no longer served (metrics_listen = off)");
+    }
+    d->metrics = next;
+    xfree(d->metrics_listen);
+    d->metrics_listen = listen ? xstrdup(listen) : NULL;
+    return 0;
+}
+
+static void daemon_metrics_serve(struct daemon *d)
+{
+    const char **running = xcalloc(d->child_count + 1, sizeof(*running));
+    struct metrics_source src;
+
+    for (size_t i = 0; i < d->child_count; i++)
+        running[i] = d->children[i].job;
+    memset(&src, 0, sizeof(src));
+    src.cfg = d->ctx->cfg;
+    src.state_dir = d->state_dir;
+    /* The catalog's times are the real clock's, whatever PERMAFROST_TEST_CLOCK says. */
+    src.now = time(NULL);
+    src.daemon_started_at = d->started_at;
+    src.running_jobs = running;
+    src.running_count = d->child_count;
+    src.config_reloads = d->reloads;
+    src.config_reload_failures = d->reload_failures;
+    metrics_server_handle(d->metrics, &src);
+    xfree(running);
+}
+
 /* ---- start-up, reload, shutdown ---- */
 
 static void daemon_check_missed(struct daemon *d, int64_t now_ms)
@@ -479,7 +537,7 @@ static void daemon_check_missed(struct daemon *d, int64_t now_ms)
     }
     for (size_t i = 0; i < d->sched.job_count; i++) {
         struct sched_job *j = &d->sched.jobs[i];
-        struct catalog_run row;
+        time_t last = 0;
         bool found = false;
         enum sched_missed m = SCHED_MISSED_NONE;
         time_t slot = 0;
@@ -488,15 +546,12 @@ static void daemon_check_missed(struct daemon *d, int64_t now_ms)
 
         if (!j->schedule)
             continue;
-        if (catalog_last_run(cat, j->name, &row, &found, &e) < 0) {
+        if (catalog_last_run_started(cat, j->name, &last, &found, &e) < 0) {
             log_warn("job '%s': cannot read its last run: %s", j->name, e.msg);
             continue;
         }
-        if (scheduler_check_missed(&d->sched, j, found, found ? row.started_at : 0, now_ms, &m,
-                                   &slot, &e) < 0)
+        if (scheduler_check_missed(&d->sched, j, found, last, now_ms, &m, &slot, &e) < 0)
             log_warn("job '%s': %s", j->name, e.msg);
-        if (found)
-            catalog_run_release(&row);
         if (m == SCHED_MISSED_NONE)
             continue;
         scheduler_format_time(&d->sched, (int64_t)slot * 1000, when);
@@ -541,6 +596,8 @@ static void daemon_reload(struct daemon *d)
     d->reloads++;
     daemon_describe_jobs(d, &jobs);
     log_info("reloaded '%s': %s", d->ctx->config_path, jobs.data);
+    if (daemon_metrics_listen(d, &e) < 0)
+        log_error("%s; /metrics and /healthz are not served", e.msg);
 out:
     config_release(&next);
     xfree(state_dir);
@@ -628,17 +685,6 @@ static void daemon_on_signals(struct daemon *d)
     }
 }
 
-/* ---- metrics ---- */
-
-/* TODO(#7): /metrics and /healthz through core/metrics.h once it lands (h-status); until then the
- * daemon only says that it does not serve them. */
-static void daemon_metrics_start(const struct daemon *d)
-{
-    if (d->ctx->cfg->global.metrics_listen)
-        log_debug("metrics_listen = %s: not served by this build",
-                  d->ctx->cfg->global.metrics_listen);
-}
-
 /* ---- the loop ---- */
 
 static int daemon_loop(struct daemon *d, struct error *err)
@@ -646,7 +692,8 @@ static int daemon_loop(struct daemon *d, struct error *err)
     for (;;) {
         int64_t now = daemon_now_ms(d);
         int64_t wait_ms;
-        struct pollfd pfd;
+        struct pollfd pfd[2];
+        nfds_t nfds = 1;
         struct sched_job *j;
         struct error e = ERROR_INIT;
 
@@ -678,13 +725,20 @@ static int daemon_loop(struct daemon *d, struct error *err)
         }
         if (wait_ms > DAEMON_MAX_WAIT_MS)
             wait_ms = DAEMON_MAX_WAIT_MS;
-        pfd.fd = daemon_sig_pipe[0];
-        pfd.events = POLLIN;
-        pfd.revents = 0;
-        if (poll(&pfd, 1, (int)wait_ms) < 0 && errno != EINTR)
+        memset(pfd, 0, sizeof(pfd));
+        pfd[0].fd = daemon_sig_pipe[0];
+        pfd[0].events = POLLIN;
+        if (d->metrics) {
+            pfd[1].fd = metrics_server_fd(d->metrics);
+            pfd[1].events = POLLIN;
+            nfds = 2;
+        }
+        if (poll(pfd, nfds, (int)wait_ms) < 0 && errno != EINTR)
             return error_errno(err, ERR_IO, "poll");
-        if (pfd.revents & POLLIN)
+        if (pfd[0].revents & POLLIN)
             daemon_on_signals(d);
+        if (nfds == 2 && d->metrics && (pfd[1].revents & POLLIN))
+            daemon_metrics_serve(d);
     }
     return 0;
 }
@@ -799,7 +853,8 @@ int cmd_daemon(int argc, char **argv, struct cli_ctx *ctx, struct error *err)
              PERMAFROST_VERSION, ctx->config_path, d.state_dir,
              ctx->cfg->global.timezone ? ctx->cfg->global.timezone : "local",
              d.sched.max_concurrent, jobs.data);
-    daemon_metrics_start(&d);
+    if (daemon_metrics_listen(&d, err) < 0)
+        goto out;
     daemon_check_missed(&d, daemon_now_ms(&d));
     if (daemon_loop(&d, err) < 0)
         goto out;
@@ -812,6 +867,8 @@ out:
     }
     xfree(d.children);
     xfree(d.state_dir);
+    metrics_server_stop(d.metrics);
+    xfree(d.metrics_listen);
     scheduler_release(&d.sched);
     buf_release(&jobs);
     return rc;

@@ -8,6 +8,8 @@ static const struct command commands[] = {
     {"restore", cmd_restore, "restore a snapshot into a database", NEEDS_CONFIG},
     {"verify", cmd_verify, "check snapshots on their stores; --restore for restore drills",
      NEEDS_CONFIG},
+    {"status", cmd_status, "each job's last run, next run and staleness; stores' snapshots",
+     NEEDS_CONFIG},
     {"prune", cmd_prune, "apply the keep policies and remove unfinished snapshots", NEEDS_CONFIG},
     {"config", cmd_config, "check the configuration, or show it with secrets redacted",
      NEEDS_CONFIG},

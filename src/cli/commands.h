@@ -48,6 +48,7 @@ int cmd_run(int argc, char **argv, struct cli_ctx *ctx, struct error *err);
 int cmd_list(int argc, char **argv, struct cli_ctx *ctx, struct error *err);
 int cmd_restore(int argc, char **argv, struct cli_ctx *ctx, struct error *err);
 int cmd_verify(int argc, char **argv, struct cli_ctx *ctx, struct error *err);
+int cmd_status(int argc, char **argv, struct cli_ctx *ctx, struct error *err);
 int cmd_prune(int argc, char **argv, struct cli_ctx *ctx, struct error *err);
 int cmd_config(int argc, char **argv, struct cli_ctx *ctx, struct error *err);
 int cmd_catalog(int argc, char **argv, struct cli_ctx *ctx, struct error *err);

@@ -5,11 +5,23 @@
 
 #include <sqlite3.h>
 
+#include "util/time.h"
 #include "util/xalloc.h"
+
+/* A run begun on this handle: its monotonic start, so that catalog_run_end can record a duration
+ * finer than the wall-clock seconds of started_at and ended_at. */
+struct catalog_open_run {
+    int64_t run_id;
+    int64_t start_mono_ms;
+};
+
+#define CATALOG_OPEN_RUNS_MAX 8
 
 struct catalog {
     sqlite3 *db;
     char *path;
+    struct catalog_open_run open_runs[CATALOG_OPEN_RUNS_MAX];
+    size_t open_run_count;
 };
 
 /* Migrations, applied in order; PRAGMA user_version counts how many have run. */
@@ -47,6 +59,23 @@ static const char *const catalog_migrations[] = {
     " detail TEXT,"
     " duration_ms INTEGER NOT NULL);"
     "CREATE INDEX verifications_snapshot ON verifications(job, snapshot_id, time);",
+    /* 3: what `status` and the metrics need (issue 7). Existing rows get what can be derived: the
+     * kind of a backup run from its snapshot, a duration from the wall-clock times, and each job's
+     * first run as the time it was first seen. */
+    "ALTER TABLE runs ADD COLUMN kind TEXT;"
+    "ALTER TABLE runs ADD COLUMN duration_ms INTEGER;"
+    "ALTER TABLE runs ADD COLUMN mirror_copied_objects INTEGER;"
+    "ALTER TABLE runs ADD COLUMN mirror_copied_bytes INTEGER;"
+    "ALTER TABLE runs ADD COLUMN mirror_deleted_objects INTEGER;"
+    "ALTER TABLE runs ADD COLUMN mirror_deleted_bytes INTEGER;"
+    "UPDATE runs SET kind = (SELECT s.kind FROM snapshots s WHERE s.job = runs.job"
+    " AND s.id = runs.snapshot_id LIMIT 1) WHERE snapshot_id IS NOT NULL;"
+    "UPDATE runs SET duration_ms = (ended_at - started_at) * 1000 WHERE ended_at IS NOT NULL;"
+    "CREATE INDEX runs_job_result ON runs(job, result, started_at);"
+    "CREATE TABLE jobs_seen ("
+    " job TEXT PRIMARY KEY,"
+    " first_seen INTEGER NOT NULL);"
+    "INSERT INTO jobs_seen (job, first_seen) SELECT job, min(started_at) FROM runs GROUP BY job;",
 };
 
 static int catalog_fail(struct catalog *c, const char *what, struct error *err)
@@ -168,6 +197,20 @@ int catalog_run_begin(struct catalog *c, const char *job, const char *snapshot_i
     if (catalog_step_done(c, st, "record run", err) < 0)
         goto out;
     *run_id = (int64_t)sqlite3_last_insert_rowid(c->db);
+    if (c->open_run_count < CATALOG_OPEN_RUNS_MAX) {
+        c->open_runs[c->open_run_count].run_id = *run_id;
+        c->open_runs[c->open_run_count].start_mono_ms = time_mono_ms();
+        c->open_run_count++;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (catalog_prepare(c, "INSERT OR IGNORE INTO jobs_seen (job, first_seen) VALUES (?, ?)", &st,
+                        err) < 0)
+        goto out;
+    sqlite3_bind_text(st, 1, job, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)started_at);
+    if (catalog_step_done(c, st, "record job", err) < 0)
+        goto out;
     rc = 0;
 out:
     sqlite3_finalize(st);
@@ -179,13 +222,27 @@ int catalog_run_end(struct catalog *c, int64_t run_id, time_t ended_at, const ch
                     struct error *err)
 {
     sqlite3_stmt *st = NULL;
+    int64_t duration_ms = -1;
     int rc = -1;
 
+    for (size_t i = 0; i < c->open_run_count; i++) {
+        if (c->open_runs[i].run_id == run_id) {
+            duration_ms = time_mono_ms() - c->open_runs[i].start_mono_ms;
+            c->open_runs[i] = c->open_runs[--c->open_run_count];
+            break;
+        }
+    }
+    /* A run begun on another handle falls back to the wall-clock seconds. */
     if (catalog_prepare(c,
-                        "UPDATE runs SET ended_at = ?, result = ?, error = ?, stored_bytes = ?,"
-                        " raw_bytes = ? WHERE id = ?",
+                        "UPDATE runs SET ended_at = ?1, result = ?2, error = ?3, stored_bytes = ?4,"
+                        " raw_bytes = ?5, duration_ms = coalesce(?7, (?1 - started_at) * 1000)"
+                        " WHERE id = ?6",
                         &st, err) < 0)
         goto out;
+    if (duration_ms >= 0)
+        sqlite3_bind_int64(st, 7, (sqlite3_int64)duration_ms);
+    else
+        sqlite3_bind_null(st, 7);
     sqlite3_bind_int64(st, 1, (sqlite3_int64)ended_at);
     sqlite3_bind_text(st, 2, result, -1, SQLITE_TRANSIENT);
     if (error_text)
@@ -376,60 +433,6 @@ out:
     return rc;
 }
 
-/* The text of a column, or NULL when it is NULL. */
-static char *catalog_column_dup_null(sqlite3_stmt *st, int col)
-{
-    const unsigned char *t = sqlite3_column_text(st, col);
-    return t ? xstrdup((const char *)t) : NULL;
-}
-
-int catalog_last_run(struct catalog *c, const char *job, struct catalog_run *out, bool *found,
-                     struct error *err)
-{
-    sqlite3_stmt *st = NULL;
-    int rc = -1;
-    int r;
-
-    *found = false;
-    if (catalog_prepare(c,
-                        "SELECT id, snapshot_id, started_at, ended_at, result, error, stored_bytes,"
-                        " raw_bytes FROM runs WHERE job = ? ORDER BY started_at DESC, id DESC"
-                        " LIMIT 1",
-                        &st, err) < 0)
-        goto out;
-    sqlite3_bind_text(st, 1, job, -1, SQLITE_TRANSIENT);
-    r = sqlite3_step(st);
-    if (r == SQLITE_ROW) {
-        memset(out, 0, sizeof(*out));
-        out->id = (int64_t)sqlite3_column_int64(st, 0);
-        out->snapshot_id = catalog_column_dup_null(st, 1);
-        out->started_at = (time_t)sqlite3_column_int64(st, 2);
-        out->ended_at = (time_t)sqlite3_column_int64(st, 3);
-        out->result = catalog_column_dup_null(st, 4);
-        out->error = catalog_column_dup_null(st, 5);
-        out->stored_bytes = (uint64_t)sqlite3_column_int64(st, 6);
-        out->raw_bytes = (uint64_t)sqlite3_column_int64(st, 7);
-        *found = true;
-    } else if (r != SQLITE_DONE) {
-        catalog_fail(c, "read runs", err);
-        goto out;
-    }
-    rc = 0;
-out:
-    sqlite3_finalize(st);
-    return rc;
-}
-
-void catalog_run_release(struct catalog_run *r)
-{
-    if (!r)
-        return;
-    xfree(r->snapshot_id);
-    xfree(r->result);
-    xfree(r->error);
-    memset(r, 0, sizeof(*r));
-}
-
 int catalog_last_verification(struct catalog *c, const char *job, const char *snapshot_id,
                               struct catalog_verification *out, bool *found, struct error *err)
 {
@@ -477,6 +480,332 @@ void catalog_verification_release(struct catalog_verification *v)
     xfree(v->store);
     xfree(v->detail);
     memset(v, 0, sizeof(*v));
+}
+
+int catalog_run_set_kind(struct catalog *c, int64_t run_id, const char *kind, struct error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = -1;
+
+    if (catalog_prepare(c, "UPDATE runs SET kind = ? WHERE id = ?", &st, err) < 0)
+        goto out;
+    sqlite3_bind_text(st, 1, kind, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)run_id);
+    if (catalog_step_done(c, st, "record run kind", err) < 0)
+        goto out;
+    rc = 0;
+out:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int catalog_run_set_mirror_counts(struct catalog *c, int64_t run_id,
+                                  const struct catalog_mirror_counts *m, struct error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = -1;
+
+    if (catalog_prepare(c,
+                        "UPDATE runs SET kind = 'mirror', mirror_copied_objects = ?,"
+                        " mirror_copied_bytes = ?, mirror_deleted_objects = ?,"
+                        " mirror_deleted_bytes = ? WHERE id = ?",
+                        &st, err) < 0)
+        goto out;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)m->copied_objects);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)m->copied_bytes);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)m->deleted_objects);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)m->deleted_bytes);
+    sqlite3_bind_int64(st, 5, (sqlite3_int64)run_id);
+    if (catalog_step_done(c, st, "record mirror counts", err) < 0)
+        goto out;
+    rc = 0;
+out:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int catalog_last_run_started(struct catalog *c, const char *job, time_t *t, bool *found,
+                             struct error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = -1;
+    int r;
+
+    *found = false;
+    if (catalog_prepare(c, "SELECT max(started_at) FROM runs WHERE job = ?", &st, err) < 0)
+        goto out;
+    sqlite3_bind_text(st, 1, job, -1, SQLITE_TRANSIENT);
+    r = sqlite3_step(st);
+    if (r != SQLITE_ROW) {
+        catalog_fail(c, "read runs", err);
+        goto out;
+    }
+    if (sqlite3_column_type(st, 0) != SQLITE_NULL) {
+        *t = (time_t)sqlite3_column_int64(st, 0);
+        *found = true;
+    }
+    rc = 0;
+out:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static char *catalog_column_dup_or_null(sqlite3_stmt *st, int col)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    return t ? xstrdup((const char *)t) : NULL;
+}
+
+static uint64_t catalog_column_u64(sqlite3_stmt *st, int col)
+{
+    sqlite3_int64 v = sqlite3_column_int64(st, col);
+    return v > 0 ? (uint64_t)v : 0;
+}
+
+int catalog_last_run(struct catalog *c, const char *job, bool is_ok_only, struct catalog_run *out,
+                     bool *found, struct error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = -1;
+    int r;
+
+    *found = false;
+    if (catalog_prepare(c,
+                        "SELECT id, kind, snapshot_id, started_at, ended_at, result, error,"
+                        " duration_ms, stored_bytes, raw_bytes, mirror_copied_objects,"
+                        " mirror_copied_bytes, mirror_deleted_objects, mirror_deleted_bytes"
+                        " FROM runs WHERE job = ?1 AND (?2 = 0 OR result = 'ok')"
+                        " ORDER BY started_at DESC, id DESC LIMIT 1",
+                        &st, err) < 0)
+        goto out;
+    sqlite3_bind_text(st, 1, job, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(st, 2, is_ok_only ? 1 : 0);
+    r = sqlite3_step(st);
+    if (r == SQLITE_ROW) {
+        memset(out, 0, sizeof(*out));
+        out->id = (int64_t)sqlite3_column_int64(st, 0);
+        out->job = xstrdup(job);
+        out->kind = catalog_column_dup_or_null(st, 1);
+        out->snapshot_id = catalog_column_dup_or_null(st, 2);
+        out->started_at = (time_t)sqlite3_column_int64(st, 3);
+        out->ended_at = (time_t)sqlite3_column_int64(st, 4);
+        out->result = catalog_column_dup_or_null(st, 5);
+        out->error = catalog_column_dup_or_null(st, 6);
+        out->duration_ms =
+            sqlite3_column_type(st, 7) == SQLITE_NULL ? -1 : (int64_t)sqlite3_column_int64(st, 7);
+        out->stored_bytes = catalog_column_u64(st, 8);
+        out->raw_bytes = catalog_column_u64(st, 9);
+        out->has_mirror_counts = sqlite3_column_type(st, 10) != SQLITE_NULL;
+        out->mirror.copied_objects = catalog_column_u64(st, 10);
+        out->mirror.copied_bytes = catalog_column_u64(st, 11);
+        out->mirror.deleted_objects = catalog_column_u64(st, 12);
+        out->mirror.deleted_bytes = catalog_column_u64(st, 13);
+        *found = true;
+    } else if (r != SQLITE_DONE) {
+        catalog_fail(c, "read runs", err);
+        goto out;
+    }
+    rc = 0;
+out:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+void catalog_run_release(struct catalog_run *r)
+{
+    xfree(r->job);
+    xfree(r->kind);
+    xfree(r->snapshot_id);
+    xfree(r->result);
+    xfree(r->error);
+    memset(r, 0, sizeof(*r));
+}
+
+int catalog_run_counts(struct catalog *c, struct catalog_run_count **out, size_t *count,
+                       struct error *err)
+{
+    sqlite3_stmt *st = NULL;
+    struct catalog_run_count *list = NULL;
+    size_t n = 0;
+    size_t alloc = 0;
+    int rc = -1;
+    int r;
+
+    *out = NULL;
+    *count = 0;
+    if (catalog_prepare(c,
+                        "SELECT job, result, count(*) FROM runs WHERE result IS NOT NULL"
+                        " GROUP BY job, result ORDER BY job, result",
+                        &st, err) < 0)
+        goto out;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        XGROW(list, n + 1, alloc);
+        list[n].job = catalog_column_dup(st, 0);
+        list[n].result = catalog_column_dup(st, 1);
+        list[n].count = catalog_column_u64(st, 2);
+        n++;
+    }
+    if (r != SQLITE_DONE) {
+        catalog_fail(c, "count runs", err);
+        goto out;
+    }
+    *out = list;
+    *count = n;
+    list = NULL;
+    n = 0;
+    rc = 0;
+out:
+    sqlite3_finalize(st);
+    catalog_run_counts_free(list, n);
+    return rc;
+}
+
+void catalog_run_counts_free(struct catalog_run_count *rc, size_t count)
+{
+    for (size_t i = 0; rc && i < count; i++) {
+        xfree(rc[i].job);
+        xfree(rc[i].result);
+    }
+    xfree(rc);
+}
+
+int catalog_mirror_totals(struct catalog *c, const char *job, struct catalog_mirror_counts *out,
+                          struct error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = -1;
+
+    memset(out, 0, sizeof(*out));
+    if (catalog_prepare(c,
+                        "SELECT total(mirror_copied_objects), total(mirror_copied_bytes),"
+                        " total(mirror_deleted_objects), total(mirror_deleted_bytes)"
+                        " FROM runs WHERE job = ?",
+                        &st, err) < 0)
+        goto out;
+    sqlite3_bind_text(st, 1, job, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        catalog_fail(c, "sum mirror counts", err);
+        goto out;
+    }
+    out->copied_objects = (uint64_t)sqlite3_column_double(st, 0);
+    out->copied_bytes = (uint64_t)sqlite3_column_double(st, 1);
+    out->deleted_objects = (uint64_t)sqlite3_column_double(st, 2);
+    out->deleted_bytes = (uint64_t)sqlite3_column_double(st, 3);
+    rc = 0;
+out:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int catalog_store_usage(struct catalog *c, struct catalog_store_usage **out, size_t *count,
+                        struct error *err)
+{
+    sqlite3_stmt *st = NULL;
+    struct catalog_store_usage *list = NULL;
+    size_t n = 0;
+    size_t alloc = 0;
+    int rc = -1;
+    int r;
+
+    *out = NULL;
+    *count = 0;
+    if (catalog_prepare(c,
+                        "SELECT store, job, count(*), total(stored_bytes), max(time)"
+                        " FROM snapshots GROUP BY store, job ORDER BY store, job",
+                        &st, err) < 0)
+        goto out;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        XGROW(list, n + 1, alloc);
+        list[n].store = catalog_column_dup(st, 0);
+        list[n].job = catalog_column_dup(st, 1);
+        list[n].snapshot_count = catalog_column_u64(st, 2);
+        list[n].stored_bytes = (uint64_t)sqlite3_column_double(st, 3);
+        list[n].newest = (time_t)sqlite3_column_int64(st, 4);
+        n++;
+    }
+    if (r != SQLITE_DONE) {
+        catalog_fail(c, "sum snapshots", err);
+        goto out;
+    }
+    *out = list;
+    *count = n;
+    list = NULL;
+    n = 0;
+    rc = 0;
+out:
+    sqlite3_finalize(st);
+    catalog_store_usage_free(list, n);
+    return rc;
+}
+
+void catalog_store_usage_free(struct catalog_store_usage *u, size_t count)
+{
+    for (size_t i = 0; u && i < count; i++) {
+        xfree(u[i].store);
+        xfree(u[i].job);
+    }
+    xfree(u);
+}
+
+/* The recorded first sighting of job, or the start of its first run when that is earlier. */
+static int catalog_job_first_seen(struct catalog *c, const char *job, time_t *first_seen,
+                                  bool *found, struct error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = -1;
+    int r;
+
+    *found = false;
+    if (catalog_prepare(c,
+                        "SELECT min(first_seen, coalesce((SELECT min(started_at) FROM runs"
+                        " WHERE job = ?1), first_seen)) FROM jobs_seen WHERE job = ?1",
+                        &st, err) < 0)
+        goto out;
+    sqlite3_bind_text(st, 1, job, -1, SQLITE_TRANSIENT);
+    r = sqlite3_step(st);
+    if (r == SQLITE_ROW) {
+        *first_seen = (time_t)sqlite3_column_int64(st, 0);
+        *found = true;
+    } else if (r != SQLITE_DONE) {
+        catalog_fail(c, "read job", err);
+        goto out;
+    }
+    rc = 0;
+out:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int catalog_job_seen(struct catalog *c, const char *job, time_t now, time_t *first_seen,
+                     struct error *err)
+{
+    sqlite3_stmt *st = NULL;
+    bool found = false;
+    int rc = -1;
+
+    /* Read first: a known job (the usual case, every scrape) needs no write lock, so a run that
+     * holds one never makes status or the metrics endpoint wait. */
+    if (catalog_job_first_seen(c, job, first_seen, &found, err) < 0)
+        goto out;
+    if (found) {
+        rc = 0;
+        goto out;
+    }
+    if (catalog_prepare(c, "INSERT OR IGNORE INTO jobs_seen (job, first_seen) VALUES (?, ?)", &st,
+                        err) < 0)
+        goto out;
+    sqlite3_bind_text(st, 1, job, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)now);
+    if (catalog_step_done(c, st, "record job", err) < 0)
+        goto out;
+    if (catalog_job_first_seen(c, job, first_seen, &found, err) < 0)
+        goto out;
+    if (!found)
+        *first_seen = now;
+    rc = 0;
+out:
+    sqlite3_finalize(st);
+    return rc;
 }
 
 const char *catalog_sqlite_version(void)

@@ -241,6 +241,15 @@ out:
          * the deletions undone, which is partial. */
         const char *result =
             res->outcome == MIRROR_JOB_REFUSED ? "partial" : mirror_job_outcome_name(res->outcome);
+        struct catalog_mirror_counts counts = {
+            .copied_objects = res->stats.copied.objects + res->stats.updated.objects,
+            .copied_bytes = res->stats.copied.bytes + res->stats.updated.bytes,
+            .deleted_objects = res->stats.deleted.objects,
+            .deleted_bytes = res->stats.deleted.bytes,
+        };
+        if (catalog_run_set_mirror_counts(catalog, run_id, &counts, &cerr) < 0)
+            log_warn("%s", cerr.msg);
+        error_clear(&cerr);
         if (catalog_run_end(catalog, run_id, time(NULL), result, rc == 0 ? NULL : err->msg,
                             res->stats.copied.bytes + res->stats.updated.bytes,
                             res->stats.destination.bytes, &cerr) < 0)

@@ -3,7 +3,9 @@
 # minute is a second): the jobs run when due, and across a DST change; SIGHUP with a changed
 # schedule takes effect; SIGHUP with a broken file (an unknown key, a bad schedule) logs FILE:LINE
 # and keeps the old schedule; SIGTERM with nothing running exits 0; --log-format=json after the
-# command makes every line of stderr a JSON object; --check prints the next times.
+# command makes every line of stderr a JSON object; --check prints the next times; /metrics (checked
+# by tests/lib/prom_check.py) and /healthz are served on metrics_listen, and a SIGHUP that changes
+# metrics_listen moves the server.
 # timeout: 90
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -30,7 +32,7 @@ write_daemon_conf()
 [global]
 state_dir = $T/state
 timezone = Europe/Berlin
-metrics_listen = off
+metrics_listen = ${METRICS_LISTEN:-off}
 ${3:-}
 
 [store "live"]
@@ -112,6 +114,49 @@ assert_eq 1 "$(dlog_count '^daemon exiting')" "the last line"
 dlog_check_json
 assert_eq "$(dlog_count "^job 'm2' started")" "$(dlog_count "^job 'm2' finished")" \
     "m2 runs started and finished"
+
+step "/metrics and /healthz; SIGHUP with another metrics_listen moves the server"
+# http_get PORT PATH: the body, or "refused" when nothing listens.
+http_get()
+{
+    "$DAEMON_PYTHON" -c '
+import sys, urllib.request
+try:
+    with urllib.request.urlopen("http://127.0.0.1:%s%s" % (sys.argv[1], sys.argv[2]), timeout=5) as r:
+        sys.stdout.write(r.read().decode())
+except OSError:
+    print("refused")' "$1" "$2"
+}
+serving_port()
+{
+    "$DAEMON_PYTHON" -c '
+import json, re, sys
+ports = [m.group(1) for m in (re.search(r"^serving /metrics and /healthz on http://[^ ]*:(\d+)$",
+         json.loads(l)["msg"]) for l in open(sys.argv[1])) if m]
+print(ports[int(sys.argv[2])])' "$DLOG" "$1"
+}
+METRICS_LISTEN=127.0.0.1:0 write_daemon_conf '* * * * *' '@yearly'
+daemon_start "$T/d3.log" '2026-03-29T00:58:30Z*60'
+dlog_wait '^serving /metrics and /healthz on http://127.0.0.1:' 1 10
+dlog_wait "^job 'm1' finished: ok" 1 10
+port=$(serving_port 0)
+assert_eq ok "$(http_get "$port" /healthz)" "/healthz"
+http_get "$port" /metrics >"$T/metrics.prom"
+"$DAEMON_PYTHON" "$root/tests/lib/prom_check.py" --dump "$T/metrics.prom" >"$T/metrics.dump" ||
+    fail "prom_check refused the daemon's /metrics"
+assert_file_contains "$T/metrics.dump" 'permafrost_daemon_start_time_seconds'
+assert_file_contains "$T/metrics.dump" 'permafrost_job_last_run_success{job="m1"} 1'
+METRICS_LISTEN=localhost:0 write_daemon_conf '* * * * *' '@yearly'
+kill -HUP "$DPID"
+dlog_wait '^serving /metrics and /healthz on http://' 2 10
+port2=$(serving_port 1)
+assert_eq ok "$(http_get "$port2" /healthz)" "/healthz on the new address"
+[[ $port2 == "$port" ]] || assert_eq refused "$(http_get "$port" /healthz)" "the old address"
+"$DAEMON_PYTHON" "$root/tests/lib/prom_check.py" --dump <(http_get "$port2" /metrics) |
+    grep -q '^permafrost_daemon_config_reloads_total.* 1' || fail "reloads in /metrics"
+daemon_stop TERM
+assert_eq 0 "$DRC" "exit status"
+dlog_check_json
 
 step "the global --log-format=json (before the command) works too"
 write_daemon_conf '@yearly' '@yearly'
