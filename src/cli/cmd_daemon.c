@@ -430,9 +430,14 @@ static void daemon_log_finished(struct daemon *d, struct daemon_child *c, int st
         buf_init(&what, BUF_NO_CAP);
         if (has_row && row.snapshot_id)
             buf_addf(&what, ", snapshot %s", row.snapshot_id);
-        if (has_row && row.stored_bytes) {
+        if (has_row && row.has_mirror_counts) {
+            output_format_size(row.mirror.copied_bytes, size);
+            (void)buf_addf(&what, ", %llu copied (%s), %llu deleted",
+                           (unsigned long long)row.mirror.copied_objects, size,
+                           (unsigned long long)row.mirror.deleted_objects);
+        } else if (has_row && row.stored_bytes) {
             output_format_size(row.stored_bytes, size);
-            buf_addf(&what, ", %s stored", size);
+            (void)buf_addf(&what, ", %s stored", size);
         }
         log_info("job '%s' finished: %s in %s (%s%s)%s", c->job, result, dur, exit_text, what.data,
                  extra.data);
