@@ -444,7 +444,9 @@ static void daemon_log_finished(struct daemon *d, struct daemon_child *c, int st
         buf_release(&what);
     } else {
         const char *why = msg[0] ? msg : has_row && row.error ? row.error : "no error message";
-        log_error("job '%s' finished: %s after %s (%s): %s%s%s%s", c->job, result, dur, exit_text,
+        /* A cancel is what a stop asked for; anything else needs a look. */
+        log_write(code == EXIT_CANCELLED ? LOG_WARN : LOG_ERROR, __FILE__,
+                  "job '%s' finished: %s after %s (%s): %s%s%s%s", c->job, result, dur, exit_text,
                   why, hint[0] ? "; hint: " : "", hint, extra.data);
     }
 out:
