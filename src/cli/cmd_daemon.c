@@ -860,6 +860,9 @@ int cmd_daemon(int argc, char **argv, struct cli_ctx *ctx, struct error *err)
              PERMAFROST_VERSION, ctx->config_path, d.state_dir,
              ctx->cfg->global.timezone ? ctx->cfg->global.timezone : "local",
              d.sched.max_concurrent, jobs.data);
+    if (scheduler_next_due_ms(&d.sched) == INT64_MAX)
+        log_warn("no job has a schedule: the daemon will only serve metrics until a reload adds "
+                 "one (see 'schedule' in docs/configuration.md)");
     if (daemon_metrics_listen(&d, err) < 0)
         goto out;
     daemon_check_missed(&d, daemon_now_ms(&d));
