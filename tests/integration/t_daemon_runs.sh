@@ -130,7 +130,8 @@ dlog_wait "^job 'db' finished: ok" 1 20
 daemon_stop TERM
 assert_eq 0 "$DRC" "exit status"
 assert_eq 1 "$(dlog_runs jobs.db.most_at_once)" "runs of db at once"
-[[ $(dlog_runs jobs.db.results) == '["skipped", "ok"'* ]] ||
+# Skipped at each time while the manual run held the lock, then ok.
+[[ $(dlog_runs jobs.db.results) =~ ^\[(\"skipped\",\ )+\"ok\" ]] ||
     fail "db's runs in the daemon: $(dlog_runs jobs.db.results) (expected skipped, then ok)"
 assert_eq $((before + 1 + $(dlog_count "^job 'db' finished: ok"))) "$(complete_snapshots db)" \
     "snapshots: the manual run's and the daemon's successful ones"
