@@ -4,9 +4,12 @@
 
 #include <getopt.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/exit_codes.h"
 #include "cli/output.h"
+#include "core/alerts.h"
 #include "core/backup.h"
 #include "core/mirror_job.h"
 #include "core/state.h"
@@ -19,7 +22,7 @@
 
 static const char run_usage[] =
     "usage: permafrost run [--no-prune] [--dry-run] [--checksum] [--max-delete=N|P%]\n"
-    "                      [--json] [JOB...]\n"
+    "                      [--no-notify] [--json] [JOB...]\n"
     "\n"
     "Runs each named job (every job when none is named), one after the other.\n"
     "\n"
@@ -35,6 +38,10 @@ static const char run_usage[] =
     "objects are copied, then extraneous ones deleted (or moved to the trash), unless\n"
     "that would exceed max_delete or a source listing failed.\n"
     "\n"
+    "Each job's start, success, failure or warning goes to the [notify] channels that\n"
+    "want it (not for --dry-run); a channel that cannot be reached is logged and does\n"
+    "not change the exit status (see 'permafrost notify --help').\n"
+    "\n"
     "  --no-prune         postgres: do not apply the keep policy after the run\n"
     "  --dry-run          mirror: list and compare only, print the plan (one line per\n"
     "                     copy, update and deletion, then totals); changes nothing,\n"
@@ -43,6 +50,7 @@ static const char run_usage[] =
     "                     cannot tell, as with checksum = yes\n"
     "  --max-delete=N|P%  mirror: the deletion guard for this run instead of the job's\n"
     "                     max_delete (e.g. 2000 or 25%), for an intended mass deletion\n"
+    "  --no-notify        send no notifications ([notify] channels) for this run\n"
     "  --json             print the results as a JSON array, one element per job\n"
     "\n"
     "--dry-run, --checksum and --max-delete apply to mirror jobs only: naming (or\n"
@@ -59,7 +67,8 @@ static const char run_usage[] =
     "  permafrost run --dry-run media      # what would the mirror copy and delete?\n"
     "  permafrost run --max-delete=30% media\n"
     "                                      # a cleanup removed many files: allow it once\n"
-    "  permafrost run --checksum --json media > media-run.json\n";
+    "  permafrost run --checksum --json media > media-run.json\n"
+    "  permafrost run --no-notify db       # a manual run, without paging anyone\n";
 
 static void run_print_text(const struct cfg_job *job, const struct backup_result *r,
                            const struct error *e)
@@ -397,7 +406,137 @@ struct run_flags {
     bool has_max_delete;
     int64_t max_delete_count;
     double max_delete_percent;
+    bool is_no_notify;
 };
+
+/* What a notification says about one job's run, kept from the results before they are released. */
+#define RUN_NOTE_STORES 16
+struct run_note {
+    char snapshot_id[64];
+    int64_t duration_ms;
+    uint64_t raw_bytes;
+    uint64_t stored_bytes;
+    struct notify_store_outcome stores[RUN_NOTE_STORES];
+    char store_names[RUN_NOTE_STORES][128];
+    char store_details[RUN_NOTE_STORES][512];
+    size_t store_count;
+    char summary[512];
+    char warning[1536];
+};
+
+static void run_note_add_store(struct run_note *n, const char *store, bool is_ok,
+                               const char *detail)
+{
+    size_t i = n->store_count;
+
+    if (i == RUN_NOTE_STORES)
+        return;
+    buf_format_fixed(n->store_names[i], sizeof(n->store_names[i]), "%s", store);
+    buf_format_fixed(n->store_details[i], sizeof(n->store_details[i]), "%s", detail);
+    n->stores[i].store = n->store_names[i];
+    n->stores[i].is_ok = is_ok;
+    n->stores[i].detail = n->store_details[i];
+    n->store_count++;
+}
+
+/* Appends "; text" to the note's warning. */
+static void run_note_warn(struct run_note *n, const char *text)
+{
+    size_t len = strlen(n->warning);
+
+    buf_format_fixed(n->warning + len, sizeof(n->warning) - len, "%s%s", len ? "; " : "", text);
+}
+
+static void run_note_backup(struct run_note *n, const struct backup_result *r)
+{
+    char text[1200];
+
+    buf_format_fixed(n->snapshot_id, sizeof(n->snapshot_id), "%s", r->snapshot_id);
+    n->duration_ms = r->duration_ms;
+    n->raw_bytes = r->raw_bytes;
+    n->stored_bytes = r->stored_bytes;
+    for (size_t i = 0; i < r->target_count; i++)
+        run_note_add_store(n, r->targets[i].store, r->targets[i].is_ok,
+                           !r->targets[i].is_ok           ? r->targets[i].error
+                           : i == 0                       ? "written"
+                           : r->targets[i].is_server_side ? "server-side copy"
+                                                          : "copied");
+    if (r->pruned)
+        buf_format_fixed(n->summary, sizeof(n->summary), "retention removed %zu snapshot%s",
+                         r->pruned, r->pruned == 1 ? "" : "s");
+    if (r->prune_error[0]) {
+        buf_format_fixed(text, sizeof(text), "retention failed: %s", r->prune_error);
+        run_note_warn(n, text);
+    }
+    if (r->redis_fallback_reason) {
+        buf_format_fixed(text, sizeof(text), "redis fell back to the logical method: %s",
+                         r->redis_fallback_reason);
+        run_note_warn(n, text);
+    }
+}
+
+static void run_note_mirror(struct run_note *n, const struct mirror_job_result *r)
+{
+    const struct mirror_stats *st = &r->stats;
+    char copied[OUTPUT_SIZE_LEN];
+    char text[256];
+
+    n->duration_ms = st->duration_ms;
+    n->raw_bytes = 0;
+    output_format_size(st->copied.bytes + st->updated.bytes, copied);
+    buf_format_fixed(n->summary, sizeof(n->summary),
+                     "%s: copied %llu objects, updated %llu (%s), deleted %llu%s, failed %llu",
+                     mirror_job_outcome_name(r->outcome), (unsigned long long)st->copied.objects,
+                     (unsigned long long)st->updated.objects, copied,
+                     (unsigned long long)st->deleted.objects,
+                     st->is_deletion_refused ? " (deletions refused)" : "",
+                     (unsigned long long)st->failed.objects);
+    if (st->skipped.objects) {
+        buf_format_fixed(text, sizeof(text),
+                         "%llu object%s skipped (keys the destination cannot hold; see the log)",
+                         (unsigned long long)st->skipped.objects,
+                         st->skipped.objects == 1 ? "" : "s");
+        run_note_warn(n, text);
+    }
+}
+
+/* Sends a job's event to the channels; the alerts log their own failures. */
+static void run_notify(struct alerts *alerts, const struct cfg_job *job, enum notify_event event,
+                       const char *run_id, const struct run_note *note, const struct error *jerr)
+{
+    struct notify_message m;
+    char host[256];
+
+    if (!alerts_count(alerts))
+        return;
+    if (gethostname(host, sizeof(host)) < 0)
+        buf_format_fixed(host, sizeof(host), "%s", "unknown");
+    host[sizeof(host) - 1] = '\0';
+    memset(&m, 0, sizeof(m));
+    m.event = event;
+    m.job = job->name;
+    m.job_kind = config_job_kind_name(job->kind);
+    m.host = host;
+    m.duration_ms = -1;
+    m.time = time(NULL);
+    m.run_id = run_id;
+    if (note) {
+        m.snapshot_id = note->snapshot_id[0] ? note->snapshot_id : NULL;
+        m.duration_ms = note->duration_ms;
+        m.raw_bytes = note->raw_bytes;
+        m.stored_bytes = note->stored_bytes;
+        m.stores = note->stores;
+        m.store_count = note->store_count;
+        m.summary = note->summary[0] ? note->summary : NULL;
+        m.warning = note->warning[0] ? note->warning : NULL;
+    }
+    if (event == NOTIFY_EVENT_FAILURE && jerr) {
+        m.error = jerr->msg[0] ? jerr->msg : NULL;
+        m.hint = jerr->hint[0] ? jerr->hint : NULL;
+        m.exit_code = exit_code_for(jerr->kind);
+    }
+    (void)alerts_send(alerts, &m);
+}
 
 /* --max-delete=500 or --max-delete=12.5% */
 static int run_parse_max_delete(const char *text, struct run_flags *f, struct error *err)
@@ -437,7 +576,8 @@ static int run_parse_max_delete(const char *text, struct run_flags *f, struct er
 }
 
 static int run_postgres_job(struct cli_ctx *ctx, struct json_writer *w, const struct cfg_job *job,
-                            const char *state_dir, const struct run_flags *f, struct error *jerr)
+                            const char *state_dir, const struct run_flags *f, struct run_note *note,
+                            struct error *jerr)
 {
     struct backup_request req;
     struct backup_result res;
@@ -456,12 +596,14 @@ static int run_postgres_job(struct cli_ctx *ctx, struct json_writer *w, const st
         run_print_json(w, job, &res, jerr);
     else if (!ctx->is_quiet || !res.is_ok)
         run_print_text(job, &res, jerr);
+    run_note_backup(note, &res);
     backup_result_release(&res);
     return r;
 }
 
 static int run_mirror_job(struct cli_ctx *ctx, struct json_writer *w, const struct cfg_job *job,
-                          const char *state_dir, const struct run_flags *f, struct error *jerr)
+                          const char *state_dir, const struct run_flags *f, struct run_note *note,
+                          struct error *jerr)
 {
     struct mirror_job_request req;
     struct mirror_job_result res;
@@ -506,6 +648,7 @@ static int run_mirror_job(struct cli_ctx *ctx, struct json_writer *w, const stru
         run_print_mirror_json(w, job, &res, f->is_dry_run, jerr);
     else if (!ctx->is_quiet || res.outcome != MIRROR_JOB_OK || f->is_dry_run)
         run_print_mirror_text(job, &res, &om, f->is_dry_run, jerr);
+    run_note_mirror(note, &res);
     return r;
 }
 
@@ -526,7 +669,7 @@ static void run_verify_item(const struct verify_item *it, void *arg)
 /* kind = verify: verify_run over the job's verify_jobs on its targets (each job's own when it
  * has none), with drills unless restore = no. */
 static int run_verify_job(struct cli_ctx *ctx, struct json_writer *w, const struct cfg_job *job,
-                          const char *state_dir, struct error *jerr)
+                          const char *state_dir, struct run_note *note, struct error *jerr)
 {
     struct verify_request req;
     struct verify_result res;
@@ -586,7 +729,37 @@ static int run_verify_job(struct cli_ctx *ctx, struct json_writer *w, const stru
         if (jerr->msg[0])
             printf("  error  %s\n", jerr->msg);
     }
+    note->duration_ms = res.duration_ms;
+    buf_format_fixed(note->summary, sizeof(note->summary), "%zu check%s, %zu failed",
+                     res.item_count, res.item_count == 1 ? "" : "s", res.failed);
     verify_result_release(&res);
+    return r;
+}
+
+/* Runs one job with its notifications: start before, then failure, warning or success. */
+static int run_one_job(struct cli_ctx *ctx, struct json_writer *w, const struct cfg_job *job,
+                       const char *state_dir, const struct run_flags *f, struct alerts *alerts,
+                       struct error *jerr)
+{
+    struct run_note *note = xcalloc(1, sizeof(*note));
+    char run_id[NOTIFY_ID_LEN];
+    int r;
+
+    note->duration_ms = -1;
+    notify_new_id(run_id);
+    run_notify(alerts, job, NOTIFY_EVENT_START, run_id, NULL, NULL);
+    if (job->kind == JOB_KIND_MIRROR)
+        r = run_mirror_job(ctx, w, job, state_dir, f, note, jerr);
+    else if (job->kind == JOB_KIND_VERIFY)
+        r = run_verify_job(ctx, w, job, state_dir, note, jerr);
+    else
+        r = run_postgres_job(ctx, w, job, state_dir, f, note, jerr);
+    run_notify(alerts, job,
+               r < 0              ? NOTIFY_EVENT_FAILURE
+               : note->warning[0] ? NOTIFY_EVENT_WARNING
+                                  : NOTIFY_EVENT_SUCCESS,
+               run_id, note, jerr);
+    xfree(note);
     return r;
 }
 
@@ -602,13 +775,10 @@ static bool run_is_wanted(const struct cfg_job *job, char **names, int count)
 int cmd_run(int argc, char **argv, struct cli_ctx *ctx, struct error *err)
 {
     static const struct option opts[] = {
-        {"no-prune", no_argument, NULL, 'n'},
-        {"dry-run", no_argument, NULL, 'd'},
-        {"checksum", no_argument, NULL, 'c'},
-        {"max-delete", required_argument, NULL, 'm'},
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"no-prune", no_argument, NULL, 'n'}, {"dry-run", no_argument, NULL, 'd'},
+        {"checksum", no_argument, NULL, 'c'}, {"max-delete", required_argument, NULL, 'm'},
+        {"json", no_argument, NULL, 'j'},     {"no-notify", no_argument, NULL, 'N'},
+        {"help", no_argument, NULL, 'h'},     {NULL, 0, NULL, 0},
     };
     const struct config *cfg = ctx->cfg;
     char *state_dir = NULL;
@@ -619,6 +789,7 @@ int cmd_run(int argc, char **argv, struct cli_ctx *ctx, struct error *err)
     size_t failed = 0;
     size_t ran = 0;
     struct error worst = ERROR_INIT;
+    struct alerts *alerts = NULL;
     int rc = -1;
     int c;
 
@@ -647,6 +818,9 @@ int cmd_run(int argc, char **argv, struct cli_ctx *ctx, struct error *err)
             break;
         case 'j':
             ctx->is_json = true;
+            break;
+        case 'N':
+            flags.is_no_notify = true;
             break;
         case 'h':
             (void)fputs(run_usage, stdout);
@@ -682,6 +856,9 @@ int cmd_run(int argc, char **argv, struct cli_ctx *ctx, struct error *err)
     }
     if (state_dir_resolve(ctx->state_dir_flag, cfg, &state_dir, err) < 0)
         goto out;
+    /* A dry run changes nothing: nobody needs to hear of it. */
+    if (!flags.is_no_notify && !flags.is_dry_run && alerts_open(cfg, &alerts, err) < 0)
+        goto out;
 
     if (ctx->is_json)
         json_begin_array(&w);
@@ -693,12 +870,7 @@ int cmd_run(int argc, char **argv, struct cli_ctx *ctx, struct error *err)
         if (!run_is_wanted(job, argv + optind, argc - optind))
             continue;
         ran++;
-        if (job->kind == JOB_KIND_MIRROR)
-            r = run_mirror_job(ctx, &w, job, state_dir, &flags, &jerr);
-        else if (job->kind == JOB_KIND_VERIFY)
-            r = run_verify_job(ctx, &w, job, state_dir, &jerr);
-        else
-            r = run_postgres_job(ctx, &w, job, state_dir, &flags, &jerr);
+        r = run_one_job(ctx, &w, job, state_dir, &flags, alerts, &jerr);
         if (r < 0) {
             failed++;
             if (run_severity(jerr.kind) > run_severity(worst.kind))
@@ -720,6 +892,7 @@ int cmd_run(int argc, char **argv, struct cli_ctx *ctx, struct error *err)
     }
     rc = 0;
 out:
+    alerts_close(alerts);
     buf_release(&json);
     xfree(state_dir);
     return rc;

@@ -18,6 +18,8 @@ static const struct command commands[] = {
      NEEDS_CONFIG},
     {"daemon", cmd_daemon, "run the jobs that have a schedule when due, in the foreground",
      NEEDS_CONFIG},
+    {"notify", cmd_notify, "send a test message to the notification channels, or list them",
+     NEEDS_CONFIG},
     {"keygen", cmd_keygen, "generate an age identity for encrypted backups (-o FILE)", 0},
     {"version", cmd_version, "print versions of permafrost, its libraries and pg_dump", 0},
 };
@@ -66,6 +68,7 @@ void commands_print_usage(FILE *out)
             "  permafrost daemon --check\n"
             "  permafrost keygen -o /etc/permafrost/age-identity.txt\n"
             "  permafrost store ls spaces-nyc db/\n"
+            "  permafrost notify test\n"
             "\n"
             "exit codes: 0 ok, 1 failure, 2 usage, 3 config, 4 integrity, 5 locked, 130 "
             "cancelled\n"

@@ -55,6 +55,7 @@ int cmd_catalog(int argc, char **argv, struct cli_ctx *ctx, struct error *err);
 int cmd_store(int argc, char **argv, struct cli_ctx *ctx, struct error *err);
 int cmd_version(int argc, char **argv, struct cli_ctx *ctx, struct error *err);
 int cmd_daemon(int argc, char **argv, struct cli_ctx *ctx, struct error *err);
+int cmd_notify(int argc, char **argv, struct cli_ctx *ctx, struct error *err);
 int cmd_keygen(int argc, char **argv, struct cli_ctx *ctx, struct error *err);
 
 /* Reads an age identity file (restore/verify --identity) into out; ERR_USAGE when unreadable. */

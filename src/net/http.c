@@ -608,6 +608,99 @@ bool http_header_get(const struct http_request *r, const char *name, char *out, 
     return false;
 }
 
+/* ---- SMTP ---- */
+
+struct http_smtp_reader {
+    const char *data;
+    size_t len;
+    size_t pos;
+};
+
+static size_t http_smtp_read(char *dst, size_t size, size_t nmemb, void *ud)
+{
+    struct http_smtp_reader *rd = ud;
+    size_t n = size * nmemb;
+
+    if (n > rd->len - rd->pos)
+        n = rd->len - rd->pos;
+    memcpy(dst, rd->data + rd->pos, n);
+    rd->pos += n;
+    return n;
+}
+
+int http_smtp_send(struct http_smtp_request *r, struct error *err)
+{
+    struct http_smtp_reader rd = {r->message, r->message_len, 0};
+    struct curl_slist *rcpt = NULL;
+    char errbuf[CURL_ERROR_SIZE];
+    char *from = NULL;
+    CURL *e = NULL;
+    CURLcode rc;
+    long code = 0;
+    int ret = -1;
+
+    r->reply_code = 0;
+    r->is_retryable = false;
+    pthread_once(&http_once, http_global_init);
+    if (http_global_rc != CURLE_OK)
+        return error_set(err, ERR_NETWORK, "libcurl initialisation failed: %s",
+                         curl_easy_strerror(http_global_rc));
+    e = curl_easy_init();
+    if (!e)
+        return error_set(err, ERR_NETWORK, "libcurl: cannot create a handle");
+    errbuf[0] = '\0';
+    from = xasprintf("<%s>", r->from);
+    for (size_t i = 0; i < r->recipient_count; i++) {
+        char *to = xasprintf("<%s>", r->recipients[i]);
+        rcpt = curl_slist_append(rcpt, to);
+        xfree(to);
+        ASSERT(rcpt != NULL); /* fails only when out of memory */
+    }
+    (void)curl_easy_setopt(e, CURLOPT_URL, r->url);
+    (void)curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+    (void)curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    (void)curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
+    (void)curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+                           r->connect_timeout_ms > 0 ? r->connect_timeout_ms : 10000L);
+    (void)curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, r->timeout_ms > 0 ? r->timeout_ms : 30000L);
+    if (r->is_tls_required)
+        (void)curl_easy_setopt(e, CURLOPT_USE_SSL, (long)CURLUSESSL_ALL);
+    if (r->ca_file)
+        (void)curl_easy_setopt(e, CURLOPT_CAINFO, r->ca_file);
+    if (r->user) {
+        (void)curl_easy_setopt(e, CURLOPT_USERNAME, r->user);
+        (void)curl_easy_setopt(e, CURLOPT_PASSWORD, r->password ? r->password : "");
+    }
+    (void)curl_easy_setopt(e, CURLOPT_MAIL_FROM, from);
+    (void)curl_easy_setopt(e, CURLOPT_MAIL_RCPT, rcpt);
+    (void)curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
+    (void)curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->message_len);
+    (void)curl_easy_setopt(e, CURLOPT_READFUNCTION, http_smtp_read);
+    (void)curl_easy_setopt(e, CURLOPT_READDATA, &rd);
+    rc = curl_easy_perform(e);
+    (void)curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
+    r->reply_code = code;
+    if (rc == CURLE_OK) {
+        ret = 0;
+        goto out;
+    }
+    if (code >= 400) {
+        /* A reply: 4xx is transient (try later), 5xx permanent. */
+        r->is_retryable = code < 500;
+        error_set(err, ERR_REMOTE, "SMTP reply %ld (%s)", code, curl_easy_strerror(rc));
+    } else {
+        enum http_net_code nc = http_net_code_of(rc);
+        r->is_retryable = nc != HTTP_NET_TLS && rc != CURLE_USE_SSL_FAILED &&
+                          rc != CURLE_LOGIN_DENIED && rc != CURLE_URL_MALFORMAT;
+        error_set(err, ERR_NETWORK, "SMTP: %s", curl_easy_strerror(rc));
+    }
+out:
+    curl_easy_cleanup(e);
+    curl_slist_free_all(rcpt);
+    xfree(from);
+    return ret;
+}
+
 const char *http_version(void)
 {
     return curl_version();

@@ -110,6 +110,31 @@ size_t http_in_flight(const struct http_client *c);
  * into out (cut to cap). Returns false when absent. */
 bool http_header_get(const struct http_request *r, const char *name, char *out, size_t cap);
 
+/* An e-mail sent with libcurl's SMTP client (the notifications' smtp:// channel). */
+struct http_smtp_request {
+    const char *url;  /* "smtp://host:587" (STARTTLS per is_tls_required) or "smtps://host:465" */
+    const char *user; /* NULL: no AUTH */
+    const char *password;          /* never logged */
+    const char *from;              /* envelope sender, a bare address */
+    const char *const *recipients; /* bare addresses */
+    size_t recipient_count;
+    const char *message; /* the whole RFC 5322 message, CRLF line ends */
+    size_t message_len;
+    const char *ca_file;     /* NULL: the system's trust store */
+    bool is_tls_required;    /* smtp://: STARTTLS or fail (CURLUSESSL_ALL); false: plain (a local
+                              * relay only) */
+    long timeout_ms;         /* whole-transfer limit; 0: 30 s */
+    long connect_timeout_ms; /* 0: 10 s */
+    /* Results. */
+    long reply_code;   /* the server's last SMTP reply code, 0 when none */
+    bool is_retryable; /* a network failure or a 4xx (transient) reply */
+};
+
+/* Sends one message, blocking (within timeout_ms). Returns 0 when the server accepted it; -1 with
+ * ERR_NETWORK (no or broken connection, TLS) or ERR_REMOTE ("SMTP reply 550"), and r's results
+ * set. The message never contains the password. */
+int http_smtp_send(struct http_smtp_request *r, struct error *err);
+
 /* libcurl's version string, for `permafrost version`. */
 const char *http_version(void);
 /* Human words for a net code, for messages ("connection reset"). */
