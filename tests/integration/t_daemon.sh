@@ -5,7 +5,8 @@
 # and keeps the old schedule; SIGTERM with nothing running exits 0; --log-format=json after the
 # command makes every line of stderr a JSON object; --check prints the next times; /metrics (checked
 # by tests/lib/prom_check.py) and /healthz are served on metrics_listen, and a SIGHUP that changes
-# metrics_listen moves the server.
+# metrics_listen moves the server; a healthchecks channel gets a start and a success ping per run
+# (the dead-man's switch), sent by the runs the daemon starts.
 # timeout: 90
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -157,6 +158,37 @@ assert_eq ok "$(http_get "$port2" /healthz)" "/healthz on the new address"
 daemon_stop TERM
 assert_eq 0 "$DRC" "exit status"
 dlog_check_json
+
+step "dead-man's switch: a healthchecks channel gets start and success for each daemon run"
+"$DAEMON_PYTHON" "$root/tests/lib/http_sink.py" --port-file "$T/http.port" --log "$T/http.log" \
+    --max-seconds 120 2>"$T/http_sink.err" &
+track_pid $!
+for ((i = 0; i < 100; i++)); do
+    [[ -s $T/http.port ]] && break
+    sleep 0.1
+done
+[[ -s $T/http.port ]] || fail "the HTTP sink did not start"
+PF_DAEMON_HC="hc+http://127.0.0.1:$(cat "$T/http.port")/hc/d5e1c0de"
+export PF_DAEMON_HC
+write_daemon_conf '* * * * *' '@yearly'
+printf '\n[notify "deadman"]\nurl = env:PF_DAEMON_HC\njobs = m1\n' >>"$CONF"
+daemon_start "$T/d4.log" '2026-03-29T00:58:30Z*60'
+dlog_wait "^job 'm1' finished: ok" 2 20
+daemon_stop TERM
+assert_eq 0 "$DRC" "exit status"
+dlog_check_json
+"$DAEMON_PYTHON" -c '
+import json, re, sys
+paths = [json.loads(l)["path"] for l in open(sys.argv[1]) if l.strip()]
+runs = int(sys.argv[2])
+assert len(paths) == 2 * runs, (runs, paths)
+for start, end in zip(paths[0::2], paths[1::2]):
+    m = re.fullmatch(r"/hc/d5e1c0de/start\?rid=([0-9a-f-]{36})", start)
+    assert m, paths
+    assert end == "/hc/d5e1c0de?rid=" + m.group(1), paths
+print("pings:", len(paths))' "$T/http.log" "$(dlog_count "^job 'm1' finished: ok")" ||
+    fail "the healthchecks pings of the daemon's runs"
+assert_file_not_contains "$T/d4.log" "d5e1c0de"
 
 step "the global --log-format=json (before the command) works too"
 write_daemon_conf '@yearly' '@yearly'
