@@ -16,6 +16,8 @@ static const struct command commands[] = {
     {"catalog", cmd_catalog, "rebuild the local catalog from the stores' manifests", NEEDS_CONFIG},
     {"store", cmd_store, "put, get, list or remove the objects of a store (for operators)",
      NEEDS_CONFIG},
+    {"daemon", cmd_daemon, "run the jobs that have a schedule when due, in the foreground",
+     NEEDS_CONFIG},
     {"notify", cmd_notify, "send a test message to the notification channels, or list them",
      NEEDS_CONFIG},
     {"keygen", cmd_keygen, "generate an age identity for encrypted backups (-o FILE)", 0},
@@ -63,6 +65,7 @@ void commands_print_usage(FILE *out)
             "user=postgres' --create --jobs 4\n"
             "  permafrost verify db --snapshot latest --restore\n"
             "  permafrost prune --dry-run\n"
+            "  permafrost daemon --check\n"
             "  permafrost keygen -o /etc/permafrost/age-identity.txt\n"
             "  permafrost store ls spaces-nyc db/\n"
             "  permafrost notify test\n"

@@ -54,6 +54,7 @@ int cmd_config(int argc, char **argv, struct cli_ctx *ctx, struct error *err);
 int cmd_catalog(int argc, char **argv, struct cli_ctx *ctx, struct error *err);
 int cmd_store(int argc, char **argv, struct cli_ctx *ctx, struct error *err);
 int cmd_version(int argc, char **argv, struct cli_ctx *ctx, struct error *err);
+int cmd_daemon(int argc, char **argv, struct cli_ctx *ctx, struct error *err);
 int cmd_notify(int argc, char **argv, struct cli_ctx *ctx, struct error *err);
 int cmd_keygen(int argc, char **argv, struct cli_ctx *ctx, struct error *err);
 
