@@ -21,6 +21,7 @@
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 #include "cli/output.h"
+#include "core/alerts.h"
 #include "core/catalog.h"
 #include "core/metrics.h"
 #include "core/scheduler.h"
@@ -585,7 +586,7 @@ static void daemon_reload(struct daemon *d)
         log_info("reload ignored: shutting down");
         goto out;
     }
-    if (config_load(d->ctx->config_path, &next, &e) < 0 ||
+    if (config_load(d->ctx->config_path, &next, &e) < 0 || alerts_check_config(&next, &e) < 0 ||
         state_dir_resolve(d->ctx->state_dir_flag, &next, &state_dir, &e) < 0 ||
         scheduler_configure(&d->sched, &next, daemon_now_ms(d), &e) < 0) {
         d->reload_failures++;
@@ -834,6 +835,9 @@ int cmd_daemon(int argc, char **argv, struct cli_ctx *ctx, struct error *err)
         goto out;
     }
     if (clock_env && *clock_env && daemon_parse_test_clock(&d, clock_env, err) < 0)
+        goto out;
+    /* Every run would stop at a broken notification URL: refuse it before the first. */
+    if (alerts_check_config(ctx->cfg, err) < 0)
         goto out;
     if (scheduler_configure(&d.sched, ctx->cfg, daemon_now_ms(&d), err) < 0)
         goto out;

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `permafrost daemon` with two local mirror jobs on `* * * * *` and the test clock at 60x (a clock
 # minute is a second): the jobs run when due, and across a DST change; SIGHUP with a changed
-# schedule takes effect; SIGHUP with a broken file (an unknown key, a bad schedule) logs FILE:LINE
-# and keeps the old schedule; SIGTERM with nothing running exits 0; --log-format=json after the
+# schedule takes effect; SIGHUP with a broken file (an unknown key, a bad schedule, a bad notification
+# URL) logs FILE:LINE and keeps the old schedule; SIGTERM with nothing running exits 0; --log-format=json after the
 # command makes every line of stderr a JSON object; --check prints the next times; /metrics (checked
 # by tests/lib/prom_check.py) and /healthz are served on metrics_listen, and a SIGHUP that changes
 # metrics_listen moves the server; a healthchecks channel gets a start and a success ping per run
@@ -102,10 +102,13 @@ dlog_wait "^reload failed: .*pf.conf:5: .*max_concurent_jobs.*keeping the previo
 write_daemon_conf '* * * * *' '0 25 * * *'
 kill -HUP "$DPID"
 dlog_wait "^reload failed: .*pf.conf:(25|29): .*hour field.*keeping the previous" 1 10
+write_daemon_conf '* * * * *' '* * * * *' $'[notify "ops"]\nurl = discord://not-a-webhook'
+kill -HUP "$DPID"
+dlog_wait "^reload failed: .*pf.conf:5: notify 'ops': discord URL.*keeping the previous" 1 10
 before=$(dlog_count "^job 'm2' finished: ok")
 dlog_wait "^job 'm2' finished: ok" $((before + 2)) 20
 assert_eq 0 "$(dlog_count "^job 'm1' started" '^reloaded')" "m1 runs after the failed reloads"
-assert_eq 2 "$(dlog_count '^reload failed')" "failed reloads"
+assert_eq 3 "$(dlog_count '^reload failed')" "failed reloads"
 
 step "SIGTERM exits 0; every line of stderr is JSON"
 dlog_wait "^job 'm2' finished" "$(($(dlog_count "^job 'm2' started")))" 10
