@@ -23,7 +23,10 @@
 #      decrypts it with Debian's `age` (age -d | zstd -d | pg_restore --list), and runs restore
 #      drills (`permafrost verify --restore`) of the encrypted database and the Redis snapshot,
 #      which `permafrost list` then shows as verified
-#  11. prints a report, stops its servers and removes its files
+#  11. runs `permafrost daemon` with the media job on `* * * * *` (catch_up = yes), notifications to a
+#      JSON webhook and a healthchecks-style check on a local HTTP sink, checks what the sink
+#      received, /metrics and /healthz, stops it with SIGTERM and prints `permafrost status`
+#  12. prints a report, stops its servers and removes its files
 #
 # Environment: PERMAFROST (default build/permafrost), DEMO_SIZE_MB (default 100), DEMO_KEEP=1 keeps
 # the temporary directory (the server is stopped all the same), TMPDIR.
@@ -329,9 +332,85 @@ pf list db-encrypted
 listed=$(pf list --json db-encrypted)
 grep -q '"restore' <<<"$listed" || verify_ok=no
 
+say "the daemon: media on '* * * * *' with catch_up, notifications to a local webhook and a"
+say "healthchecks-style check (an HTTP sink on 127.0.0.1), /metrics, then permafrost status"
+daemon_ok=yes
+"$root/tests/lib/http_sink.py" --port-file "$T/sink.port" --log "$T/sink.jsonl" 2>"$T/sink.err" &
+track_pid $!
+for _ in $(seq 100); do
+    [[ -s $T/sink.port ]] && break
+    sleep 0.1
+done
+sink_port=$(cat "$T/sink.port")
+metrics_port=$(free_port)
+hc_uuid=$(python3 -c 'import uuid; print(uuid.uuid4())')
+dconf=$T/daemon.conf
+sed -e "s|^\[global\]$|[global]\nmetrics_listen = 127.0.0.1:$metrics_port|" \
+    -e "s|^\[job \"media\"\]$|[job \"media\"]\nschedule = * * * * *\ncatch_up = yes|" "$conf" >"$dconf"
+cat >>"$dconf" <<CONF
+
+[notify "ops"]
+url = http://127.0.0.1:$sink_port/hooks/ops
+on = all
+
+[notify "deadman"]
+url = hc+http://127.0.0.1:$sink_port/ping/$hc_uuid
+jobs = media
+CONF
+"$PERMAFROST" -c "$dconf" notify list
+"$PERMAFROST" -c "$dconf" daemon --check
+"$PERMAFROST" -c "$dconf" daemon 2>"$T/daemon.log" &
+daemon_pid=$!
+t0=$(now)
+# catch_up runs media at once when its last run began before the current minute; otherwise it runs
+# when the next minute starts.
+for _ in $(seq 900); do
+    grep -q "^.*job 'media' finished" "$T/daemon.log" && break
+    kill -0 "$daemon_pid" 2>/dev/null || break
+    sleep 0.1
+done
+t1=$(now)
+daemon_s=$(secs "$t0" "$t1")
+metrics=$(python3 -c '
+import sys, urllib.request
+print(urllib.request.urlopen("http://127.0.0.1:%s/metrics" % sys.argv[1], timeout=5).read().decode())
+' "$metrics_port") || daemon_ok=no
+healthz=$(python3 -c '
+import sys, urllib.request
+print(urllib.request.urlopen("http://127.0.0.1:%s/healthz" % sys.argv[1], timeout=5).read().decode())
+' "$metrics_port") || daemon_ok=no
+kill -TERM "$daemon_pid"
+daemon_rc=0
+wait "$daemon_pid" || daemon_rc=$?
+sed 's/^/  daemon | /' "$T/daemon.log"
+grep -q "job 'media' finished: ok" "$T/daemon.log" || daemon_ok=no
+[[ $daemon_rc == 0 ]] || daemon_ok=no
+grep -q "^permafrost_job_last_success_timestamp_seconds{job=\"media\"} " <<<"$metrics" || daemon_ok=no
+grep -q '^ok' <<<"$healthz" || daemon_ok=no
+# What reached the sink: the webhook's start and success of media, the check's /start and success.
+sink_summary=$(python3 -c '
+import json, sys
+hooks, pings = [], []
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if r["path"].startswith("/hooks/ops"):
+        body = json.loads(r["body"])
+        if body.get("job") == "media":
+            hooks.append(body["event"])
+    elif r["path"].startswith("/ping/"):
+        pings.append(r["path"].split("?")[0].split("/")[3:] or [""])
+print(" ".join(hooks), "|", " ".join("/".join(p) or "success" for p in pings))
+' "$T/sink.jsonl") || daemon_ok=no
+say "sink received: webhook events for media: ${sink_summary%% |*}; healthchecks pings: ${sink_summary#*| }"
+[[ $sink_summary == "start success"* ]] || daemon_ok=no
+grep -q "$hc_uuid/start" "$T/sink.jsonl" || daemon_ok=no
+say "permafrost status"
+status_rc=0
+"$PERMAFROST" -c "$dconf" status || status_rc=$?
+
 result=PASS
 for v in "$stock_ok" "$sha_ok" "$s3_ok" "$counts_ok" "$content_ok" "$schema_ok" "$mirror_ok" \
-    "$redis_ok" "$enc_ok" "$verify_ok"; do
+    "$redis_ok" "$enc_ok" "$verify_ok" "$daemon_ok"; do
     [[ $v == yes ]] || result=FAIL
 done
 
@@ -355,6 +434,8 @@ Permafrost demo report
   redis match          $redis_ok  (DEBUG DIGEST of the file-placed and of the replayed server = the source's)
   encrypted snapshot   ${enc_run_s} s (age, to the recipient from permafrost keygen): age -d | zstd -d | pg_restore --list: $enc_ok
   restore drills       ${verify_s} s (verify --restore: scratch database row counts, throwaway redis-server key counts): $verify_ok
+  daemon               media run by the schedule after ${daemon_s} s; notifications (webhook, healthchecks start/success), /metrics, /healthz, SIGTERM exit 0: $daemon_ok
+  status               exit $status_rc (0: no job stale or failed)
   result               $result
 EOF
 

@@ -83,12 +83,12 @@ void status_format_age(int64_t seconds, char *out, size_t cap)
 {
     if (seconds < 0)
         seconds = 0;
-    if (seconds >= 86400 && (seconds % 86400 == 0 || seconds >= 2 * 86400))
+    if (seconds >= 86400 && (seconds % 86400 == 0 || seconds >= 2 * (int64_t)86400))
         snprintf(out, cap, "%lld day%s", (long long)(seconds / 86400),
                  seconds / 86400 == 1 ? "" : "s");
-    else if (seconds >= 3600 && (seconds % 3600 == 0 || seconds >= 2 * 3600))
+    else if (seconds >= 3600 && (seconds % 3600 == 0 || seconds >= 2 * (int64_t)3600))
         snprintf(out, cap, "%lld h", (long long)(seconds / 3600));
-    else if (seconds >= 60 && (seconds % 60 == 0 || seconds >= 2 * 60))
+    else if (seconds >= 60 && (seconds % 60 == 0 || seconds >= 2 * (int64_t)60))
         snprintf(out, cap, "%lld min", (long long)(seconds / 60));
     else
         snprintf(out, cap, "%lld s", (long long)seconds);

@@ -19,22 +19,22 @@
 struct status_job {
     const struct cfg_job *job; /* borrowed from the config */
     const char *kind;          /* "postgres", "mirror", "redis", "verify" */
+    time_t next_run;           /* the schedule's next run after now (none when unscheduled) */
+    int64_t stale_after_ms;    /* in effect: configured, or derived from the schedule; 0: never */
+    int64_t period_s;          /* the schedule's longest gap between two runs; 0: unscheduled */
+    time_t first_seen;         /* when the catalog first knew of the job (first run or status) */
+    struct catalog_mirror_counts mirror_totals; /* kind = mirror: over every recorded run */
+    struct catalog_verification verification;   /* of the last success's snapshot */
+    struct catalog_run last_run;                /* the most recent run, finished or not */
+    struct catalog_run last_success;            /* the most recent run whose result is "ok" */
     bool has_last_run;
-    struct catalog_run last_run; /* the most recent run, finished or not */
     bool has_last_success;
-    struct catalog_run last_success; /* the most recent run whose result is "ok" */
     bool has_next_run;
-    time_t next_run;        /* the schedule's next run after now (none when unscheduled) */
-    int64_t stale_after_ms; /* in effect: configured, or derived from the schedule; 0: never */
     bool is_stale_after_derived;
-    int64_t period_s;  /* the schedule's longest gap between two runs; 0: unscheduled */
-    time_t first_seen; /* when the catalog first knew of the job (first run or status) */
     bool is_stale;
     bool is_last_run_failed; /* the last finished run's result is "failed" or "partial" */
-    char stale_reason[STATUS_REASON_LEN]; /* "last success 3 days ago, expected every 1 day" */
     bool has_verification;
-    struct catalog_verification verification;   /* of the last success's snapshot */
-    struct catalog_mirror_counts mirror_totals; /* kind = mirror: over every recorded run */
+    char stale_reason[STATUS_REASON_LEN]; /* "last success 3 days ago, expected every 1 day" */
 };
 
 struct status_store {
