@@ -707,6 +707,34 @@ static void test_notify_answer_excerpt_is_printable_cut_and_redacted(void)
     notify_channel_free(slack);
 }
 
+static void test_notify_answer_excerpt_redacts_before_cutting(void)
+{
+    struct notify_channel *ch = parse_ok("ntfy://:tk_s3cr3t_value@h.example/t");
+    struct notify_channel *hook =
+        parse_ok("https://user:pw_s3cr3t_pass@h.example/in?key=k_s3cr3t_key");
+    struct buf body;
+    char out[NOTIFY_EXCERPT_LEN + 8];
+
+    buf_init(&body, BUF_NO_CAP);
+    /* The token straddles the cut: no part of it may remain. */
+    for (int i = 0; i < NOTIFY_EXCERPT_LEN - 10; i++)
+        CHECK(buf_adds(&body, "x"));
+    CHECK(buf_adds(&body, " tk_s3cr3t_value and more text after it"));
+    notify_answer_excerpt(ch, &body, out, sizeof(out));
+    CHECK(strstr(out, "s3cr3t") == NULL);
+    CHECK(strstr(out, "tk_s3") == NULL);
+    CHECK(strlen(out) <= NOTIFY_EXCERPT_LEN + 3);
+    /* A plain webhook's query value and password, echoed by the receiver. */
+    buf_reset(&body);
+    CHECK(buf_adds(&body, "bad key k_s3cr3t_key for user:pw_s3cr3t_pass"));
+    notify_answer_excerpt(hook, &body, out, sizeof(out));
+    CHECK(strstr(out, "s3cr3t") == NULL);
+    CHECK_STR_EQ(out, "bad key *** for user:***");
+    buf_release(&body);
+    notify_channel_free(ch);
+    notify_channel_free(hook);
+}
+
 static void test_notify_new_id_is_a_v4_uuid(void)
 {
     char a[NOTIFY_ID_LEN];
@@ -787,6 +815,7 @@ const struct unit_test notify_tests[] = {
     {"cut_chars_edges", test_notify_cut_chars_edges},
     {"answer_excerpt_is_printable_cut_and_redacted",
      test_notify_answer_excerpt_is_printable_cut_and_redacted},
+    {"answer_excerpt_redacts_before_cutting", test_notify_answer_excerpt_redacts_before_cutting},
     {"new_id_is_a_v4_uuid", test_notify_new_id_is_a_v4_uuid},
     {"url_split_parts", test_notify_url_split_parts},
     {"url_decode_refuses_bad_escapes", test_notify_url_decode_refuses_bad_escapes},
