@@ -8,11 +8,13 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -106,6 +108,86 @@ static void test_catalog_migrates_a_schema_2_catalog(void)
         CHECK_INT_EQ(sqlite3_column_int(st, 0), 3);
         sqlite3_finalize(st);
     }
+    sqlite3_close(db);
+    xfree(path);
+}
+
+/* Two processes opening an old catalog at once (a scrape and a run after an upgrade): the one
+ * that waited for the write lock must see that the other migrated, not migrate again. */
+static void test_catalog_migration_waits_and_rereads_the_version(void)
+{
+    char *path = xasprintf("%s/catalog.db", unit_tmp_dir());
+    sqlite3 *db = NULL;
+    pid_t pid;
+    int status = 0;
+    int go[2];
+
+    CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+    CHECK(sqlite3_exec(db,
+                       "PRAGMA journal_mode = WAL;"
+                       "CREATE TABLE runs (id INTEGER PRIMARY KEY, job TEXT NOT NULL,"
+                       " snapshot_id TEXT, started_at INTEGER NOT NULL, ended_at INTEGER,"
+                       " result TEXT, error TEXT, stored_bytes INTEGER, raw_bytes INTEGER);"
+                       "CREATE INDEX runs_job ON runs(job, started_at);"
+                       "CREATE TABLE snapshots (job TEXT NOT NULL, id TEXT NOT NULL,"
+                       " store TEXT NOT NULL, time INTEGER NOT NULL, stored_bytes INTEGER NOT NULL,"
+                       " raw_bytes INTEGER NOT NULL, kind TEXT NOT NULL,"
+                       " PRIMARY KEY (job, id, store));"
+                       "CREATE TABLE verifications (id INTEGER PRIMARY KEY, job TEXT NOT NULL,"
+                       " snapshot_id TEXT NOT NULL, store TEXT NOT NULL, time INTEGER NOT NULL,"
+                       " level TEXT NOT NULL, result TEXT NOT NULL, detail TEXT,"
+                       " duration_ms INTEGER NOT NULL);"
+                       "PRAGMA user_version = 2;",
+                       NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
+    db = NULL;
+    /* The child forks with no connection open (SQLite's locks do not survive a fork), and opens
+     * the catalog once this process holds the write lock. */
+    CHECK(pipe(go) == 0);
+    (void)fflush(NULL);
+    pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        struct catalog *c = NULL;
+        struct error err = ERROR_INIT;
+        char byte;
+        int rc;
+
+        close(go[1]);
+        if (read(go[0], &byte, 1) != 1)
+            _exit(2);
+        rc = catalog_open(unit_tmp_dir(), &c, &err);
+        if (rc < 0)
+            (void)fprintf(stderr, "child: %s\n", err.msg);
+        catalog_close(c);
+        _exit(rc == 0 ? 0 : 1);
+    }
+    close(go[0]);
+    CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+    CHECK(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK);
+    CHECK(write(go[1], "g", 1) == 1);
+    close(go[1]);
+    /* Let the child read the old version and queue for the write lock, then migrate as another
+     * permafrost would. */
+    {
+        struct timespec ts = {0, 500 * 1000000L};
+        (void)nanosleep(&ts, NULL);
+    }
+    CHECK(sqlite3_exec(db,
+                       "ALTER TABLE runs ADD COLUMN kind TEXT;"
+                       "ALTER TABLE runs ADD COLUMN duration_ms INTEGER;"
+                       "ALTER TABLE runs ADD COLUMN mirror_copied_objects INTEGER;"
+                       "ALTER TABLE runs ADD COLUMN mirror_copied_bytes INTEGER;"
+                       "ALTER TABLE runs ADD COLUMN mirror_deleted_objects INTEGER;"
+                       "ALTER TABLE runs ADD COLUMN mirror_deleted_bytes INTEGER;"
+                       "CREATE INDEX runs_job_result ON runs(job, result, started_at);"
+                       "CREATE TABLE jobs_seen (job TEXT PRIMARY KEY, first_seen INTEGER NOT NULL);"
+                       "PRAGMA user_version = 3;"
+                       "COMMIT;",
+                       NULL, NULL, NULL) == SQLITE_OK);
+    CHECK(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status));
+    CHECK_INT_EQ(WEXITSTATUS(status), 0);
     sqlite3_close(db);
     xfree(path);
 }
@@ -737,6 +819,8 @@ static void test_metrics_server_answers_on_loopback(void)
 
 const struct unit_test status_tests[] = {
     {"test_catalog_migrates_a_schema_2_catalog", test_catalog_migrates_a_schema_2_catalog},
+    {"catalog_migration_waits_and_rereads_the_version",
+     test_catalog_migration_waits_and_rereads_the_version},
     {"test_catalog_last_run_and_last_success", test_catalog_last_run_and_last_success},
     {"test_status_max_gap_of_schedules", test_status_max_gap_of_schedules},
     {"test_status_derived_stale_after", test_status_derived_stale_after},
