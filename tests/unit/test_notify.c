@@ -521,6 +521,40 @@ static void test_notify_smtp_subject_encoded_and_long_lines_folded(void)
     xfree(long_error);
 }
 
+static void test_notify_smtp_no_bare_cr_or_header_injection(void)
+{
+    struct notify_channel *ch = parse_ok("smtps://m.example/?from=a@b.example&to=c@d.example");
+    struct notify_message m;
+    struct notify_request r;
+    const char *body;
+
+    fixed_message(&m, NOTIFY_EVENT_FAILURE);
+    m.host = "h1\r\nBcc: evil@example.org";
+    m.error = "server said\rX-Injected: 1\r\n.\r\nand more";
+    notify_request_init(&r);
+    notify_render(ch, &m, &r);
+    /* Every CR is part of a CRLF, and no line starts a header of its own. */
+    for (const char *p = r.body.data; *p; p++)
+        if (*p == '\r')
+            CHECK(p[1] == '\n');
+        else if (*p == '\n')
+            CHECK(p > r.body.data && p[-1] == '\r');
+    body = strstr(r.body.data, "\r\n\r\n");
+    CHECK(body != NULL);
+    /* In the head, the host name stays inside the Subject line. */
+    {
+        char *head = xstrndup(r.body.data, (size_t)(body - r.body.data) + 2);
+        CHECK(strstr(head, "\r\nBcc:") == NULL);
+        CHECK(strstr(head, "\r\nSubject: permafrost: job 'db' FAILED on h1  Bcc: evil@") != NULL);
+        xfree(head);
+    }
+    CHECK(strstr(body, "\r\nX-Injected") == NULL);
+    /* The lone dot stays a line of its own: libcurl dot-stuffs it on the wire. */
+    CHECK(strstr(body, "\r\n.\r\n") != NULL);
+    notify_request_release(&r);
+    notify_channel_free(ch);
+}
+
 static void test_notify_render_healthchecks_per_event(void)
 {
     check_render("hc+http://127.0.0.1:8000/ping/uuid", NOTIFY_EVENT_START,
@@ -804,6 +838,7 @@ const struct unit_test notify_tests[] = {
     {"render_smtp_message", test_notify_render_smtp_message},
     {"smtp_subject_encoded_and_long_lines_folded",
      test_notify_smtp_subject_encoded_and_long_lines_folded},
+    {"smtp_no_bare_cr_or_header_injection", test_notify_smtp_no_bare_cr_or_header_injection},
     {"render_healthchecks_per_event", test_notify_render_healthchecks_per_event},
     {"healthchecks_failure_carries_the_log_tail",
      test_notify_healthchecks_failure_carries_the_log_tail},
