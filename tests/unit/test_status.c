@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -817,6 +818,58 @@ static void test_metrics_server_answers_on_loopback(void)
     config_release(&cfg);
 }
 
+/* Out of file descriptors, a pending connection cannot be accepted; left pending, it keeps the
+ * listening socket readable and the daemon's poll loop spinning. It must be dropped. */
+static void test_metrics_server_drops_a_connection_when_out_of_descriptors(void)
+{
+    struct config cfg;
+    struct metrics_source src;
+    struct metrics_server *s = NULL;
+    struct sockaddr_in a;
+    struct rlimit saved;
+    struct rlimit low;
+    int fd;
+    int probe;
+    char byte;
+
+    fill_metrics_catalog(&cfg);
+    memset(&src, 0, sizeof(src));
+    src.cfg = &cfg;
+    src.state_dir = cfg.global.state_dir;
+    src.now = T0;
+    CHECK_OK(metrics_server_start("127.0.0.1:0", &s, unit_err()));
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    CHECK(fd >= 0);
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)metrics_server_port(s));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CHECK(connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
+    {
+        struct pollfd p = {.fd = metrics_server_fd(s), .events = POLLIN, .revents = 0};
+        CHECK(poll(&p, 1, 5000) == 1);
+    }
+    /* No descriptor above the lowest free one may be allocated now. */
+    probe = dup(0);
+    CHECK(probe >= 0);
+    close(probe);
+    CHECK(getrlimit(RLIMIT_NOFILE, &saved) == 0);
+    low = saved;
+    low.rlim_cur = (rlim_t)probe;
+    CHECK(setrlimit(RLIMIT_NOFILE, &low) == 0);
+    metrics_server_handle(s, &src);
+    CHECK(setrlimit(RLIMIT_NOFILE, &saved) == 0);
+    {
+        struct pollfd p = {.fd = metrics_server_fd(s), .events = POLLIN, .revents = 0};
+        CHECK_INT_EQ(poll(&p, 1, 0), 0);
+    }
+    /* The client sees its connection closed. */
+    CHECK(recv(fd, &byte, 1, 0) <= 0);
+    close(fd);
+    metrics_server_stop(s);
+    config_release(&cfg);
+}
+
 const struct unit_test status_tests[] = {
     {"test_catalog_migrates_a_schema_2_catalog", test_catalog_migrates_a_schema_2_catalog},
     {"catalog_migration_waits_and_rereads_the_version",
@@ -830,6 +883,8 @@ const struct unit_test status_tests[] = {
     {"test_metrics_render_exact_text", test_metrics_render_exact_text},
     {"test_metrics_every_line_is_valid", test_metrics_every_line_is_valid},
     {"test_http_serve_parses_request_heads", test_http_serve_parses_request_heads},
+    {"metrics_server_drops_a_connection_when_out_of_descriptors",
+     test_metrics_server_drops_a_connection_when_out_of_descriptors},
     {"test_metrics_server_answers_on_loopback", test_metrics_server_answers_on_loopback},
     {NULL, NULL},
 };
