@@ -287,20 +287,26 @@ static void test_status_derived_stale_after(void)
 
     memset(&job, 0, sizeof(job));
     job.name = (char *)(uintptr_t) "db";
-    CHECK_OK(status_stale_after_ms(&job, T0, &ms, &is_derived, unit_err()));
+    CHECK_OK(status_stale_after_ms(&job, "UTC", T0, &ms, &is_derived, unit_err()));
     CHECK_INT_EQ(ms, 0); /* no schedule, not set: never stale */
     job.schedule = (char *)(uintptr_t) "@daily";
-    CHECK_OK(status_stale_after_ms(&job, T0, &ms, &is_derived, unit_err()));
+    CHECK_OK(status_stale_after_ms(&job, "UTC", T0, &ms, &is_derived, unit_err()));
     CHECK_INT_EQ(ms, 36LL * HOUR * 1000);
     CHECK(is_derived);
     job.schedule = (char *)(uintptr_t) "0 3,15 * * *";
-    CHECK_OK(status_stale_after_ms(&job, T0, &ms, &is_derived, unit_err()));
+    CHECK_OK(status_stale_after_ms(&job, "UTC", T0, &ms, &is_derived, unit_err()));
     CHECK_INT_EQ(ms, 18LL * HOUR * 1000);
     job.schedule = (char *)(uintptr_t) "0 4 * * sun";
-    CHECK_OK(status_stale_after_ms(&job, T0, &ms, &is_derived, unit_err()));
+    CHECK_OK(status_stale_after_ms(&job, "UTC", T0, &ms, &is_derived, unit_err()));
     CHECK_INT_EQ(ms, 21LL * DAY * 1000 / 2);
+    /* A zone with DST adds its clock change. */
+    job.schedule = (char *)(uintptr_t) "@hourly";
+    CHECK_OK(status_stale_after_ms(&job, "Europe/Berlin", T0, &ms, &is_derived, unit_err()));
+    CHECK_INT_EQ(ms, (3LL * HOUR / 2 + HOUR) * 1000);
+    CHECK_OK(status_stale_after_ms(&job, "Asia/Tokyo", T0, &ms, &is_derived, unit_err()));
+    CHECK_INT_EQ(ms, 3LL * HOUR / 2 * 1000);
     job.stale_after_ms = 26 * HOUR * 1000;
-    CHECK_OK(status_stale_after_ms(&job, T0, &ms, &is_derived, unit_err()));
+    CHECK_OK(status_stale_after_ms(&job, "UTC", T0, &ms, &is_derived, unit_err()));
     CHECK_INT_EQ(ms, 26LL * HOUR * 1000);
     CHECK(!is_derived);
 }
@@ -423,6 +429,41 @@ static void test_status_collect_picks_runs_and_judges_staleness(void)
     CHECK(r.jobs[2].is_stale);
     CHECK_STR_EQ(r.jobs[2].stale_reason, "never ran in 11 days, expected every 7 days");
     CHECK(r.jobs[0].is_stale);
+    status_report_release(&r);
+    config_release(&cfg);
+}
+
+static const char dst_conf[] = "timezone = Europe/Berlin\n"
+                               "[store \"local\"]\n"
+                               "type = local\n"
+                               "path = STORE\n"
+                               "[job \"hourly\"]\n"
+                               "kind = postgres\n"
+                               "database = host=127.0.0.1 dbname=x\n"
+                               "targets = local\n"
+                               "schedule = 0 * * * *\n";
+
+/* When clocks go back, the repeated hour does not run again, so an hourly job's gap is two hours
+ * of real time once a year: no run was missed, and the job must not be reported stale. */
+static void test_status_not_stale_across_a_fall_back(void)
+{
+    struct config cfg;
+    struct status_report r;
+    struct catalog *c = NULL;
+    /* 2026-10-25 in Berlin: 03:00 CEST becomes 02:00 CET at 01:00 UTC. The run of 02:00 CEST
+     * (00:00 UTC) is the last before 03:00 CET (02:00 UTC). */
+    time_t last = (time_t)1792886400; /* 2026-10-25T00:00:00Z */
+    time_t now = last + 105 * 60;     /* 01:45 UTC, 02:45 CET: the next run is at 02:00 UTC */
+
+    load_config(&cfg, dst_conf);
+    CHECK_OK(catalog_open(cfg.global.state_dir, &c, unit_err()));
+    add_run(c, "hourly", last - 10 * DAY, last - 10 * DAY + 30, "ok", NULL, 1);
+    add_run(c, "hourly", last, last + 30, "ok", NULL, 1);
+    catalog_close(c);
+    CHECK_OK(status_collect(&cfg, cfg.global.state_dir, now, &r, unit_err()));
+    CHECK(r.jobs[0].has_next_run);
+    CHECK_INT_EQ(r.jobs[0].next_run, last + 2 * HOUR);
+    CHECK(!r.jobs[0].is_stale);
     status_report_release(&r);
     config_release(&cfg);
 }
@@ -878,6 +919,7 @@ const struct unit_test status_tests[] = {
     {"test_status_max_gap_of_schedules", test_status_max_gap_of_schedules},
     {"test_status_derived_stale_after", test_status_derived_stale_after},
     {"test_status_format_age", test_status_format_age},
+    {"status_not_stale_across_a_fall_back", test_status_not_stale_across_a_fall_back},
     {"test_status_collect_picks_runs_and_judges_staleness",
      test_status_collect_picks_runs_and_judges_staleness},
     {"test_metrics_render_exact_text", test_metrics_render_exact_text},
