@@ -95,38 +95,63 @@ static int catalog_exec(struct catalog *c, const char *sql, struct error *err)
     return 0;
 }
 
-static int catalog_migrate(struct catalog *c, struct error *err)
+static int catalog_read_version(struct catalog *c, int *version, struct error *err)
 {
     sqlite3_stmt *st = NULL;
-    int version;
-    int count = (int)(sizeof(catalog_migrations) / sizeof(catalog_migrations[0]));
 
     if (sqlite3_prepare_v2(c->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK ||
         sqlite3_step(st) != SQLITE_ROW) {
         sqlite3_finalize(st);
         return catalog_fail(c, "read schema version", err);
     }
-    version = sqlite3_column_int(st, 0);
+    *version = sqlite3_column_int(st, 0);
     sqlite3_finalize(st);
+    return 0;
+}
+
+static int catalog_migrate(struct catalog *c, struct error *err)
+{
+    int version;
+    int count = (int)(sizeof(catalog_migrations) / sizeof(catalog_migrations[0]));
+
+    if (catalog_read_version(c, &version, err) < 0)
+        return -1;
     if (version > count)
         return error_set(err, ERR_IO,
                          "catalog '%s' was written by a newer permafrost (schema %d, this one "
                          "knows %d)",
                          c->path, version, count);
+    if (version == count)
+        return 0;
+    /* Another process (a run and a scrape, started together after an upgrade) may be migrating
+     * too: the version that counts is the one read under the write lock. */
+    if (catalog_exec(c, "BEGIN IMMEDIATE", err) < 0)
+        return -1;
+    if (catalog_read_version(c, &version, err) < 0)
+        goto fail;
+    if (version > count) {
+        error_set(err, ERR_IO,
+                  "catalog '%s' was written by a newer permafrost (schema %d, this one knows %d)",
+                  c->path, version, count);
+        goto fail;
+    }
     for (int i = version; i < count; i++) {
         char pragma[64];
 
-        if (catalog_exec(c, "BEGIN IMMEDIATE", err) < 0)
-            return -1;
         snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", i + 1);
         if (catalog_exec(c, catalog_migrations[i], err) < 0 || catalog_exec(c, pragma, err) < 0) {
-            catalog_exec(c, "ROLLBACK", err);
-            return error_wrap(err, "migrate catalog to schema %d", i + 1);
+            error_wrap(err, "migrate catalog to schema %d", i + 1);
+            goto fail;
         }
-        if (catalog_exec(c, "COMMIT", err) < 0)
-            return -1;
     }
+    if (catalog_exec(c, "COMMIT", err) < 0)
+        goto fail;
     return 0;
+fail : {
+    struct error ignored = ERROR_INIT;
+    (void)catalog_exec(c, "ROLLBACK", &ignored);
+}
+    return -1;
 }
 
 int catalog_open(const char *state_dir, struct catalog **out, struct error *err)

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include "core/status.h"
 #include "net/http_serve.h"
 #include "net/tcp_listen.h"
@@ -18,6 +20,7 @@
 
 struct metrics_server {
     struct tcp_listener *listener;
+    int spare_fd; /* given up to drop a connection when out of descriptors */
 };
 
 /* Label values escape backslash, double quote and newline; HELP text backslash and newline. */
@@ -369,6 +372,7 @@ int metrics_server_start(const char *listen, struct metrics_server **out, struct
     }
     s = xcalloc(1, sizeof(*s));
     s->listener = l;
+    s->spare_fd = http_serve_spare_open();
     log_info("serving /metrics and /healthz on http://%s", tcp_listen_address(l));
     *out = s;
     return 0;
@@ -389,7 +393,8 @@ void metrics_server_handle(struct metrics_server *s, const struct metrics_source
     struct metrics_request mr = {.src = src};
 
     (void)http_serve_pending(tcp_listen_fd(s->listener), METRICS_CLIENT_DEADLINE_MS,
-                             METRICS_CONNECTIONS_PER_CALL, metrics_handle_request, &mr);
+                             METRICS_CONNECTIONS_PER_CALL, &s->spare_fd, metrics_handle_request,
+                             &mr);
 }
 
 void metrics_server_stop(struct metrics_server *s)
@@ -397,5 +402,7 @@ void metrics_server_stop(struct metrics_server *s)
     if (!s)
         return;
     tcp_listen_close(s->listener);
+    if (s->spare_fd >= 0)
+        close(s->spare_fd);
     xfree(s);
 }

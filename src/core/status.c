@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/tz.h"
 #include "util/xalloc.h"
 
 /* Time-of-day search window of status_max_gap_seconds: a year and a bit sees every month. */
@@ -57,11 +58,39 @@ int status_max_gap_seconds(const struct cron_expr *e, time_t from, int64_t *out,
     return 0;
 }
 
-int status_stale_after_ms(const struct cfg_job *job, time_t now, int64_t *out, bool *is_derived,
-                          struct error *err)
+/* The largest difference between two UTC offsets of zone in the year after from (seconds; 0 for
+ * a zone without DST). DST periods last months: a sample every 6 hours sees each of them. */
+static int status_zone_shift_seconds(const char *zone, time_t from, int64_t *out, struct error *err)
+{
+    struct tz_saved saved = TZ_SAVED_INIT;
+    long lo = 0;
+    long hi = 0;
+    bool has_any = false;
+
+    *out = 0;
+    if (tz_switch(zone, &saved, err) < 0)
+        return -1;
+    for (time_t t = from; t < from + (time_t)(370 * 86400); t += 6 * 3600) {
+        struct tm tm;
+        if (!localtime_r(&t, &tm))
+            continue;
+        if (!has_any || tm.tm_gmtoff < lo)
+            lo = tm.tm_gmtoff;
+        if (!has_any || tm.tm_gmtoff > hi)
+            hi = tm.tm_gmtoff;
+        has_any = true;
+    }
+    tz_restore(&saved);
+    *out = (int64_t)(hi - lo);
+    return 0;
+}
+
+int status_stale_after_ms(const struct cfg_job *job, const char *zone, time_t now, int64_t *out,
+                          bool *is_derived, struct error *err)
 {
     struct cron_expr e;
     int64_t gap_s = 0;
+    int64_t shift_s = 0;
 
     *is_derived = false;
     if (job->stale_after_ms > 0) {
@@ -72,9 +101,11 @@ int status_stale_after_ms(const struct cfg_job *job, time_t now, int64_t *out, b
         *out = 0;
         return 0;
     }
-    if (cron_parse(job->schedule, &e, err) < 0 || status_max_gap_seconds(&e, now, &gap_s, err) < 0)
+    if (cron_parse(job->schedule, &e, err) < 0 ||
+        status_max_gap_seconds(&e, now, &gap_s, err) < 0 ||
+        status_zone_shift_seconds(zone, now, &shift_s, err) < 0)
         return error_wrap(err, "job '%s': schedule", job->name);
-    *out = gap_s * 1000 * 3 / 2;
+    *out = gap_s * 1000 * 3 / 2 + shift_s * 1000;
     *is_derived = true;
     return 0;
 }
@@ -162,7 +193,8 @@ static int status_collect_job(struct catalog *catalog, const struct config *cfg,
             return error_wrap(err, "job '%s': schedule", job->name);
         sj->has_next_run = true;
     }
-    if (status_stale_after_ms(job, now, &sj->stale_after_ms, &sj->is_stale_after_derived, err) < 0)
+    if (status_stale_after_ms(job, cfg->global.timezone, now, &sj->stale_after_ms,
+                              &sj->is_stale_after_derived, err) < 0)
         return -1;
     if (sj->has_last_success && sj->last_success.snapshot_id &&
         catalog_last_verification(catalog, job->name, sj->last_success.snapshot_id,

@@ -67,14 +67,16 @@ int status_collect(const struct config *cfg, const char *state_dir, time_t now,
 void status_report_release(struct status_report *r);
 
 /* The longest gap in seconds between two consecutive runs of e, searched over the 400 days after
- * `from` (and the gap that ends beyond them), in UTC wall-clock time: a DST change moves a gap by
- * an hour, well inside the margin stale_after adds. */
+ * `from` (and the gap that ends beyond them), in UTC wall-clock time (status_stale_after_ms adds
+ * the zone's DST shift). */
 int status_max_gap_seconds(const struct cron_expr *e, time_t from, int64_t *out, struct error *err);
 
 /* The stale_after in effect for job: its stale_after_ms when set, else one and a half times the
- * longest gap of its schedule, else 0 (never stale). *is_derived tells which. */
-int status_stale_after_ms(const struct cfg_job *job, time_t now, int64_t *out, bool *is_derived,
-                          struct error *err);
+ * longest gap of its schedule plus the largest clock change of zone (NULL: the machine's) in the
+ * coming year (a fall-back lengthens one gap by it: an hourly job waits two hours for its next
+ * run), else 0 (never stale). *is_derived tells which. */
+int status_stale_after_ms(const struct cfg_job *job, const char *zone, time_t now, int64_t *out,
+                          bool *is_derived, struct error *err);
 
 /* "3 days", "5 h", "40 min", "30 s": a rounded age for messages. */
 void status_format_age(int64_t seconds, char *out, size_t cap);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <fcntl.h>
 #include <poll.h>
 #include <unistd.h>
 
@@ -327,7 +328,29 @@ static void http_serve_drain(int fd)
     }
 }
 
-size_t http_serve_pending(int listen_fd, int deadline_ms, size_t max_connections,
+int http_serve_spare_open(void)
+{
+    return open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+/* Out of descriptors, the pending connection would stay queued and keep the listening socket
+ * readable, so a poll loop would spin on it: give up the spare descriptor for a moment to accept
+ * the connection and close it at once. */
+static void http_serve_shed(int listen_fd, int *spare_fd)
+{
+    int fd;
+
+    if (!spare_fd || *spare_fd < 0)
+        return;
+    close(*spare_fd);
+    *spare_fd = -1;
+    fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    if (fd >= 0)
+        close(fd);
+    *spare_fd = http_serve_spare_open();
+}
+
+size_t http_serve_pending(int listen_fd, int deadline_ms, size_t max_connections, int *spare_fd,
                           http_serve_handler_fn handler, void *ctx)
 {
     size_t served = 0;
@@ -338,6 +361,12 @@ size_t http_serve_pending(int listen_fd, int deadline_ms, size_t max_connections
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;
+            if (errno == EMFILE || errno == ENFILE) {
+                log_debug("http server: accept: %s; connection dropped", strerror(errno));
+                http_serve_shed(listen_fd, spare_fd);
+                served++;
+                continue;
+            }
             if (errno != EAGAIN)
                 log_debug("http server: accept: %s", strerror(errno));
             break;

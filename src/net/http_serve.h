@@ -47,12 +47,18 @@ struct http_serve_response {
 typedef void (*http_serve_handler_fn)(const struct http_serve_head *req,
                                       struct http_serve_response *res, void *ctx);
 
+/* A spare descriptor for http_serve_pending (-1 when none could be opened). */
+int http_serve_spare_open(void);
+
 /* Accepts the connections pending on the non-blocking listening socket listen_fd (at most
  * max_connections) and answers each with handler: read the head, answer, close. A connection gets
  * at most deadline_ms for reading its request and writing the answer, and the whole call at most
  * max_connections * deadline_ms. Malformed heads get 400, oversized 431, a method other than
- * GET/HEAD is the handler's to refuse. Returns the number of connections served. */
-size_t http_serve_pending(int listen_fd, int deadline_ms, size_t max_connections,
+ * GET/HEAD is the handler's to refuse. When the process is out of descriptors, a connection is
+ * accepted with *spare_fd (from http_serve_spare_open; closed and reopened here) and closed
+ * unanswered, so that it does not stay pending; spare_fd may be NULL. Returns the number of
+ * connections served or dropped. */
+size_t http_serve_pending(int listen_fd, int deadline_ms, size_t max_connections, int *spare_fd,
                           http_serve_handler_fn handler, void *ctx);
 
 /* "OK", "Not Found", ... for the status codes used here; "Error" for others. */

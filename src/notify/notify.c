@@ -569,48 +569,88 @@ static void notify_redact(char *s, size_t cap, const char *secret)
     }
 }
 
-/* The printable start of an answer: blanks squeezed, control and non-ASCII bytes dropped, cut,
- * and the channel's secrets removed in case the service echoes them. */
+/* Redacts in s every value of the endpoint URL that may be a secret: the password, and the path
+ * segments and query values of 8 bytes or more, both as written and decoded (a service may echo
+ * either). */
+static void notify_redact_endpoint(char *s, size_t cap, const char *endpoint)
+{
+    struct notify_url_parts u;
+    struct error err = ERROR_INIT;
+    char **segs = NULL;
+    size_t count = 0;
+
+    if (notify_url_split(endpoint, "endpoint", &u, &err) < 0)
+        return;
+    notify_redact(s, cap, u.password);
+    if (notify_url_segments(u.path, &segs, &count)) {
+        for (size_t i = 0; i < count; i++)
+            if (strlen(segs[i]) >= 8)
+                notify_redact(s, cap, segs[i]);
+        notify_url_segments_free(segs, count);
+    }
+    for (size_t i = 0; i < u.param_count; i++)
+        if (strlen(u.params[i].value) >= 8)
+            notify_redact(s, cap, u.params[i].value);
+    {
+        /* The raw forms: segments and query items as written. */
+        char *raw = xstrdup(u.rest);
+        char *save = NULL;
+
+        for (char *tok = strtok_r(raw, "/?&=@:", &save); tok; tok = strtok_r(NULL, "/?&=@:", &save))
+            if (strlen(tok) >= 8 && strcmp(tok, u.host) != 0)
+                notify_redact(s, cap, tok);
+        explicit_bzero(raw, strlen(raw));
+        xfree(raw);
+    }
+    notify_url_parts_release(&u);
+}
+
+/* The printable start of an answer: blanks squeezed, control and non-ASCII bytes dropped, the
+ * channel's secrets removed in case the service echoes them, then cut. Redaction comes before the
+ * cut: a secret straddling the cut would otherwise leave its start behind. */
 void notify_answer_excerpt(const struct notify_channel *ch, const struct buf *body, char *out,
                            size_t cap)
 {
+    size_t room = body->len + 1;
+    char *all = xmalloc(room);
     size_t n = 0;
     bool was_space = true;
 
-    for (size_t i = 0; i < body->len && n + 4 < cap; i++) {
+    for (size_t i = 0; i < body->len; i++) {
         unsigned char c = (unsigned char)body->data[i];
         if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
             if (!was_space)
-                out[n++] = ' ';
+                all[n++] = ' ';
             was_space = true;
         } else if (c > ' ' && c < 0x7f) {
-            out[n++] = (char)c;
+            all[n++] = (char)c;
             was_space = false;
         }
     }
-    while (n && out[n - 1] == ' ')
+    while (n && all[n - 1] == ' ')
         n--;
-    out[n] = '\0';
-    if (n + 4 >= cap || n >= NOTIFY_EXCERPT_LEN) {
+    all[n] = '\0';
+    if (room > 3) {
+        notify_redact(all, room, ch->token.value);
+        notify_redact(all, room, ch->password.value);
+        if (ch->endpoint)
+            notify_redact_endpoint(all, room, ch->endpoint);
+    }
+    n = strlen(all);
+    if (cap < 5) {
+        if (cap)
+            out[0] = '\0';
+    } else if (n + 4 >= cap || n > NOTIFY_EXCERPT_LEN) {
         size_t keep = n < NOTIFY_EXCERPT_LEN ? n : NOTIFY_EXCERPT_LEN;
         if (keep + 4 > cap)
             keep = cap - 4;
+        memcpy(out, all, keep);
         memcpy(out + keep, "...", 4);
+    } else {
+        memcpy(out, all, n + 1);
     }
-    notify_redact(out, cap, ch->token.value);
-    notify_redact(out, cap, ch->password.value);
-    if (ch->endpoint) {
-        char **segs = NULL;
-        size_t count = 0;
-        const char *path = strstr(ch->endpoint, "://");
-        path = path ? strchr(path + 3, '/') : NULL;
-        if (path && notify_url_segments(path, &segs, &count)) {
-            for (size_t i = 0; i < count; i++)
-                if (strlen(segs[i]) >= 8)
-                    notify_redact(out, cap, segs[i]);
-            notify_url_segments_free(segs, count);
-        }
-    }
+    explicit_bzero(all, room);
+    xfree(all);
 }
 
 int notify_perform(struct http_client *http, const struct notify_channel *ch,

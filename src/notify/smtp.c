@@ -124,6 +124,18 @@ static void smtp_subject(const char *s, struct buf *out)
     (void)buf_adds(out, "?=");
 }
 
+/* Appends len bytes of s with each CR (one not ending a line: a bare CR, which servers refuse or
+ * read as a line end) made a space. */
+static void smtp_add_text(struct buf *out, const char *s, size_t len)
+{
+    size_t start = out->len;
+
+    (void)buf_add(out, s, len);
+    for (size_t i = start; i < out->len; i++)
+        if (out->data[i] == '\r')
+            out->data[i] = ' ';
+}
+
 /* Appends text with CRLF line ends, folding lines longer than SMTP_LINE_MAX bytes at a character
  * boundary. */
 static void smtp_add_body(struct buf *out, const char *text)
@@ -134,14 +146,12 @@ static void smtp_add_body(struct buf *out, const char *text)
             size_t cut = SMTP_LINE_MAX;
             while (cut > 1 && ((unsigned char)text[cut] & 0xc0) == 0x80)
                 cut--;
-            (void)buf_add(out, text, cut);
+            smtp_add_text(out, text, cut);
             (void)buf_adds(out, "\r\n");
             text += cut;
             n -= cut;
         }
-        (void)buf_add(out, text, n);
-        if (n && text[n - 1] == '\r')
-            out->data[--out->len] = '\0';
+        smtp_add_text(out, text, n && text[n - 1] == '\r' ? n - 1 : n);
         (void)buf_adds(out, "\r\n");
         text += n;
         if (*text == '\n')
@@ -160,6 +170,10 @@ static void smtp_render(const struct notify_channel *ch, const struct notify_mes
     buf_init(&title, BUF_NO_CAP);
     buf_init(&body, BUF_NO_CAP);
     notify_render_text(msg, &title, &body);
+    /* The subject is one header line: no control byte of a host name or job may end it. */
+    for (size_t i = 0; i < title.len; i++)
+        if ((unsigned char)title.data[i] < 0x20 || title.data[i] == 0x7f)
+            title.data[i] = ' ';
     req->method = "SMTP";
     req->url = xstrdup(ch->endpoint);
     (void)buf_adds(m, "Date: ");

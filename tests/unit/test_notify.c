@@ -521,6 +521,40 @@ static void test_notify_smtp_subject_encoded_and_long_lines_folded(void)
     xfree(long_error);
 }
 
+static void test_notify_smtp_no_bare_cr_or_header_injection(void)
+{
+    struct notify_channel *ch = parse_ok("smtps://m.example/?from=a@b.example&to=c@d.example");
+    struct notify_message m;
+    struct notify_request r;
+    const char *body;
+
+    fixed_message(&m, NOTIFY_EVENT_FAILURE);
+    m.host = "h1\r\nBcc: evil@example.org";
+    m.error = "server said\rX-Injected: 1\r\n.\r\nand more";
+    notify_request_init(&r);
+    notify_render(ch, &m, &r);
+    /* Every CR is part of a CRLF, and no line starts a header of its own. */
+    for (const char *p = r.body.data; *p; p++)
+        if (*p == '\r')
+            CHECK(p[1] == '\n');
+        else if (*p == '\n')
+            CHECK(p > r.body.data && p[-1] == '\r');
+    body = strstr(r.body.data, "\r\n\r\n");
+    CHECK(body != NULL);
+    /* In the head, the host name stays inside the Subject line. */
+    {
+        char *head = xstrndup(r.body.data, (size_t)(body - r.body.data) + 2);
+        CHECK(strstr(head, "\r\nBcc:") == NULL);
+        CHECK(strstr(head, "\r\nSubject: permafrost: job 'db' FAILED on h1  Bcc: evil@") != NULL);
+        xfree(head);
+    }
+    CHECK(strstr(body, "\r\nX-Injected") == NULL);
+    /* The lone dot stays a line of its own: libcurl dot-stuffs it on the wire. */
+    CHECK(strstr(body, "\r\n.\r\n") != NULL);
+    notify_request_release(&r);
+    notify_channel_free(ch);
+}
+
 static void test_notify_render_healthchecks_per_event(void)
 {
     check_render("hc+http://127.0.0.1:8000/ping/uuid", NOTIFY_EVENT_START,
@@ -707,6 +741,34 @@ static void test_notify_answer_excerpt_is_printable_cut_and_redacted(void)
     notify_channel_free(slack);
 }
 
+static void test_notify_answer_excerpt_redacts_before_cutting(void)
+{
+    struct notify_channel *ch = parse_ok("ntfy://:tk_s3cr3t_value@h.example/t");
+    struct notify_channel *hook =
+        parse_ok("https://user:pw_s3cr3t_pass@h.example/in?key=k_s3cr3t_key");
+    struct buf body;
+    char out[NOTIFY_EXCERPT_LEN + 8];
+
+    buf_init(&body, BUF_NO_CAP);
+    /* The token straddles the cut: no part of it may remain. */
+    for (int i = 0; i < NOTIFY_EXCERPT_LEN - 10; i++)
+        CHECK(buf_adds(&body, "x"));
+    CHECK(buf_adds(&body, " tk_s3cr3t_value and more text after it"));
+    notify_answer_excerpt(ch, &body, out, sizeof(out));
+    CHECK(strstr(out, "s3cr3t") == NULL);
+    CHECK(strstr(out, "tk_s3") == NULL);
+    CHECK(strlen(out) <= NOTIFY_EXCERPT_LEN + 3);
+    /* A plain webhook's query value and password, echoed by the receiver. */
+    buf_reset(&body);
+    CHECK(buf_adds(&body, "bad key k_s3cr3t_key for user:pw_s3cr3t_pass"));
+    notify_answer_excerpt(hook, &body, out, sizeof(out));
+    CHECK(strstr(out, "s3cr3t") == NULL);
+    CHECK_STR_EQ(out, "bad key *** for user:***");
+    buf_release(&body);
+    notify_channel_free(ch);
+    notify_channel_free(hook);
+}
+
 static void test_notify_new_id_is_a_v4_uuid(void)
 {
     char a[NOTIFY_ID_LEN];
@@ -776,6 +838,7 @@ const struct unit_test notify_tests[] = {
     {"render_smtp_message", test_notify_render_smtp_message},
     {"smtp_subject_encoded_and_long_lines_folded",
      test_notify_smtp_subject_encoded_and_long_lines_folded},
+    {"smtp_no_bare_cr_or_header_injection", test_notify_smtp_no_bare_cr_or_header_injection},
     {"render_healthchecks_per_event", test_notify_render_healthchecks_per_event},
     {"healthchecks_failure_carries_the_log_tail",
      test_notify_healthchecks_failure_carries_the_log_tail},
@@ -787,6 +850,7 @@ const struct unit_test notify_tests[] = {
     {"cut_chars_edges", test_notify_cut_chars_edges},
     {"answer_excerpt_is_printable_cut_and_redacted",
      test_notify_answer_excerpt_is_printable_cut_and_redacted},
+    {"answer_excerpt_redacts_before_cutting", test_notify_answer_excerpt_redacts_before_cutting},
     {"new_id_is_a_v4_uuid", test_notify_new_id_is_a_v4_uuid},
     {"url_split_parts", test_notify_url_split_parts},
     {"url_decode_refuses_bad_escapes", test_notify_url_decode_refuses_bad_escapes},

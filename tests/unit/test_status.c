@@ -8,11 +8,14 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -106,6 +109,86 @@ static void test_catalog_migrates_a_schema_2_catalog(void)
         CHECK_INT_EQ(sqlite3_column_int(st, 0), 3);
         sqlite3_finalize(st);
     }
+    sqlite3_close(db);
+    xfree(path);
+}
+
+/* Two processes opening an old catalog at once (a scrape and a run after an upgrade): the one
+ * that waited for the write lock must see that the other migrated, not migrate again. */
+static void test_catalog_migration_waits_and_rereads_the_version(void)
+{
+    char *path = xasprintf("%s/catalog.db", unit_tmp_dir());
+    sqlite3 *db = NULL;
+    pid_t pid;
+    int status = 0;
+    int go[2];
+
+    CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+    CHECK(sqlite3_exec(db,
+                       "PRAGMA journal_mode = WAL;"
+                       "CREATE TABLE runs (id INTEGER PRIMARY KEY, job TEXT NOT NULL,"
+                       " snapshot_id TEXT, started_at INTEGER NOT NULL, ended_at INTEGER,"
+                       " result TEXT, error TEXT, stored_bytes INTEGER, raw_bytes INTEGER);"
+                       "CREATE INDEX runs_job ON runs(job, started_at);"
+                       "CREATE TABLE snapshots (job TEXT NOT NULL, id TEXT NOT NULL,"
+                       " store TEXT NOT NULL, time INTEGER NOT NULL, stored_bytes INTEGER NOT NULL,"
+                       " raw_bytes INTEGER NOT NULL, kind TEXT NOT NULL,"
+                       " PRIMARY KEY (job, id, store));"
+                       "CREATE TABLE verifications (id INTEGER PRIMARY KEY, job TEXT NOT NULL,"
+                       " snapshot_id TEXT NOT NULL, store TEXT NOT NULL, time INTEGER NOT NULL,"
+                       " level TEXT NOT NULL, result TEXT NOT NULL, detail TEXT,"
+                       " duration_ms INTEGER NOT NULL);"
+                       "PRAGMA user_version = 2;",
+                       NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
+    db = NULL;
+    /* The child forks with no connection open (SQLite's locks do not survive a fork), and opens
+     * the catalog once this process holds the write lock. */
+    CHECK(pipe(go) == 0);
+    (void)fflush(NULL);
+    pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        struct catalog *c = NULL;
+        struct error err = ERROR_INIT;
+        char byte;
+        int rc;
+
+        close(go[1]);
+        if (read(go[0], &byte, 1) != 1)
+            _exit(2);
+        rc = catalog_open(unit_tmp_dir(), &c, &err);
+        if (rc < 0)
+            (void)fprintf(stderr, "child: %s\n", err.msg);
+        catalog_close(c);
+        _exit(rc == 0 ? 0 : 1);
+    }
+    close(go[0]);
+    CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+    CHECK(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK);
+    CHECK(write(go[1], "g", 1) == 1);
+    close(go[1]);
+    /* Let the child read the old version and queue for the write lock, then migrate as another
+     * permafrost would. */
+    {
+        struct timespec ts = {0, 500 * 1000000L};
+        (void)nanosleep(&ts, NULL);
+    }
+    CHECK(sqlite3_exec(db,
+                       "ALTER TABLE runs ADD COLUMN kind TEXT;"
+                       "ALTER TABLE runs ADD COLUMN duration_ms INTEGER;"
+                       "ALTER TABLE runs ADD COLUMN mirror_copied_objects INTEGER;"
+                       "ALTER TABLE runs ADD COLUMN mirror_copied_bytes INTEGER;"
+                       "ALTER TABLE runs ADD COLUMN mirror_deleted_objects INTEGER;"
+                       "ALTER TABLE runs ADD COLUMN mirror_deleted_bytes INTEGER;"
+                       "CREATE INDEX runs_job_result ON runs(job, result, started_at);"
+                       "CREATE TABLE jobs_seen (job TEXT PRIMARY KEY, first_seen INTEGER NOT NULL);"
+                       "PRAGMA user_version = 3;"
+                       "COMMIT;",
+                       NULL, NULL, NULL) == SQLITE_OK);
+    CHECK(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status));
+    CHECK_INT_EQ(WEXITSTATUS(status), 0);
     sqlite3_close(db);
     xfree(path);
 }
@@ -204,20 +287,26 @@ static void test_status_derived_stale_after(void)
 
     memset(&job, 0, sizeof(job));
     job.name = (char *)(uintptr_t) "db";
-    CHECK_OK(status_stale_after_ms(&job, T0, &ms, &is_derived, unit_err()));
+    CHECK_OK(status_stale_after_ms(&job, "UTC", T0, &ms, &is_derived, unit_err()));
     CHECK_INT_EQ(ms, 0); /* no schedule, not set: never stale */
     job.schedule = (char *)(uintptr_t) "@daily";
-    CHECK_OK(status_stale_after_ms(&job, T0, &ms, &is_derived, unit_err()));
+    CHECK_OK(status_stale_after_ms(&job, "UTC", T0, &ms, &is_derived, unit_err()));
     CHECK_INT_EQ(ms, 36LL * HOUR * 1000);
     CHECK(is_derived);
     job.schedule = (char *)(uintptr_t) "0 3,15 * * *";
-    CHECK_OK(status_stale_after_ms(&job, T0, &ms, &is_derived, unit_err()));
+    CHECK_OK(status_stale_after_ms(&job, "UTC", T0, &ms, &is_derived, unit_err()));
     CHECK_INT_EQ(ms, 18LL * HOUR * 1000);
     job.schedule = (char *)(uintptr_t) "0 4 * * sun";
-    CHECK_OK(status_stale_after_ms(&job, T0, &ms, &is_derived, unit_err()));
+    CHECK_OK(status_stale_after_ms(&job, "UTC", T0, &ms, &is_derived, unit_err()));
     CHECK_INT_EQ(ms, 21LL * DAY * 1000 / 2);
+    /* A zone with DST adds its clock change. */
+    job.schedule = (char *)(uintptr_t) "@hourly";
+    CHECK_OK(status_stale_after_ms(&job, "Europe/Berlin", T0, &ms, &is_derived, unit_err()));
+    CHECK_INT_EQ(ms, (3LL * HOUR / 2 + HOUR) * 1000);
+    CHECK_OK(status_stale_after_ms(&job, "Asia/Tokyo", T0, &ms, &is_derived, unit_err()));
+    CHECK_INT_EQ(ms, 3LL * HOUR / 2 * 1000);
     job.stale_after_ms = 26 * HOUR * 1000;
-    CHECK_OK(status_stale_after_ms(&job, T0, &ms, &is_derived, unit_err()));
+    CHECK_OK(status_stale_after_ms(&job, "UTC", T0, &ms, &is_derived, unit_err()));
     CHECK_INT_EQ(ms, 26LL * HOUR * 1000);
     CHECK(!is_derived);
 }
@@ -340,6 +429,41 @@ static void test_status_collect_picks_runs_and_judges_staleness(void)
     CHECK(r.jobs[2].is_stale);
     CHECK_STR_EQ(r.jobs[2].stale_reason, "never ran in 11 days, expected every 7 days");
     CHECK(r.jobs[0].is_stale);
+    status_report_release(&r);
+    config_release(&cfg);
+}
+
+static const char dst_conf[] = "timezone = Europe/Berlin\n"
+                               "[store \"local\"]\n"
+                               "type = local\n"
+                               "path = STORE\n"
+                               "[job \"hourly\"]\n"
+                               "kind = postgres\n"
+                               "database = host=127.0.0.1 dbname=x\n"
+                               "targets = local\n"
+                               "schedule = 0 * * * *\n";
+
+/* When clocks go back, the repeated hour does not run again, so an hourly job's gap is two hours
+ * of real time once a year: no run was missed, and the job must not be reported stale. */
+static void test_status_not_stale_across_a_fall_back(void)
+{
+    struct config cfg;
+    struct status_report r;
+    struct catalog *c = NULL;
+    /* 2026-10-25 in Berlin: 03:00 CEST becomes 02:00 CET at 01:00 UTC. The run of 02:00 CEST
+     * (00:00 UTC) is the last before 03:00 CET (02:00 UTC). */
+    time_t last = (time_t)1792886400; /* 2026-10-25T00:00:00Z */
+    time_t now = last + 105 * 60;     /* 01:45 UTC, 02:45 CET: the next run is at 02:00 UTC */
+
+    load_config(&cfg, dst_conf);
+    CHECK_OK(catalog_open(cfg.global.state_dir, &c, unit_err()));
+    add_run(c, "hourly", last - 10 * DAY, last - 10 * DAY + 30, "ok", NULL, 1);
+    add_run(c, "hourly", last, last + 30, "ok", NULL, 1);
+    catalog_close(c);
+    CHECK_OK(status_collect(&cfg, cfg.global.state_dir, now, &r, unit_err()));
+    CHECK(r.jobs[0].has_next_run);
+    CHECK_INT_EQ(r.jobs[0].next_run, last + 2 * HOUR);
+    CHECK(!r.jobs[0].is_stale);
     status_report_release(&r);
     config_release(&cfg);
 }
@@ -735,17 +859,74 @@ static void test_metrics_server_answers_on_loopback(void)
     config_release(&cfg);
 }
 
+/* Out of file descriptors, a pending connection cannot be accepted; left pending, it keeps the
+ * listening socket readable and the daemon's poll loop spinning. It must be dropped. */
+static void test_metrics_server_drops_a_connection_when_out_of_descriptors(void)
+{
+    struct config cfg;
+    struct metrics_source src;
+    struct metrics_server *s = NULL;
+    struct sockaddr_in a;
+    struct rlimit saved;
+    struct rlimit low;
+    int fd;
+    int probe;
+    char byte;
+
+    fill_metrics_catalog(&cfg);
+    memset(&src, 0, sizeof(src));
+    src.cfg = &cfg;
+    src.state_dir = cfg.global.state_dir;
+    src.now = T0;
+    CHECK_OK(metrics_server_start("127.0.0.1:0", &s, unit_err()));
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    CHECK(fd >= 0);
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)metrics_server_port(s));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CHECK(connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
+    {
+        struct pollfd p = {.fd = metrics_server_fd(s), .events = POLLIN, .revents = 0};
+        CHECK(poll(&p, 1, 5000) == 1);
+    }
+    /* No descriptor above the lowest free one may be allocated now. */
+    probe = dup(0);
+    CHECK(probe >= 0);
+    close(probe);
+    CHECK(getrlimit(RLIMIT_NOFILE, &saved) == 0);
+    low = saved;
+    low.rlim_cur = (rlim_t)probe;
+    CHECK(setrlimit(RLIMIT_NOFILE, &low) == 0);
+    metrics_server_handle(s, &src);
+    CHECK(setrlimit(RLIMIT_NOFILE, &saved) == 0);
+    {
+        struct pollfd p = {.fd = metrics_server_fd(s), .events = POLLIN, .revents = 0};
+        CHECK_INT_EQ(poll(&p, 1, 0), 0);
+    }
+    /* The client sees its connection closed. */
+    CHECK(recv(fd, &byte, 1, 0) <= 0);
+    close(fd);
+    metrics_server_stop(s);
+    config_release(&cfg);
+}
+
 const struct unit_test status_tests[] = {
     {"test_catalog_migrates_a_schema_2_catalog", test_catalog_migrates_a_schema_2_catalog},
+    {"catalog_migration_waits_and_rereads_the_version",
+     test_catalog_migration_waits_and_rereads_the_version},
     {"test_catalog_last_run_and_last_success", test_catalog_last_run_and_last_success},
     {"test_status_max_gap_of_schedules", test_status_max_gap_of_schedules},
     {"test_status_derived_stale_after", test_status_derived_stale_after},
     {"test_status_format_age", test_status_format_age},
+    {"status_not_stale_across_a_fall_back", test_status_not_stale_across_a_fall_back},
     {"test_status_collect_picks_runs_and_judges_staleness",
      test_status_collect_picks_runs_and_judges_staleness},
     {"test_metrics_render_exact_text", test_metrics_render_exact_text},
     {"test_metrics_every_line_is_valid", test_metrics_every_line_is_valid},
     {"test_http_serve_parses_request_heads", test_http_serve_parses_request_heads},
+    {"metrics_server_drops_a_connection_when_out_of_descriptors",
+     test_metrics_server_drops_a_connection_when_out_of_descriptors},
     {"test_metrics_server_answers_on_loopback", test_metrics_server_answers_on_loopback},
     {NULL, NULL},
 };
