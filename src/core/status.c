@@ -70,7 +70,7 @@ static int status_zone_shift_seconds(const char *zone, time_t from, int64_t *out
     *out = 0;
     if (tz_switch(zone, &saved, err) < 0)
         return -1;
-    for (time_t t = from; t < from + (time_t)(370 * 86400); t += 6 * 3600) {
+    for (time_t t = from; t < from + (time_t)370 * 86400; t += (time_t)6 * 3600) {
         struct tm tm;
         if (!localtime_r(&t, &tm))
             continue;

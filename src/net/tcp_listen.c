@@ -81,14 +81,14 @@ static void tcp_listen_format(const struct sockaddr_storage *ss, char *out, size
 
 int tcp_listen_open(const char *address, struct tcp_listener **out, struct error *err)
 {
-    char host[256];
+    char host[256] = "";
     char port_text[16];
     struct addrinfo hints;
     struct addrinfo *res = NULL;
     struct tcp_listener *l = NULL;
     int fd = -1;
     int saved_errno = 0;
-    int port;
+    int port = 0;
     int r;
     int rc = -1;
 
@@ -131,7 +131,6 @@ int tcp_listen_open(const char *address, struct tcp_listener **out, struct error
     }
     l = xcalloc(1, sizeof(*l));
     l->fd = fd;
-    fd = -1;
     {
         struct sockaddr_storage ss;
         socklen_t len = sizeof(ss);

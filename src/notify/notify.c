@@ -66,8 +66,8 @@ void notify_base64(struct buf *out, const unsigned char *in, size_t len)
             v |= in[i + 2];
         q[0] = tbl[(v >> 18) & 63];
         q[1] = tbl[(v >> 12) & 63];
-        q[2] = i + 1 < len ? tbl[(v >> 6) & 63] : '=';
-        q[3] = i + 2 < len ? tbl[v & 63] : '=';
+        q[2] = (char)(i + 1 < len ? tbl[(v >> 6) & 63] : '=');
+        q[3] = (char)(i + 2 < len ? tbl[v & 63] : '=');
         (void)buf_add(out, q, 4);
     }
 }
@@ -245,7 +245,7 @@ static int notify_url_split_query(struct strv q, const char *what, struct notify
 int notify_url_split(const char *url, const char *what, struct notify_url_parts *u,
                      struct error *err)
 {
-    struct strv rest = strv_from(url);
+    struct strv rest;
     struct strv auth;
     struct strv query = {NULL, 0};
     const char *sep = strstr(url, "://");
@@ -468,6 +468,7 @@ int notify_channel_parse(const char *url, struct notify_channel **out, struct er
     }
     if (notify_url_split(trimmed, "notify URL", &u, err) < 0)
         goto out;
+    ASSERT(u.scheme); /* set by every successful split */
     for (size_t i = 0; i < sizeof(notify_schemes) / sizeof(notify_schemes[0]); i++)
         if (strcmp(u.scheme, notify_schemes[i].scheme) == 0)
             ops = notify_schemes[i].ops;
@@ -564,7 +565,9 @@ static void notify_redact(char *s, size_t cap, const char *secret)
     while ((p = strstr(s, secret)) != NULL) {
         size_t tail = strlen(p + n);
         ASSERT(cap > 3);
-        memcpy(p, "***", 3);
+        p[0] = '*';
+        p[1] = '*';
+        p[2] = '*';
         memmove(p + 3, p + n, tail + 1);
     }
 }
@@ -597,7 +600,7 @@ static void notify_redact_endpoint(char *s, size_t cap, const char *endpoint)
         char *save = NULL;
 
         for (char *tok = strtok_r(raw, "/?&=@:", &save); tok; tok = strtok_r(NULL, "/?&=@:", &save))
-            if (strlen(tok) >= 8 && strcmp(tok, u.host) != 0)
+            if (strlen(tok) >= 8 && (!u.host || strcmp(tok, u.host) != 0))
                 notify_redact(s, cap, tok);
         explicit_bzero(raw, strlen(raw));
         xfree(raw);

@@ -76,24 +76,6 @@ struct cron_wall {
 
 /* ---- parsing ---- */
 
-/* A copy of untrusted text fit for a message: non-printable bytes become '?', long text is cut. */
-static const char *cron_printable(struct strv s, char *out, size_t cap)
-{
-    size_t keep = s.len < cap ? s.len : cap - 4;
-    size_t i;
-
-    for (i = 0; i < keep; i++) {
-        unsigned char c = (unsigned char)s.ptr[i];
-        out[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
-    }
-    if (keep < s.len) {
-        memcpy(out + i, "...", 3);
-        i += 3;
-    }
-    out[i] = '\0';
-    return out;
-}
-
 static bool cron_is_blank(char c)
 {
     return c == ' ' || c == '\t';
@@ -132,7 +114,7 @@ static int cron_field_error(struct error *err, const struct cron_field_spec *f, 
     char quoted[CRON_QUOTE_MAX];
 
     return error_set(err, ERR_CONFIG, "%s field: %s'%s'%s", f->name, before,
-                     cron_printable(tok, quoted, sizeof(quoted)), after);
+                     strv_printable(tok, quoted, sizeof(quoted)), after);
 }
 
 /* One value: digits, or a three-letter name where the field has names. */
@@ -287,7 +269,7 @@ static int cron_parse_nickname(struct strv text, struct cron_expr *out, struct e
             word.len = i;
             return error_set(err, ERR_CONFIG,
                              "'%s' takes no fields: write a nickname or 5 fields, not both",
-                             cron_printable(word, quoted, sizeof(quoted)));
+                             strv_printable(word, quoted, sizeof(quoted)));
         }
     }
     for (size_t i = 0; i < sizeof(cron_nicknames) / sizeof(cron_nicknames[0]); i++)
@@ -300,7 +282,7 @@ static int cron_parse_nickname(struct strv text, struct cron_expr *out, struct e
     return error_set(err, ERR_CONFIG,
                      "unknown nickname '%s' (use @hourly, @daily, @midnight, @weekly, @monthly, "
                      "@yearly or @annually)",
-                     cron_printable(text, quoted, sizeof(quoted)));
+                     strv_printable(text, quoted, sizeof(quoted)));
 }
 
 static int cron_parse_fields(struct strv text, struct cron_expr *out, struct error *err)
@@ -348,7 +330,7 @@ static int cron_parse_fields(struct strv text, struct cron_expr *out, struct err
 
         (void)snprintf(detail, sizeof(detail),
                        " never occurs in month field '%s', so the schedule would never run",
-                       cron_printable(fields[CRON_FIELD_MONTH], quoted, sizeof(quoted)));
+                       strv_printable(fields[CRON_FIELD_MONTH], quoted, sizeof(quoted)));
         return cron_field_error(err, &cron_fields[CRON_FIELD_DOM], "", fields[CRON_FIELD_DOM],
                                 detail);
     }

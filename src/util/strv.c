@@ -92,3 +92,20 @@ char *strv_dup(struct strv s)
 {
     return xstrndup(s.ptr ? s.ptr : "", s.len);
 }
+
+const char *strv_printable(struct strv s, char *out, size_t cap)
+{
+    size_t keep = s.len < cap ? s.len : cap - 4;
+    size_t i;
+
+    for (i = 0; i < keep; i++) {
+        unsigned char c = (unsigned char)s.ptr[i];
+        out[i] = (char)(c >= 0x20 && c < 0x7f ? c : '?');
+    }
+    if (keep < s.len) {
+        memcpy(out + i, "...", 3);
+        i += 3;
+    }
+    out[i] = '\0';
+    return out;
+}

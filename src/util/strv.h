@@ -20,6 +20,9 @@ struct strv strv_trim(struct strv s);
  * false (and puts everything in *head, leaving *rest empty) when sep is absent. */
 bool strv_cut(struct strv *rest, char sep, struct strv *head);
 bool strv_eq(struct strv s, const char *lit);
+/* A copy of untrusted text fit for a message, in out (cap >= 8 bytes): bytes outside printable
+ * ASCII become '?', and text longer than cap - 1 is cut with "...". Returns out. */
+const char *strv_printable(struct strv s, char *out, size_t cap);
 bool strv_eq_nocase(struct strv s, const char *lit);
 bool strv_starts_with(struct strv s, const char *lit);
 /* Strict unsigned decimal: digits only, no sign, no blanks, no overflow. */

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/strv.h"
 #include "util/xalloc.h"
 
 #define TZ_ZONEINFO_DIR "/usr/share/zoneinfo"
@@ -43,23 +44,6 @@ bool tz_zone_exists(const char *name)
     return ok;
 }
 
-/* A copy of untrusted text fit for a message: non-printable bytes become '?', long text is cut. */
-static const char *tz_printable(const char *s, char *out, size_t cap)
-{
-    size_t i = 0;
-
-    for (; s[i] && i + 4 < cap; i++) {
-        unsigned char c = (unsigned char)s[i];
-        out[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
-    }
-    if (s[i]) {
-        memcpy(out + i, "...", 3);
-        i += 3;
-    }
-    out[i] = '\0';
-    return out;
-}
-
 int tz_switch(const char *name, struct tz_saved *saved, struct error *err)
 {
     const char *old;
@@ -72,7 +56,7 @@ int tz_switch(const char *name, struct tz_saved *saved, struct error *err)
     }
     if (!tz_zone_exists(name))
         return error_set(err, ERR_CONFIG, "unknown timezone '%s'",
-                         tz_printable(name, quoted, sizeof(quoted)));
+                         strv_printable(strv_from(name), quoted, sizeof(quoted)));
     old = getenv("TZ");
     saved->is_changed = true;
     saved->was_set = old != NULL;
