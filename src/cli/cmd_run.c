@@ -17,6 +17,7 @@
 #include "util/buf.h"
 #include "util/cancel.h"
 #include "util/json_writer.h"
+#include "util/log.h"
 #include "util/time.h"
 #include "util/xalloc.h"
 
@@ -505,10 +506,12 @@ static void run_notify(struct alerts *alerts, const struct cfg_job *job, enum no
                        const char *run_id, const struct run_note *note, const struct error *jerr)
 {
     struct notify_message m;
+    struct buf tail;
     char host[256];
 
     if (!alerts_count(alerts))
         return;
+    buf_init(&tail, BUF_NO_CAP);
     if (gethostname(host, sizeof(host)) < 0)
         buf_format_fixed(host, sizeof(host), "%s", "unknown");
     host[sizeof(host) - 1] = '\0';
@@ -534,8 +537,12 @@ static void run_notify(struct alerts *alerts, const struct cfg_job *job, enum no
         m.error = jerr->msg[0] ? jerr->msg : NULL;
         m.hint = jerr->hint[0] ? jerr->hint : NULL;
         m.exit_code = exit_code_for(jerr->kind);
+        /* What the job logged before it failed (healthchecks keeps it with the ping). */
+        log_tail_copy(&tail);
+        m.log_tail = tail.len ? tail.data : NULL;
     }
     (void)alerts_send(alerts, &m);
+    buf_release(&tail);
 }
 
 /* --max-delete=500 or --max-delete=12.5% */
@@ -748,6 +755,7 @@ static int run_one_job(struct cli_ctx *ctx, struct json_writer *w, const struct 
     note->duration_ms = -1;
     notify_new_id(run_id);
     run_notify(alerts, job, NOTIFY_EVENT_START, run_id, NULL, NULL);
+    log_tail_start();
     if (job->kind == JOB_KIND_MIRROR)
         r = run_mirror_job(ctx, w, job, state_dir, f, note, jerr);
     else if (job->kind == JOB_KIND_VERIFY)
@@ -759,6 +767,7 @@ static int run_one_job(struct cli_ctx *ctx, struct json_writer *w, const struct 
                : note->warning[0] ? NOTIFY_EVENT_WARNING
                                   : NOTIFY_EVENT_SUCCESS,
                run_id, note, jerr);
+    log_tail_stop();
     xfree(note);
     return r;
 }

@@ -10,6 +10,7 @@
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/json_writer.h"
+#include "util/log.h"
 #include "util/strv.h"
 #include "util/time.h"
 #include "util/xalloc.h"
@@ -381,7 +382,51 @@ static void test_time_format_duration(void)
     CHECK_STR_EQ(out, "2 h 5 min");
 }
 
+static void test_log_tail_keeps_the_last_whole_lines(void)
+{
+    enum log_level saved = log_max_level();
+    struct buf out;
+    char big[1000];
+    size_t lines = 0;
+
+    buf_init(&out, BUF_NO_CAP);
+    log_setup(LOG_ERROR, LOG_FORMAT_TEXT); /* kept, not printed */
+    log_info("before the start");
+    log_tail_start();
+    log_info("dump started");
+    log_debug("not kept: below info");
+    log_warn("retention of '%s' failed", "offsite");
+    log_tail_copy(&out);
+    CHECK(strstr(out.data, " info  test_util: dump started\n") != NULL);
+    CHECK(strstr(out.data, " warn  test_util: retention of 'offsite' failed\n") != NULL);
+    CHECK(strstr(out.data, "before the start") == NULL);
+    CHECK(strstr(out.data, "below info") == NULL);
+
+    /* Past LOG_TAIL_CAP the oldest lines go, whole. */
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    for (int i = 0; i < 100; i++)
+        log_info("line %03d %s", i, big);
+    buf_reset(&out);
+    log_tail_copy(&out);
+    CHECK(out.len <= LOG_TAIL_CAP);
+    CHECK(strstr(out.data, "dump started") == NULL);
+    CHECK(strstr(out.data, "line 099 ") != NULL);
+    CHECK(strncmp(out.data, "20", 2) == 0); /* starts on a line: its timestamp */
+    for (size_t i = 0; i < out.len; i++)
+        lines += out.data[i] == '\n';
+    CHECK(lines >= 30 && lines < 100);
+
+    log_tail_stop();
+    buf_reset(&out);
+    log_tail_copy(&out);
+    CHECK_INT_EQ((int)out.len, 0);
+    log_setup(saved, LOG_FORMAT_TEXT);
+    buf_release(&out);
+}
+
 const struct unit_test util_tests[] = {
+    {"test_log_tail_keeps_the_last_whole_lines", test_log_tail_keeps_the_last_whole_lines},
     {"test_buf_grows_and_stays_nul_terminated", test_buf_grows_and_stays_nul_terminated},
     {"test_buf_cap_is_respected", test_buf_cap_is_respected},
     {"test_buf_add_tail_keeps_the_last_bytes", test_buf_add_tail_keeps_the_last_bytes},
