@@ -374,7 +374,9 @@ int http_start(struct http_client *c, struct http_request *r, struct error *err)
         curl_slist_free_all(x->headers);
         buf_release(&x->stream);
         xfree(x);
-        return error_set(err, ERR_NETWORK, "%s %s: %s", r->method, r->url, curl_multi_strerror(mc));
+        /* Not the URL: a notification channel's URL holds its token. */
+        return error_set(err, ERR_NETWORK, "cannot start a %s request: %s", r->method,
+                         curl_multi_strerror(mc));
     }
     x->is_in_multi = true;
     r->xfer = x;

@@ -2899,8 +2899,8 @@ static void test_show_fills_in_defaults(void)
                  "CREATE DATABASE)\n"
                  "# schedule = (not set: none: the job runs only through 'permafrost run')\n"
                  "# jitter = (not set: 0: exactly on time)\n"
-                 "# stale_after = (not set: one and a half times the longest gap between two "
-                 "runs of the schedule)\n"
+                 "# stale_after = (not set: 1.5 times the longest gap between two runs of the "
+                 "schedule, plus any DST shift)\n"
                  "catch_up = no\n");
     xfree(out);
     config_release(&cfg);
