@@ -111,7 +111,7 @@ static int catalog_read_version(struct catalog *c, int *version, struct error *e
 
 static int catalog_migrate(struct catalog *c, struct error *err)
 {
-    int version;
+    int version = 0;
     int count = (int)(sizeof(catalog_migrations) / sizeof(catalog_migrations[0]));
 
     if (catalog_read_version(c, &version, err) < 0)
