@@ -153,6 +153,29 @@ static void status_print_json(const struct status_report *r, struct buf *out)
     json_end_object(&w);
 }
 
+/* A store that holds no snapshot but is a mirror's source or destination: its row says so (a
+ * bucket of media showing "0 snapshots, 0 B" would read as empty). False when it is neither. */
+static bool status_print_mirror_role(const struct status_report *r, const struct status_store *ss)
+{
+    for (size_t j = 0; j < r->job_count; j++) {
+        const struct cfg_job *job = r->jobs[j].job;
+        const char *role = NULL;
+        if (job->kind != JOB_KIND_MIRROR)
+            continue;
+        if (job->mirror.source.store && strcmp(job->mirror.source.store, ss->store->name) == 0)
+            role = "source";
+        else if (job->mirror.destination.store &&
+                 strcmp(job->mirror.destination.store, ss->store->name) == 0)
+            role = "destination";
+        if (role) {
+            printf("%-14s %-7s %9s %10s  %s (mirror %s of job '%s')\n", ss->store->name,
+                   ss->store->type, "-", "-", "-", role, job->name);
+            return true;
+        }
+    }
+    return false;
+}
+
 static void status_print_table(const struct status_report *r)
 {
     printf("%-14s %-9s %-17s %-10s %-11s %10s  %-17s %s\n", "JOB", "KIND", "LAST-RUN (UTC)",
@@ -194,6 +217,8 @@ static void status_print_table(const struct status_report *r)
 
         output_format_size(ss->stored_bytes, size);
         status_format_time(ss->newest, newest);
+        if (ss->snapshot_count == 0 && status_print_mirror_role(r, ss))
+            continue;
         printf("%-14s %-7s %9llu %10s  %s\n", ss->store->name, ss->store->type,
                (unsigned long long)ss->snapshot_count, size, newest);
     }

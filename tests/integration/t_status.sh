@@ -86,6 +86,8 @@ assert_contains "$OUT" "job 'broken': last run failed:"
 assert_contains "$ERR" "job 'broken': last run failed"
 assert_not_contains "$OUT" "STALE:"
 assert_match "$OUT" "local +local +1 "
+assert_match "$OUT" "media_src +local +- +- +- \\(mirror source of job 'media'\\)"
+assert_match "$OUT" "media_dst +local +- +- +- \\(mirror destination of job 'media'\\)"
 assert_contains "$OUT" "NEWEST (UTC)"
 assert_not_contains "$OUT$ERR" "$DB_PASS"
 
