@@ -19,25 +19,7 @@ src=dr_src
 pg_new_db "$src"
 psql_db "$src" -q -c "CREATE TABLE t (i int); INSERT INTO t SELECT generate_series(1, 1000)"
 
-# A pg_dump that waits $(cat $T/pg_delay) seconds (marking $T/dumping.PID meanwhile) and then runs
-# the real one. A cancel (SIGTERM from permafrost) ends the wait and itself.
-cat >"$T/pg_dump_slow" <<WRAPPER
-#!/usr/bin/env bash
-real=$PG_BIN/pg_dump
-for a in "\$@"; do
-    [[ \$a == --version || \$a == -V ]] && exec "\$real" "\$@"
-done
-mark=$T/dumping.\$\$
-delay=\$(cat "$T/pg_delay")
-touch "\$mark"
-sleep "\$delay" &
-sl=\$!
-trap 'kill "\$sl" 2>/dev/null; rm -f "\$mark"; exit 143' TERM INT
-wait "\$sl"
-rm -f "\$mark"
-exec "\$real" "\$@"
-WRAPPER
-chmod 0755 "$T/pg_dump_slow"
+make_slow_pg_dump
 
 # write_daemon_conf MAX_CONCURRENT SCHEDULE-DB2: jobs db and db2 (the same database), db on
 # `* * * * *`, db2 on SCHEDULE-DB2 ("" for none).

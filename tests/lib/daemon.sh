@@ -73,3 +73,27 @@ dlog_check_json()
     "$DAEMON_PYTHON" "$_DAEMON_LIB/daemon_log.py" check-json "$DLOG" >/dev/null ||
         fail "a line of $DLOG is not a JSON log object"
 }
+
+# make_slow_pg_dump: writes $T/pg_dump_slow, a pg_dump that waits $(cat $T/pg_delay) seconds
+# (marking $T/dumping.PID meanwhile), then runs the real one ($PG_BIN/pg_dump); a cancel (SIGTERM
+# from permafrost) ends the wait and the wrapper. A job uses it with `pg_dump = $T/pg_dump_slow`.
+make_slow_pg_dump()
+{
+    cat >"$T/pg_dump_slow" <<WRAPPER
+#!/usr/bin/env bash
+real=$PG_BIN/pg_dump
+for a in "\$@"; do
+    [[ \$a == --version || \$a == -V ]] && exec "\$real" "\$@"
+done
+mark=$T/dumping.\$\$
+delay=\$(cat "$T/pg_delay")
+touch "\$mark"
+sleep "\$delay" &
+sl=\$!
+trap 'kill "\$sl" 2>/dev/null; rm -f "\$mark"; exit 143' TERM INT
+wait "\$sl"
+rm -f "\$mark"
+exec "\$real" "\$@"
+WRAPPER
+    chmod 0755 "$T/pg_dump_slow"
+}
