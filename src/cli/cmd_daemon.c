@@ -698,13 +698,17 @@ static void daemon_on_signals(struct daemon *d)
 static int daemon_loop(struct daemon *d, struct error *err)
 {
     for (;;) {
-        int64_t now = daemon_now_ms(d);
+        int64_t now;
         int64_t wait_ms;
         struct pollfd pfd[2];
         nfds_t nfds = 1;
         struct sched_job *j;
         struct error e = ERROR_INIT;
 
+        /* A signal that interrupted poll() (EINTR: revents unset) or came during start-up is
+         * handled before any due job starts: a SIGTERM must not be followed by a new run. */
+        daemon_on_signals(d);
+        now = daemon_now_ms(d);
         if (!d->is_stopping) {
             scheduler_advance(&d->sched, now, &e);
             if (e.msg[0])
@@ -743,8 +747,6 @@ static int daemon_loop(struct daemon *d, struct error *err)
         }
         if (poll(pfd, nfds, (int)wait_ms) < 0 && errno != EINTR)
             return error_errno(err, ERR_IO, "poll");
-        if (pfd[0].revents & POLLIN)
-            daemon_on_signals(d);
         if (nfds == 2 && d->metrics && (pfd[1].revents & POLLIN))
             daemon_metrics_serve(d);
     }

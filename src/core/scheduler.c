@@ -138,6 +138,7 @@ int scheduler_configure(struct scheduler *s, const struct config *cfg, int64_t n
     xfree(s->zone);
     s->zone = zone ? xstrdup(zone) : NULL;
     s->max_concurrent = cfg->global.max_concurrent_jobs > 0 ? cfg->global.max_concurrent_jobs : 1;
+    s->last_now_ms = now_ms;
     rc = 0;
 out:
     sched_jobs_free(jobs, n);
@@ -187,12 +188,35 @@ static struct sched_job *sched_earliest_due(struct scheduler *s, int64_t now_ms)
     return best;
 }
 
+/* The clock went back to now_ms: a slot computed from the later clock could be days, or (a clock
+ * that started a year ahead) a year away. Each slot is the first cron time after the previous slot
+ * or the clock, so an earlier cron time after now exists only when the clock went back past it. */
+static void sched_follow_clock_back(struct scheduler *s, int64_t now_ms)
+{
+    time_t now = sched_seconds(now_ms);
+
+    for (size_t i = 0; i < s->job_count; i++) {
+        struct sched_job *j = &s->jobs[i];
+        struct error e = ERROR_INIT;
+        time_t t = 0;
+
+        if (!j->schedule || !j->is_configured || j->slot <= now)
+            continue;
+        /* A failure (a zone gone from disk) leaves the slot; advance reports it. */
+        if (cron_next(&j->expr, s->zone, now, &t, &e) == 0 && t < j->slot)
+            (void)sched_set_next(s, s->zone, j, now, &e);
+    }
+}
+
 size_t scheduler_advance(struct scheduler *s, int64_t now_ms, struct error *err)
 {
     struct sched_job *j;
     size_t fell_due = 0;
     int failures = 0;
 
+    if (now_ms < s->last_now_ms)
+        sched_follow_clock_back(s, now_ms);
+    s->last_now_ms = now_ms;
     while ((j = sched_earliest_due(s, now_ms)) != NULL) {
         time_t after = j->slot > sched_seconds(now_ms) ? j->slot : sched_seconds(now_ms);
 

@@ -42,6 +42,7 @@ struct scheduler {
     int max_concurrent;
     size_t running_count;
     uint64_t next_seq;
+    int64_t last_now_ms; /* the latest time given to configure or advance: a clock set back */
     scheduler_random_fn random;
     void *random_ctx;
 };
@@ -79,8 +80,10 @@ int scheduler_check_missed(struct scheduler *s, struct sched_job *j, bool has_la
 
 /* Moves every job whose due time is at or before now_ms into the queue (or marks it pending when it
  * runs), and computes its next due time: the first cron time after both the due slot and now, so
- * that slots that passed unseen (a suspended machine) add no extra runs. Returns how many jobs fell
- * due. */
+ * that slots that passed unseen (a suspended machine) add no extra runs. When now_ms is earlier
+ * than the time of the previous call (the clock was set back), a job whose next cron time after now
+ * comes before its due slot gets that time instead of waiting for the old one. Returns how many
+ * jobs fell due. */
 size_t scheduler_advance(struct scheduler *s, int64_t now_ms, struct error *err);
 
 /* The queued job to start now, in the order the jobs fell due, or NULL when none is queued or

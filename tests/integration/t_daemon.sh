@@ -196,6 +196,21 @@ print("pings:", len(paths))' "$T/http.log" "$(dlog_count "^job 'm1' finished: ok
     fail "the healthchecks pings of the daemon's runs"
 assert_file_not_contains "$T/d4.log" "d5e1c0de"
 
+step "a SIGTERM that arrives as a job falls due starts no run"
+# The daemon is stopped (SIGSTOP) before m1's time (3 s away at 60x); SIGTERM is sent while that
+# time passes, then SIGCONT: the signal interrupts poll() and must be handled before the due job.
+write_daemon_conf '5 1 * * *' '@yearly'
+daemon_start "$T/d5.log" '2026-03-29T00:02:00Z*60'
+kill -STOP "$DPID"
+sleep 4
+kill -TERM "$DPID"
+kill -CONT "$DPID"
+DRC=0
+wait "$DPID" || DRC=$?
+assert_eq 0 "$DRC" "exit status"
+assert_eq 1 "$(dlog_count '^shutdown begun \(signal 15\): no job running')" "the shutdown line"
+assert_eq 0 "$(dlog_count "^job 'm1' started")" "runs started by a stopping daemon"
+
 step "the global --log-format=json (before the command) works too"
 write_daemon_conf '@yearly' '@yearly'
 PERMAFROST_TEST_CLOCK='2026-03-29T00:58:30Z*60' "$PERMAFROST" --log-format=json -c "$CONF" \

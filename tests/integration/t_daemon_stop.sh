@@ -119,6 +119,33 @@ assert_eq 1 "$(dlog_count "^shutdown: cancelling 1 job \(db\): second stop signa
 assert_eq 1 "$(dlog_count "^job 'db' finished: cancelled")" "the run's end"
 no_partial_output "after a second SIGTERM"
 
+step "a run that ignores SIGTERM: killed with its processes 10 s later, exit 0"
+# The wrapper (pg_dump) ignores SIGTERM, so the run waits for it; SIGKILL to the run's process
+# group ends both (the test harness fails the test if the wrapper or its sleep is left).
+cat >"$T/pg_dump_stuck" <<'WRAPPER'
+#!/usr/bin/env bash
+for a in "$@"; do
+    [[ $a == --version || $a == -V ]] && exec "$PG_BIN/pg_dump" "$@"
+done
+trap '' TERM INT
+touch "$T/dumping.$$"
+sleep 60
+WRAPPER
+chmod 0755 "$T/pg_dump_stuck"
+write_daemon_conf '* * * * *' 'shutdown_timeout = 0s'
+sed -i "s#^pg_dump = .*#pg_dump = $T/pg_dump_stuck#" "$CONF"
+daemon_start "$T/g.log" '2026-03-08T06:58:30Z*60'
+dlog_wait "^job 'db' started" 1 10
+wait_dumping
+daemon_stop TERM
+assert_eq 0 "$DRC" "exit status"
+assert_eq 1 "$(dlog_count "^shutdown: job 'db' \(pid [0-9]+\) still runs 10 s after SIGTERM; killing")" \
+    "the SIGKILL line"
+assert_eq 1 "$(dlog_count "^job 'db' finished: .*\(killed by signal 9\)")" "the run's end"
+sleep 0.5
+pgrep -f "$T/pg_dump_stuck" >/dev/null && fail "the stuck pg_dump is still running"
+rm -f "$T"/dumping.*
+
 echo 0 >"$T/pg_delay"
 step "catch_up = yes: the 03:00 run missed while down runs once at start-up"
 # The last run started today (real time); the daemon's clock says it is 1 December, 12:00.

@@ -145,6 +145,37 @@ static void test_scheduler_skipped_times_while_suspended_queue_one_run(void)
     scheduler_release(&s);
 }
 
+/* The wall clock set back (NTP fixing a clock that ran ahead, an operator's mistake undone): the
+ * next time follows the new clock instead of waiting for the old one to come round again. */
+static void test_scheduler_clock_set_back_follows_the_new_time(void)
+{
+    static const char *const jobs[] = {"db", "schedule = 0 3 * * *", "m",
+                                       "schedule = */10 * * * *"};
+    struct scheduler s;
+    struct error err = ERROR_INIT;
+
+    /* Started with the clock a year ahead: the next times are in 2027. */
+    sched_setup(&s, "timezone = UTC\nmax_concurrent_jobs = 2", jobs, 2, ms("2027-11-29T10:00:30Z"),
+                NULL, NULL);
+    CHECK_INT_EQ(scheduler_find(&s, "db")->due_ms, ms("2027-11-30T03:00:00Z"));
+    /* The clock is corrected: the jobs run on today's times, not in a year. */
+    CHECK_INT_EQ(scheduler_advance(&s, ms("2026-11-29T10:00:40Z"), &err), 0);
+    CHECK_STR_EQ(err.msg, "");
+    CHECK_INT_EQ(scheduler_find(&s, "db")->due_ms, ms("2026-11-30T03:00:00Z"));
+    CHECK_INT_EQ(scheduler_find(&s, "m")->due_ms, ms("2026-11-29T10:10:00Z"));
+    CHECK_INT_EQ(scheduler_next_due_ms(&s), ms("2026-11-29T10:10:00Z"));
+    CHECK_INT_EQ(scheduler_advance(&s, ms("2026-11-29T10:10:00Z"), &err), 1);
+    CHECK_STR_EQ(take_name(&s), "m");
+    scheduler_finished(&s, "m");
+    /* A clock that moves on normally, or back by less than to the time before, changes nothing. */
+    CHECK_INT_EQ(scheduler_advance(&s, ms("2026-11-29T10:10:01Z"), &err), 0);
+    CHECK_INT_EQ(scheduler_find(&s, "m")->due_ms, ms("2026-11-29T10:20:00Z"));
+    CHECK_INT_EQ(scheduler_advance(&s, ms("2026-11-29T10:10:00Z"), &err), 0);
+    CHECK_INT_EQ(scheduler_find(&s, "m")->due_ms, ms("2026-11-29T10:20:00Z"));
+    CHECK_INT_EQ(scheduler_find(&s, "db")->due_ms, ms("2026-11-30T03:00:00Z"));
+    scheduler_release(&s);
+}
+
 struct fake_random {
     uint64_t values[8];
     size_t count;
@@ -397,6 +428,7 @@ const struct unit_test scheduler_tests[] = {
      test_scheduler_never_overlaps_and_coalesces_missed_times},
     {"skipped_times_while_suspended_queue_one_run",
      test_scheduler_skipped_times_while_suspended_queue_one_run},
+    {"clock_set_back_follows_the_new_time", test_scheduler_clock_set_back_follows_the_new_time},
     {"jitter_is_drawn_once_per_due_time_within_bounds",
      test_scheduler_jitter_is_drawn_once_per_due_time_within_bounds},
     {"catch_up_decisions", test_scheduler_catch_up_decisions},
