@@ -10,7 +10,7 @@ clang clang-tidy clang-format shellcheck
 libzstd-dev libpq-dev libsqlite3-dev libssl-dev libjansson-dev libcurl4-openssl-dev libexpat1-dev libsodium-dev zlib1g-dev
 postgresql-15 postgresql-client-15
 zstd sqlite3 util-linux procps python3 time openssl age
-python3-aiosmtpd python3-prometheus-client
+python3-aiosmtpd python3-prometheus-client systemd
 redis-server redis-tools
 radosgw ceph-mon ceph-osd ceph-common rclone s3cmd
 "
