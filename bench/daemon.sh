@@ -26,7 +26,10 @@
 #    (default 8: slack, discord, matrix, ntfy, mastodon, healthchecks and two plain webhooks, `on =
 #    start, success, failure, warning`) all pointing at tests/lib/http_sink.py on 127.0.0.1,
 #    interleaved, BENCH_RUNS times each; the added time per channel is the difference of the
-#    medians over the channel count. The sink's log is checked for the requests of every run.
+#    medians over the channel count. A second sink is the same script with TCP_NODELAY set on its
+#    handler: the stock one sends headers and body in two segments, so on a kept-alive connection
+#    each answer waits ~40 ms for the client's delayed ACK, which is the sink's cost, not
+#    permafrost's. Both sinks' logs are checked for the requests of every run.
 #
 # The measured permafrost and sqlite3 processes are pinned to one core (taskset -c BENCH_CPU,
 # default 0); the HTTP clients and the sink to the other one when there are two. The load average
@@ -435,7 +438,8 @@ mb()
 read -r peer_last _ <<<"$(median sqlite_last "$work/results")"
 read -r peer_all _ <<<"$(median sqlite_all "$work/results")"
 {
-    printf '\n## permafrost %s, %s\n' "$("$PERMAFROST" --version 2>/dev/null | head -n 1)" "$(date -u '+%Y-%m-%d %H:%M UTC')"
+    printf '\n## %s, %s\n' "$("$PERMAFROST" --version 2>/dev/null | head -n 1)" \
+        "$(date -u '+%Y-%m-%d %H:%M UTC')"
     printf 'load average before: %s, after: %s; measured processes on core %s (taskset)\n\n' \
         "$load_before" "$load_after" "$cpu"
     printf '### 1. status on a catalog of %s runs and %s snapshots (%s jobs x 3 stores, %.1f MiB), median of %s\n\n' \
