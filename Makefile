@@ -1,6 +1,6 @@
 # Thin wrapper over meson/ninja. `make check` is what CI runs (with `make lint`); see README.md.
 .POSIX:
-.PHONY: all deps build asan check lint demo bench bench-s3 bench-mirror bench-redis bench-age format fuzz clean
+.PHONY: all deps build asan check lint demo bench bench-s3 bench-mirror bench-redis bench-age bench-daemon format fuzz clean
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
@@ -49,6 +49,9 @@ bench-redis: deps build
 
 bench-age: deps build
 	bench/age.sh
+
+bench-daemon: deps build
+	bench/daemon.sh
 
 format:
 	clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'tests/*.h')
