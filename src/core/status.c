@@ -17,6 +17,8 @@ int status_max_gap_seconds(const struct cron_expr *e, time_t from, int64_t *out,
     int last_min = -1;
     int prev_min = -1;
     int64_t max_gap = 0;
+    struct tz_saved saved = TZ_SAVED_INIT;
+    int rc = -1;
     time_t day_start;
     time_t t;
     time_t end;
@@ -39,15 +41,19 @@ int status_max_gap_seconds(const struct cron_expr *e, time_t from, int64_t *out,
      * found by cron itself (months, day-of-month and day-of-week rules). UTC days: a whole day's
      * runs are the same set of times, so the first run after a day's start is that day's first. */
     day_start = from - (from % 86400);
-    if (cron_next(e, "UTC", day_start - 1, &t, err) < 0)
+    /* One switch around the loop: the switches inside cron_next are then no-ops instead of a
+     * zone file read each (hundreds per job, on every status and every scrape). */
+    if (tz_switch("UTC", &saved, err) < 0)
         return -1;
+    if (cron_next(e, "UTC", day_start - 1, &t, err) < 0)
+        goto out;
     end = from + (time_t)STATUS_GAP_WINDOW_S;
     for (int i = 0; i < STATUS_GAP_STEPS_MAX; i++) {
         time_t last = t - (t % 86400) + (time_t)last_min * 60;
         time_t next;
 
         if (cron_next(e, "UTC", last, &next, err) < 0)
-            return -1;
+            goto out;
         if ((int64_t)(next - last) > max_gap)
             max_gap = (int64_t)(next - last);
         t = next;
@@ -55,7 +61,10 @@ int status_max_gap_seconds(const struct cron_expr *e, time_t from, int64_t *out,
             break;
     }
     *out = max_gap;
-    return 0;
+    rc = 0;
+out:
+    tz_restore(&saved);
+    return rc;
 }
 
 /* The largest difference between two UTC offsets of zone in the year after from (seconds; 0 for

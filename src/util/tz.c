@@ -54,18 +54,26 @@ int tz_switch(const char *name, struct tz_saved *saved, struct error *err)
         tzset();
         return 0;
     }
-    if (!tz_zone_exists(name))
-        return error_set(err, ERR_CONFIG, "unknown timezone '%s'",
-                         strv_printable(strv_from(name), quoted, sizeof(quoted)));
-    old = getenv("TZ");
-    saved->is_changed = true;
-    saved->was_set = old != NULL;
-    saved->value = old ? xstrdup(old) : NULL;
     /* "UTC0" is a POSIX TZ string, so UTC works even where tzdata is not installed. */
     if (strcmp(name, "UTC") == 0)
         value = xstrdup("UTC0");
     else
         value = xasprintf(":%s/%s", TZ_ZONEINFO_DIR, name);
+    old = getenv("TZ");
+    /* Already in force (an outer switch around a loop of cron_next calls): nothing to check, set
+     * or restore, and glibc keeps the zone it loaded instead of reading the file again. */
+    if (old && strcmp(old, value) == 0) {
+        xfree(value);
+        return 0;
+    }
+    if (!tz_zone_exists(name)) {
+        xfree(value);
+        return error_set(err, ERR_CONFIG, "unknown timezone '%s'",
+                         strv_printable(strv_from(name), quoted, sizeof(quoted)));
+    }
+    saved->is_changed = true;
+    saved->was_set = old != NULL;
+    saved->value = old ? xstrdup(old) : NULL;
     /* setenv fails only without memory, which is fatal everywhere else (xalloc) too. */
     if (setenv("TZ", value, 1) != 0)
         error_assert_fail(__FILE__, __LINE__, "setenv TZ"); /* LCOV_EXCL_LINE: out of memory */
