@@ -26,6 +26,7 @@
 #include "core/metrics.h"
 #include "core/scheduler.h"
 #include "core/state.h"
+#include "notify/notify.h"
 #include "permafrost_version.h"
 #include "util/buf.h"
 #include "util/cancel.h"
@@ -249,6 +250,8 @@ static void daemon_child_write_result(int fd, const struct error *e)
     }
 }
 
+static void daemon_child_setup(struct daemon *d, const sigset_t *old);
+
 /* Runs in the forked child and never returns. Signals are blocked on entry (old is the mask to
  * restore), so nothing reaches the daemon's handlers between fork() and the reset below. */
 static void __attribute__((noreturn))
@@ -258,6 +261,29 @@ daemon_child_main(struct daemon *d, const char *job, int result_fd, const sigset
     struct cli_ctx ctx = *d->ctx;
     struct error err = ERROR_INIT;
     int code = EXIT_OK;
+
+    daemon_child_setup(d, old);
+    /* No progress bars and no report on stdout: the daemon logs the outcome. */
+    ctx.is_tty = false;
+    ctx.is_quiet = true;
+    ctx.is_json = false;
+    if (cmd_run(2, argv, &ctx, &err) < 0) {
+        if (cancel_requested() && err.kind != ERR_CANCELLED) {
+            error_wrap(&err, "cancelled by signal %d", cancel_signal());
+            err.kind = ERR_CANCELLED;
+        }
+        code = exit_code_for(err.kind == ERR_NONE ? ERR_FAILED : err.kind);
+        daemon_child_write_result(result_fd, &err);
+    }
+    close(result_fd);
+    (void)fflush(NULL);
+    _exit(code);
+}
+
+/* The common start of a forked child (a run, or a notice about one): signals are blocked on entry
+ * (old is the mask to restore), so nothing reaches the daemon's handlers before the reset. */
+static void daemon_child_setup(struct daemon *d, const sigset_t *old)
+{
     int fd;
 
     /* Its own process group: a Ctrl-C on the daemon's terminal reaches the daemon only, which
@@ -280,22 +306,6 @@ daemon_child_main(struct daemon *d, const char *job, int result_fd, const sigset
         close(fd);
     }
     sigprocmask(SIG_SETMASK, old, NULL);
-
-    /* No progress bars and no report on stdout: the daemon logs the outcome. */
-    ctx.is_tty = false;
-    ctx.is_quiet = true;
-    ctx.is_json = false;
-    if (cmd_run(2, argv, &ctx, &err) < 0) {
-        if (cancel_requested() && err.kind != ERR_CANCELLED) {
-            error_wrap(&err, "cancelled by signal %d", cancel_signal());
-            err.kind = ERR_CANCELLED;
-        }
-        code = exit_code_for(err.kind == ERR_NONE ? ERR_FAILED : err.kind);
-        daemon_child_write_result(result_fd, &err);
-    }
-    close(result_fd);
-    (void)fflush(NULL);
-    _exit(code);
 }
 
 static int daemon_start_job(struct daemon *d, const char *job, struct error *err)
@@ -385,6 +395,69 @@ static bool daemon_catalog_row(const struct daemon *d, const struct daemon_child
     return found;
 }
 
+/* A run that died of a signal (the OOM killer, an operator's kill -9) could neither close its
+ * catalog row nor send its failure notice. The daemon closes the row as failed, so status and
+ * /metrics show the failure, and a forked child sends the notice (retries must not hold the loop).
+ */
+static void daemon_report_killed(struct daemon *d, const struct daemon_child *c,
+                                 const struct catalog_run *row, int sig)
+{
+    char text[256];
+    sigset_t all;
+    sigset_t old;
+    pid_t pid;
+
+    buf_format_fixed(text, sizeof(text),
+                     "the run was killed by signal %d (%s) before it finished; whatever it wrote "
+                     "has no manifest and is not a snapshot",
+                     sig, strsignal(sig));
+    if (row && !row->result) {
+        struct catalog *cat = NULL;
+        struct error e = ERROR_INIT;
+        if (catalog_open(d->state_dir, &cat, &e) < 0 ||
+            catalog_run_end(cat, row->id, time(NULL), "failed", text, 0, 0, &e) < 0)
+            log_warn("job '%s': cannot record the killed run in the catalog: %s", c->job, e.msg);
+        catalog_close(cat);
+    }
+    if (!d->ctx->cfg->notify_count)
+        return;
+    sigfillset(&all);
+    sigprocmask(SIG_BLOCK, &all, &old);
+    (void)fflush(NULL);
+    pid = fork();
+    if (pid == 0) {
+        const struct cfg_job *job = config_find_job(d->ctx->cfg, c->job);
+        struct alerts *alerts = NULL;
+        struct error e = ERROR_INIT;
+        struct notify_message m;
+        char host[256];
+
+        daemon_child_setup(d, &old);
+        if (gethostname(host, sizeof(host)) < 0)
+            buf_format_fixed(host, sizeof(host), "%s", "unknown");
+        host[sizeof(host) - 1] = '\0';
+        memset(&m, 0, sizeof(m));
+        m.event = NOTIFY_EVENT_FAILURE;
+        m.job = c->job;
+        m.job_kind = job ? config_job_kind_name(job->kind) : NULL;
+        m.host = host;
+        m.duration_ms = time_mono_ms() - c->started_mono_ms;
+        m.time = time(NULL);
+        m.error = text;
+        m.hint = "was it the kernel's OOM killer? look for 'Killed process' in 'journalctl -k' "
+                 "or dmesg; the next run removes the leftovers";
+        m.exit_code = 128 + sig;
+        if (alerts_open(d->ctx->cfg, &alerts, &e) == 0)
+            (void)alerts_send(alerts, &m);
+        alerts_close(alerts);
+        (void)fflush(NULL);
+        _exit(0);
+    }
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    if (pid < 0)
+        log_warn("job '%s': cannot fork to send the failure notice: %s", c->job, strerror(errno));
+}
+
 static void daemon_log_finished(struct daemon *d, struct daemon_child *c, int status)
 {
     char msg[DAEMON_RESULT_MAX];
@@ -422,6 +495,9 @@ static void daemon_log_finished(struct daemon *d, struct daemon_child *c, int st
         goto out;
     }
     has_row = daemon_catalog_row(d, c, &row);
+    /* At shutdown the daemon killed it itself, and says so in the log. */
+    if (WIFSIGNALED(status) && !d->is_stopping)
+        daemon_report_killed(d, c, has_row ? &row : NULL, WTERMSIG(status));
     result = has_row && row.result    ? row.result
              : code == EXIT_OK        ? "ok"
              : code == EXIT_CANCELLED ? "cancelled"

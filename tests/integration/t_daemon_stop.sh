@@ -88,6 +88,56 @@ assert_eq 1 "$(dlog_count '^daemon exiting')" "the last line"
 assert_eq 1 "$(complete_snapshots)" "complete snapshots"
 no_partial_output "after a clean stop"
 
+step "a run killed by SIGKILL (as by the OOM killer): the row is closed as failed, a failure notice"
+"$DAEMON_PYTHON" "$root/tests/lib/http_sink.py" --port-file "$T/http.port" --log "$T/http.log" \
+    --max-seconds 120 2>"$T/http_sink.err" &
+track_pid $!
+for ((i = 0; i < 100; i++)); do
+    [[ -s $T/http.port ]] && break
+    sleep 0.1
+done
+[[ -s $T/http.port ]] || fail "the HTTP sink did not start"
+echo 60 >"$T/pg_delay"
+write_daemon_conf '* * * * *' '' '[notify "ops"]' \
+    "url = http://127.0.0.1:$(cat "$T/http.port")/hook" 'on = failure'
+daemon_start "$T/k.log" '2026-03-08T06:58:30Z*60'
+dlog_wait "^job 'db' started" 1 10
+wait_dumping
+kill -KILL "$(sed -n "s/.*job 'db' started (pid \([0-9]*\)).*/\1/p" "$T/k.log" | head -n 1)"
+dlog_wait "^job 'db' finished: failed after .* \(killed by signal 9\)" 1 10
+for ((i = 0; i < 100; i++)); do
+    [[ -s $T/http.log ]] && break
+    sleep 0.1
+done
+daemon_stop TERM
+assert_eq 0 "$DRC" "exit status"
+"$DAEMON_PYTHON" -c '
+import json, sys
+reqs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+assert len(reqs) == 1, reqs
+body = json.loads(reqs[0]["body"])
+assert body["event"] == "failure" and body["job"] == "db", body
+assert "killed by signal 9" in body["error"], body["error"]
+assert "OOM killer" in body["hint"], body["hint"]
+print("failure notice:", body["error"])' "$T/http.log" || fail "the failure notice of the killed run"
+run "$PERMAFROST" -c "$CONF" status --json
+assert_eq 1 "$RC" "status exit status after the killed run"
+"$DAEMON_PYTHON" -c '
+import json, sys
+db = [j for j in json.load(sys.stdin)["jobs"] if j["job"] == "db"][0]
+assert db["last_run"]["result"] == "failed", db["last_run"]
+assert "killed by signal 9" in db["last_run"]["error"], db["last_run"]
+' <<<"$OUT" || fail "status after the killed run: $OUT"
+# What the killed run left (a directory without a manifest, temporary files, its pg_dump) is for the
+# next run to clean up; the steps below count on a clean store.
+pkill -f "$T/pg_dump_slow" 2>/dev/null || true
+rm -f "$T"/dumping.*
+while IFS= read -r d; do
+    [[ -e $d/manifest.json ]] || rm -rf "$d"
+done < <(snapshot_dirs db)
+find "$T/store" -name '.*' -exec rm -rf {} +
+rm -rf "${TMPDIR:?}"/permafrost*
+
 step "a long job and shutdown_timeout = 1s: cancelled, no partial snapshot, exit 0"
 echo 60 >"$T/pg_delay"
 write_daemon_conf '* * * * *' 'shutdown_timeout = 1s'
